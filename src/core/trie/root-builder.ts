@@ -1,0 +1,126 @@
+/**
+ * Root of a trie built from leaves given in strictly increasing key order, in one pass with memory
+ * bounded by the key length (not the number of leaves), like geth's StackTrie.
+ *
+ * Keys all have the same length (32 bytes for secure tries). Between consecutive keys k and k', the
+ * length c of their common nibble prefix says where the next branch sits. The builder keeps a stack
+ * of open branches along the current key's path; a leaf stays pending until the next key shows how
+ * deep it sits, and a branch is finished (encoded, hashed, emitted) as soon as no later key can fall
+ * under it. Each finished node is handed to `onNode` if given (for writing to a store).
+ */
+import { InputError } from '../errors.ts'
+import { keccak256 } from '../hash.ts'
+import { EMPTY_ROOT_HASH } from './constants.ts'
+import { encodeBytesItem, encodeListOfItems } from './node.ts'
+import { bytesToNibbles, hexPrefixEncode, type Nibbles } from './nibbles.ts'
+
+interface Frame {
+  depth: number // nibble index of the branch's children
+  children: (Uint8Array | null)[] // encoded child items (inline encoding or 0xa0 ‖ hash)
+}
+
+/** A subtree waiting to be placed: a leaf with its full key, or a finished branch at `depth`. */
+type Pending = { kind: 'leaf'; key: Nibbles; value: Uint8Array } | { kind: 'branch'; key: Nibbles; depth: number; enc: Uint8Array }
+
+const EMPTY = Uint8Array.of(0x80)
+
+export interface RootBuilder {
+  add(key: Uint8Array, value: Uint8Array): void
+  /** The root hash; the builder cannot be used afterwards. */
+  finish(): Uint8Array
+}
+
+export function createRootBuilder(onNode?: (hash: Uint8Array, enc: Uint8Array) => void): RootBuilder {
+  const stack: Frame[] = []
+  let pending: Pending | null = null
+  let prevKey: Uint8Array | null = null
+  let done = false
+
+  /** The node `p` would be when its parent slot ends at nibble `start`, as an encoding. */
+  function encodeAt(p: Pending, start: number): Uint8Array {
+    if (p.kind === 'leaf') {
+      return encodeListOfItems([encodeBytesItem(hexPrefixEncode(p.key.subarray(start), true)), encodeBytesItem(p.value)])
+    }
+    if (p.depth === start) return p.enc
+    return encodeListOfItems([
+      encodeBytesItem(hexPrefixEncode(p.key.subarray(start, p.depth), false)),
+      ref(p.enc),
+    ])
+  }
+
+  /** The item a parent embeds: inline if shorter than 32 bytes, else by hash (emitting the node). */
+  function ref(enc: Uint8Array): Uint8Array {
+    if (enc.length < 32) return enc
+    const h = keccak256(enc)
+    onNode?.(h, enc)
+    const out = new Uint8Array(33)
+    out[0] = 0xa0
+    out.set(h, 1)
+    return out
+  }
+
+  function finishFrame(f: Frame, key: Nibbles): Pending {
+    const items = new Array<Uint8Array>(17)
+    for (let i = 0; i < 16; i++) items[i] = f.children[i] ?? EMPTY
+    items[16] = EMPTY
+    return { kind: 'branch', key, depth: f.depth, enc: encodeListOfItems(items) }
+  }
+
+  /** Places the pending subtree into branches deeper than `c`, closing them, then into depth `c`. */
+  function place(c: number): void {
+    let p = pending!
+    while (stack.length && stack[stack.length - 1]!.depth > c) {
+      const f = stack.pop()!
+      f.children[p.key[f.depth]!] = ref(encodeAt(p, f.depth + 1))
+      p = finishFrame(f, p.key)
+    }
+    if (c < 0) {
+      pending = p
+      return
+    }
+    let top = stack[stack.length - 1]
+    if (!top || top.depth < c) {
+      top = { depth: c, children: new Array(16).fill(null) }
+      stack.push(top)
+    }
+    top.children[p.key[c]!] = ref(encodeAt(p, c + 1))
+    pending = null
+  }
+
+  return {
+    add(key, value) {
+      if (done) throw new InputError('root builder already finished')
+      if (value.length === 0) throw new InputError('empty leaf value')
+      if (prevKey) {
+        if (key.length !== prevKey.length) throw new InputError('keys must all have the same length')
+        let i = 0
+        while (i < key.length && key[i] === prevKey[i]) i++
+        if (i === key.length || key[i]! < prevKey[i]!) throw new InputError('keys must be strictly increasing')
+        const nk = bytesToNibbles(key)
+        const c = 2 * i + ((key[i]! >> 4) === (prevKey[i]! >> 4) ? 1 : 0)
+        place(c)
+        pending = { kind: 'leaf', key: nk, value }
+      } else {
+        pending = { kind: 'leaf', key: bytesToNibbles(key), value }
+      }
+      prevKey = key
+    },
+    finish() {
+      if (done) throw new InputError('root builder already finished')
+      done = true
+      if (!pending) return EMPTY_ROOT_HASH
+      place(-1)
+      const enc = encodeAt(pending, 0)
+      const h = keccak256(enc)
+      onNode?.(h, enc)
+      return h
+    },
+  }
+}
+
+/** Root of the trie holding `entries` (strictly increasing, equal-length keys). */
+export function buildRoot(entries: Iterable<readonly [Uint8Array, Uint8Array]>, onNode?: (hash: Uint8Array, enc: Uint8Array) => void): Uint8Array {
+  const b = createRootBuilder(onNode)
+  for (const [k, v] of entries) b.add(k, v)
+  return b.finish()
+}
