@@ -10,7 +10,6 @@ import { asBytes, asList, asUint, rlpDecode, rlpEncode } from './rlp.ts'
 import { EMPTY_ROOT_HASH } from './trie/constants.ts'
 import type { ChildRef } from './trie/node.ts'
 
-
 export const EMPTY_ROOT = EMPTY_ROOT_HASH
 /** Hash of empty code: keccak(''). */
 export const EMPTY_CODE_HASH = keccak256(new Uint8Array(0))
@@ -36,7 +35,12 @@ export function decodeAccount(value: Uint8Array): Account {
   const codeHash = asBytes(l[3], 'account code hash')
   if (storageRoot.length !== 32 || codeHash.length !== 32)
     throw new NodeDecodeError('account storage root and code hash must be 32 bytes')
-  return { nonce: asUint(l[0], 'account nonce', 8), balance: asUint(l[1], 'account balance'), storageRoot, codeHash }
+  return {
+    nonce: asUint(l[0], 'account nonce', 8),
+    balance: asUint(l[1], 'account balance'),
+    storageRoot,
+    codeHash,
+  }
 }
 
 /** An account leaf's storage root and code hash, as the sync follows them. */

@@ -12,7 +12,7 @@
  * allocates more than a small multiple of its input). Decoding says nothing about authenticity: only
  * comparing keccak(bytes) with the hash that was asked for does, and that is the caller's job.
  */
-import { NodeDecodeError, RlpError } from '../errors.ts'
+import { NodeDecodeError, type RlpError } from '../errors.ts'
 import { keccak256 } from '../hash.ts'
 import { type RlpItem, rlpDecode, rlpEncode } from '../rlp.ts'
 import { hexPrefixDecode, hexPrefixEncode, type Nibbles } from './nibbles.ts'

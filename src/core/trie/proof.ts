@@ -11,8 +11,8 @@
 import { toHex } from '../bytes.ts'
 import { ProofError } from '../errors.ts'
 import { keccak256 } from '../hash.ts'
-import { decodeNode, type TrieNode } from './node.ts'
 import { bytesToNibbles, commonPrefixLength } from './nibbles.ts'
+import { decodeNode, type TrieNode } from './node.ts'
 import { isEmptyRoot } from './trie.ts'
 
 /** Indexes proof nodes by their hash. */
@@ -51,7 +51,10 @@ export function verifyProof(root: Uint8Array, key: Uint8Array, proof: Uint8Array
     try {
       n = decodeNode(bytes)
     } catch (e) {
-      throw new ProofError('MALFORMED_NODE', `proof node ${toHex(hash)} is malformed: ${(e as Error).message}`)
+      throw new ProofError(
+        'MALFORMED_NODE',
+        `proof node ${toHex(hash)} is malformed: ${(e as Error).message}`,
+      )
     }
     // Follow inline children within this node until the path leaves it or reaches a hash reference.
     for (;;) {

@@ -17,8 +17,8 @@
  */
 import { compare, toHex } from '../bytes.ts'
 import { ProofError } from '../errors.ts'
-import { decodeNode, nodeHash, type TrieNode } from './node.ts'
 import { bytesToNibbles, concatNibbles, type Nibbles } from './nibbles.ts'
+import { decodeNode, nodeHash, type TrieNode } from './node.ts'
 import { proofMap } from './proof.ts'
 import { buildRoot } from './root-builder.ts'
 import { isEmptyRoot, trieInsert } from './trie.ts'
@@ -53,7 +53,8 @@ export function verifyRangeProof(
 
   // No proof: the leaves must be the whole trie.
   if (proof.length === 0) {
-    if (origin.some((b) => b !== 0)) throw new ProofError('INCOMPLETE', 'a range not starting at zero needs edge proofs')
+    if (origin.some((b) => b !== 0))
+      throw new ProofError('INCOMPLETE', 'a range not starting at zero needs edge proofs')
     const got = buildRoot(keys.map((k, i) => [k, values[i]!] as const))
     if (compare(got, root) !== 0) throw rootMismatch(root, got)
     return { hasMore: false }
@@ -77,12 +78,16 @@ export function verifyRangeProof(
       d.hash = n.hash
       return d
     } catch (e) {
-      throw new ProofError('MALFORMED_NODE', `proof node ${toHex(n.hash)} is malformed: ${(e as Error).message}`)
+      throw new ProofError(
+        'MALFORMED_NODE',
+        `proof node ${toHex(n.hash)} is malformed: ${(e as Error).message}`,
+      )
     }
   }
 
   const rootNode = resolve({ kind: 'hash', hash: root })
-  if (rootNode.kind === 'hash') throw new ProofError('MISSING_NODE', `no proof node hashes to the root ${toHex(root)}`)
+  if (rootNode.kind === 'hash')
+    throw new ProofError('MISSING_NODE', `no proof node hashes to the root ${toHex(root)}`)
   let trie = prune(rootNode, new Uint8Array(0), left, right, resolve, state)
   for (let i = 0; i < keys.length; i++) {
     try {

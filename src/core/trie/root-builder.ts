@@ -11,8 +11,8 @@
 import { InputError } from '../errors.ts'
 import { keccak256 } from '../hash.ts'
 import { EMPTY_ROOT_HASH } from './constants.ts'
-import { encodeBytesItem, encodeListOfItems } from './node.ts'
 import { bytesToNibbles, hexPrefixEncode, type Nibbles } from './nibbles.ts'
+import { encodeBytesItem, encodeListOfItems } from './node.ts'
 
 interface Frame {
   depth: number // nibble index of the branch's children
@@ -20,7 +20,9 @@ interface Frame {
 }
 
 /** A subtree waiting to be placed: a leaf with its full key, or a finished branch at `depth`. */
-type Pending = { kind: 'leaf'; key: Nibbles; value: Uint8Array } | { kind: 'branch'; key: Nibbles; depth: number; enc: Uint8Array }
+type Pending =
+  | { kind: 'leaf'; key: Nibbles; value: Uint8Array }
+  | { kind: 'branch'; key: Nibbles; depth: number; enc: Uint8Array }
 
 const EMPTY = Uint8Array.of(0x80)
 
@@ -39,7 +41,10 @@ export function createRootBuilder(onNode?: (hash: Uint8Array, enc: Uint8Array) =
   /** The node `p` would be when its parent slot ends at nibble `start`, as an encoding. */
   function encodeAt(p: Pending, start: number): Uint8Array {
     if (p.kind === 'leaf') {
-      return encodeListOfItems([encodeBytesItem(hexPrefixEncode(p.key.subarray(start), true)), encodeBytesItem(p.value)])
+      return encodeListOfItems([
+        encodeBytesItem(hexPrefixEncode(p.key.subarray(start), true)),
+        encodeBytesItem(p.value),
+      ])
     }
     if (p.depth === start) return p.enc
     return encodeListOfItems([
@@ -95,9 +100,10 @@ export function createRootBuilder(onNode?: (hash: Uint8Array, enc: Uint8Array) =
         if (key.length !== prevKey.length) throw new InputError('keys must all have the same length')
         let i = 0
         while (i < key.length && key[i] === prevKey[i]) i++
-        if (i === key.length || key[i]! < prevKey[i]!) throw new InputError('keys must be strictly increasing')
+        if (i === key.length || key[i]! < prevKey[i]!)
+          throw new InputError('keys must be strictly increasing')
         const nk = bytesToNibbles(key)
-        const c = 2 * i + ((key[i]! >> 4) === (prevKey[i]! >> 4) ? 1 : 0)
+        const c = 2 * i + (key[i]! >> 4 === prevKey[i]! >> 4 ? 1 : 0)
         place(c)
         pending = { kind: 'leaf', key: nk, value }
       } else {
@@ -119,7 +125,10 @@ export function createRootBuilder(onNode?: (hash: Uint8Array, enc: Uint8Array) =
 }
 
 /** Root of the trie holding `entries` (strictly increasing, equal-length keys). */
-export function buildRoot(entries: Iterable<readonly [Uint8Array, Uint8Array]>, onNode?: (hash: Uint8Array, enc: Uint8Array) => void): Uint8Array {
+export function buildRoot(
+  entries: Iterable<readonly [Uint8Array, Uint8Array]>,
+  onNode?: (hash: Uint8Array, enc: Uint8Array) => void,
+): Uint8Array {
   const b = createRootBuilder(onNode)
   for (const [k, v] of entries) b.add(k, v)
   return b.finish()

@@ -18,17 +18,17 @@ import { MissingNodeError, NodeDecodeError } from '../errors.ts'
 import { keccak256 } from '../hash.ts'
 import type { NodeStore } from '../store.ts'
 import { EMPTY_ROOT_HASH } from './constants.ts'
+import { bytesToNibbles, commonPrefixLength, concatNibbles, type Nibbles, nibblesToBytes } from './nibbles.ts'
 import {
   type BranchNode,
   decodeNode,
-  encodeNode,
   type ExtensionNode,
+  encodeNode,
   type HashNode,
   type LeafNode,
   nodeHash,
   type TrieNode,
 } from './node.ts'
-import { bytesToNibbles, commonPrefixLength, concatNibbles, type Nibbles, nibblesToBytes } from './nibbles.ts'
 
 export interface TrieOptions {
   /** Hash keys with keccak-256 before use (Ethereum's "secure" trie: state and storage tries). */
@@ -58,7 +58,22 @@ const NO_NIBBLES = new Uint8Array(0)
 const leaf = (path: Nibbles, value: Uint8Array): LeafNode => ({ kind: 'leaf', path, value })
 const ext = (path: Nibbles, child: TrieNode): ExtensionNode => ({ kind: 'extension', path, child })
 const emptyChildren = (): (TrieNode | null)[] => [
-  null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+  null,
+  null,
+  null,
+  null,
+  null,
+  null,
+  null,
+  null,
+  null,
+  null,
+  null,
+  null,
+  null,
+  null,
+  null,
+  null,
 ]
 
 export function trieInsert(n: TrieNode | null, key: Nibbles, off: number, value: Uint8Array): TrieNode {
@@ -312,7 +327,9 @@ export class Trie {
   async *entries(from?: Uint8Array): AsyncGenerator<[Uint8Array, Uint8Array]> {
     const start = from ? bytesToNibbles(from) : NO_NIBBLES
     // Depth-first, children in nibble order; each frame is a node and the path that leads to it.
-    const stack: { node: TrieNode; path: Nibbles }[] = this.rootNode ? [{ node: this.rootNode, path: NO_NIBBLES }] : []
+    const stack: { node: TrieNode; path: Nibbles }[] = this.rootNode
+      ? [{ node: this.rootNode, path: NO_NIBBLES }]
+      : []
     while (stack.length) {
       const { node, path } = stack.pop()!
       let r: Resolved
