@@ -1,0 +1,185 @@
+/**
+ * Block headers, their validator signatures, and header-chain verification.
+ *
+ * A header commits to its parent, its height, the state root after its block, the root of its
+ * transactions and a timestamp; its hash is keccak(RLP(header)). Validators sign
+ * keccak(RLP[chainId, headerHash]) (the chain id prevents replaying signatures across chains), and a
+ * header counts as final when at least 2/3 of the genesis validators signed it.
+ *
+ * Security considerations: a light client trusts exactly one thing, a checkpoint hash in its config.
+ * Every later header must link to it by parent hashes and carry a quorum of valid signatures from the
+ * validator set that the genesis (and so the checkpoint) commits to. Signatures are counted once per
+ * validator; a header with duplicate or unknown signers is not helped by them. A state root is only
+ * ever synced to, or answered from, if such a verified header commits to it.
+ */
+import { equals, numberToBytes, toHex } from '../bytes.ts'
+import { keccak256 } from '../hash.ts'
+import { asBytes, asList, asSafeInt, type RlpItem, rlpDecode, rlpEncode } from '../rlp.ts'
+import { ChainError } from './errors.ts'
+import { recoverAddress, sign } from './keys.ts'
+
+export interface Header {
+  parentHash: Uint8Array
+  number: number
+  stateRoot: Uint8Array
+  txRoot: Uint8Array
+  timestamp: number
+  /** Up to 32 bytes; the genesis header puts keccak(RLP[chainId, validators]) here. */
+  extra: Uint8Array
+}
+
+export interface HeaderSignature {
+  validator: number // index into the validator list
+  signature: Uint8Array // 65 bytes
+}
+
+export interface SignedHeader {
+  header: Header
+  signatures: HeaderSignature[]
+}
+
+export function headerItem(h: Header): unknown[] {
+  return [h.parentHash, h.number, h.stateRoot, h.txRoot, h.timestamp, h.extra]
+}
+
+export function encodeHeader(h: Header): Uint8Array {
+  return rlpEncode(headerItem(h) as never)
+}
+
+export function headerHash(h: Header): Uint8Array {
+  return keccak256(encodeHeader(h))
+}
+
+export function headerFromItem(item: RlpItem): Header {
+  const l = asList(item, 'header', 6)
+  const b32 = (i: number, what: string) => {
+    const b = asBytes(l[i], what)
+    if (b.length !== 32) throw new ChainError('BAD_PARENT', `header ${what} must be 32 bytes`)
+    return b
+  }
+  return {
+    parentHash: b32(0, 'parent hash'),
+    number: asSafeInt(l[1], 'header number'),
+    stateRoot: b32(2, 'state root'),
+    txRoot: b32(3, 'tx root'),
+    timestamp: asSafeInt(l[4], 'timestamp'),
+    extra: asBytes(l[5], 'extra', 32),
+  }
+}
+
+export function decodeHeader(bytes: Uint8Array): Header {
+  return headerFromItem(rlpDecode(bytes))
+}
+
+export function encodeSignedHeader(s: SignedHeader): Uint8Array {
+  return rlpEncode(signedHeaderItem(s) as never)
+}
+
+export function signedHeaderItem(s: SignedHeader): unknown[] {
+  return [headerItem(s.header), s.signatures.map((x) => [x.validator, x.signature])]
+}
+
+export function signedHeaderFromItem(item: RlpItem): SignedHeader {
+  const l = asList(item, 'signed header', 2)
+  const sigs = asList(l[1], 'header signatures')
+  if (sigs.length > 1024) throw new ChainError('NO_QUORUM', 'too many header signatures')
+  return {
+    header: headerFromItem(l[0]!),
+    signatures: sigs.map((s) => {
+      const p = asList(s, 'header signature', 2)
+      return { validator: asSafeInt(p[0], 'validator index'), signature: asBytes(p[1], 'signature', 65) }
+    }),
+  }
+}
+
+export function decodeSignedHeader(bytes: Uint8Array): SignedHeader {
+  return signedHeaderFromItem(rlpDecode(bytes))
+}
+
+/** The digest validators sign for a header. */
+export function headerSigningHash(chainId: number, hash: Uint8Array): Uint8Array {
+  return keccak256(rlpEncode([numberToBytes(chainId), hash]))
+}
+
+export function signHeader(
+  chainId: number,
+  h: Header,
+  validatorKeys: { index: number; key: Uint8Array }[],
+): SignedHeader {
+  const digest = headerSigningHash(chainId, headerHash(h))
+  return {
+    header: h,
+    signatures: validatorKeys.map(({ index, key }) => ({ validator: index, signature: sign(digest, key) })),
+  }
+}
+
+/** Throws unless at least 2/3 of `validators` validly signed the header. */
+export function verifyHeaderSignatures(chainId: number, s: SignedHeader, validators: Uint8Array[]): void {
+  const digest = headerSigningHash(chainId, headerHash(s.header))
+  const signed = new Set<number>()
+  for (const { validator, signature } of s.signatures) {
+    const expected = validators[validator]
+    if (!expected)
+      throw new ChainError('BAD_HEADER_SIGNATURE', `signature by unknown validator #${validator}`)
+    const got = recoverAddress(digest, signature)
+    if (!got || !equals(got, expected))
+      throw new ChainError(
+        'BAD_HEADER_SIGNATURE',
+        `header ${s.header.number}: signature of validator #${validator} is invalid`,
+        {
+          number: s.header.number,
+          validator,
+        },
+      )
+    signed.add(validator)
+  }
+  if (signed.size * 3 < validators.length * 2) {
+    throw new ChainError(
+      'NO_QUORUM',
+      `header ${s.header.number} has ${signed.size} of ${validators.length} validator signatures; at least 2/3 are needed`,
+      { number: s.header.number, signed: signed.size, validators: validators.length },
+    )
+  }
+}
+
+/** Throws unless `child` extends `parent`. */
+export function verifyLink(parent: Header, child: Header): void {
+  const ph = headerHash(parent)
+  if (!equals(child.parentHash, ph))
+    throw new ChainError('BAD_PARENT', `header ${child.number} does not link to ${toHex(ph)}`, {
+      number: child.number,
+    })
+  if (child.number !== parent.number + 1)
+    throw new ChainError('BAD_PARENT', `header ${child.number} follows header ${parent.number}`, {
+      number: child.number,
+    })
+  if (child.timestamp < parent.timestamp)
+    throw new ChainError('BAD_PARENT', `header ${child.number} is older than its parent`, {
+      number: child.number,
+    })
+}
+
+export interface TrustedHeader {
+  header: Header
+  hash: Uint8Array
+}
+
+/**
+ * Verifies `headers` (ascending, contiguous) as extending `trusted`: each links to the one before and
+ * carries a validator quorum. Returns the last verified header. `trusted` is the checkpoint or a
+ * header verified earlier.
+ */
+export function verifyHeaderChain(
+  chainId: number,
+  validators: Uint8Array[],
+  trusted: TrustedHeader,
+  headers: SignedHeader[],
+): TrustedHeader {
+  let prev = trusted.header
+  for (const s of headers) {
+    verifyLink(prev, s.header)
+    verifyHeaderSignatures(chainId, s, validators)
+    prev = s.header
+  }
+  return { header: prev, hash: headerHash(prev) }
+}

@@ -1,0 +1,195 @@
+import { describe, expect, it } from 'vitest'
+import { toHex } from '../../src/core/bytes.ts'
+import { applyBlock } from '../../src/core/chain/apply.ts'
+import { type Block, transactionsRoot } from '../../src/core/chain/block.ts'
+import { devnetProducer, generateDevnet, produceBlock } from '../../src/core/chain/devnet.ts'
+import { ChainError } from '../../src/core/chain/errors.ts'
+import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
+import {
+  type Header,
+  headerHash,
+  signHeader,
+  verifyHeaderChain,
+  verifyHeaderSignatures,
+} from '../../src/core/chain/header.ts'
+import { addressOf } from '../../src/core/chain/keys.ts'
+import { StateDB } from '../../src/core/chain/state.ts'
+import { signTransaction } from '../../src/core/chain/tx.ts'
+import { MemoryNodeStore } from '../../src/core/store.ts'
+
+const OPTS = { seed: 'chain-test', accounts: 10_000, contracts: 100, slots: 10 }
+
+async function genesisState(opts = OPTS) {
+  const { genesis, keys } = generateDevnet(opts)
+  const store = new MemoryNodeStore()
+  const nodes: [Uint8Array, Uint8Array][] = []
+  const root = genesisStateRoot(genesis, (h, b) => nodes.push([h, b]))
+  await store.write({ nodes })
+  return { genesis, keys, store, root, header: genesisHeader(genesis, root) }
+}
+
+async function runChain(blocks: number) {
+  const g = await genesisState()
+  const producer = devnetProducer(g.genesis, g.keys)
+  let state = new StateDB(g.store, g.root)
+  let parent: Header = g.header
+  const produced: Block[] = []
+  for (let i = 0; i < blocks; i++) {
+    const r = await produceBlock(producer, state, parent, parent.timestamp + 1)
+    await g.store.write({ nodes: r.commit.nodes })
+    r.commit.markStored()
+    state = r.state
+    parent = r.block.header
+    produced.push(r.block)
+  }
+  return { g, produced, head: parent }
+}
+
+/** A fresh follower state at genesis, to apply produced blocks to. */
+async function follower() {
+  const g = await genesisState()
+  return { g, state: new StateDB(g.store, g.root) }
+}
+
+describe('devnet chain', () => {
+  it('10k accounts + 100 contracts, 100 blocks: same roots twice from one seed, and blocks re-apply to them', async () => {
+    const a = await runChain(100)
+    const b = await runChain(100)
+    expect(a.g.genesis.alloc.length).toBe(10_100)
+    expect(toHex(a.g.root)).toBe(toHex(b.g.root))
+    expect(a.produced.map((x) => toHex(x.header.stateRoot))).toEqual(
+      b.produced.map((x) => toHex(x.header.stateRoot)),
+    )
+    expect(toHex(headerHash(a.head))).toBe(toHex(headerHash(b.head)))
+    // The state changed block by block (no block is empty).
+    expect(new Set(a.produced.map((x) => toHex(x.header.stateRoot))).size).toBe(100)
+
+    // A follower applying the blocks (with their header chain verified) reaches every root.
+    const f = await follower()
+    let state = f.state
+    const trusted = { header: f.g.header, hash: headerHash(f.g.header) }
+    const verified = verifyHeaderChain(f.g.genesis.chainId, f.g.genesis.validators, trusted, a.produced)
+    expect(verified.header.number).toBe(100)
+    for (const block of a.produced) {
+      const r = await applyBlock(state, block, f.g.genesis.chainId)
+      await f.g.store.write({ nodes: r.commit.nodes })
+      r.commit.markStored()
+      expect(toHex(r.commit.root)).toBe(toHex(block.header.stateRoot))
+      state = r.state
+    }
+  })
+})
+
+describe('block rejection, each with its own error', () => {
+  async function oneBlock() {
+    const g = await genesisState({ ...OPTS, accounts: 200, contracts: 5 })
+    const producer = devnetProducer(g.genesis, g.keys, 5)
+    const state = new StateDB(g.store, g.root)
+    const { block } = await produceBlock(producer, state, g.header, g.header.timestamp + 1)
+    return { g, state, block, chainId: g.genesis.chainId }
+  }
+  const code = (e: unknown) => (e as ChainError).code
+
+  /** Rebuilds a block around `txs` with a consistent tx root, so only the rule under test fails. */
+  async function withTxs(block: Block, txs: Block['transactions']): Promise<Block> {
+    return { ...block, transactions: txs, header: { ...block.header, txRoot: await transactionsRoot(txs) } }
+  }
+
+  it('accepts the untouched block, and leaves the input state unchanged on refusal', async () => {
+    const { state, block, chainId } = await oneBlock()
+    const before = toHex(state.root())
+    await expect(applyBlock(state, block, chainId)).resolves.toBeDefined()
+    const bad = { ...block, header: { ...block.header, stateRoot: new Uint8Array(32).fill(9) } }
+    await expect(applyBlock(state, bad, chainId)).rejects.toSatisfy((e) => code(e) === 'STATE_ROOT_MISMATCH')
+    expect(toHex(state.root())).toBe(before)
+  })
+
+  it('bad transaction signature → BAD_SIGNATURE', async () => {
+    const { state, block, chainId } = await oneBlock()
+    const tx = block.transactions[0]!
+    const sig = tx.signature.slice()
+    sig[10]! ^= 1
+    const bad = await withTxs(block, [{ ...tx, signature: sig }, ...block.transactions.slice(1)])
+    await expect(applyBlock(state, bad, chainId)).rejects.toSatisfy((e) => code(e) === 'BAD_SIGNATURE')
+  })
+
+  it('bad nonce → BAD_NONCE; overdraft → OVERDRAFT; writes to a non-contract → NOT_A_CONTRACT', async () => {
+    const { g, state, block, chainId } = await oneBlock()
+    const key = g.keys.spenders[0]!
+    const acct = (await state.getAccount(addressOf(key)))!
+    const to = new Uint8Array(20).fill(3)
+    const replay = signTransaction({ chainId, nonce: acct.nonce + 5n, to, value: 1n, writes: [] }, key)
+    await expect(applyBlock(state, await withTxs(block, [replay]), chainId)).rejects.toSatisfy(
+      (e) => code(e) === 'BAD_NONCE',
+    )
+    const overdraft = signTransaction(
+      { chainId, nonce: acct.nonce, to, value: acct.balance + 1n, writes: [] },
+      key,
+    )
+    await expect(applyBlock(state, await withTxs(block, [overdraft]), chainId)).rejects.toSatisfy(
+      (e) => code(e) === 'OVERDRAFT',
+    )
+    const write = signTransaction(
+      { chainId, nonce: acct.nonce, to, value: 1n, writes: [{ slot: new Uint8Array(32), value: 1n }] },
+      key,
+    )
+    await expect(applyBlock(state, await withTxs(block, [write]), chainId)).rejects.toSatisfy(
+      (e) => code(e) === 'NOT_A_CONTRACT',
+    )
+    const otherChain = signTransaction(
+      { chainId: chainId + 1, nonce: acct.nonce, to, value: 1n, writes: [] },
+      key,
+    )
+    await expect(applyBlock(state, await withTxs(block, [otherChain]), chainId)).rejects.toSatisfy(
+      (e) => code(e) === 'WRONG_CHAIN',
+    )
+  })
+
+  it('transactions that do not match the header → TX_ROOT_MISMATCH', async () => {
+    const { state, block, chainId } = await oneBlock()
+    const bad = { ...block, transactions: block.transactions.slice(1) }
+    await expect(applyBlock(state, bad, chainId)).rejects.toSatisfy((e) => code(e) === 'TX_ROOT_MISMATCH')
+  })
+
+  it('header signatures: a forged one, too few, duplicates and unknown validators are refused', async () => {
+    const { g, block, chainId } = await oneBlock()
+    const validators = g.genesis.validators
+    const signed = { header: block.header, signatures: block.signatures }
+    expect(() => verifyHeaderSignatures(chainId, signed, validators)).not.toThrow()
+    const forged = block.signatures.map((s, i) =>
+      i === 0 ? { ...s, signature: s.signature.map((b, j) => (j === 3 ? b ^ 1 : b)) } : s,
+    )
+    expect(() => verifyHeaderSignatures(chainId, { ...signed, signatures: forged }, validators)).toThrow(
+      expect.objectContaining({ code: 'BAD_HEADER_SIGNATURE' }),
+    )
+    const two = block.signatures.slice(0, 2) // 2 of 4 < 2/3
+    expect(() => verifyHeaderSignatures(chainId, { ...signed, signatures: two }, validators)).toThrow(
+      expect.objectContaining({ code: 'NO_QUORUM' }),
+    )
+    const dup = [block.signatures[0]!, block.signatures[0]!, block.signatures[0]!]
+    expect(() => verifyHeaderSignatures(chainId, { ...signed, signatures: dup }, validators)).toThrow(
+      expect.objectContaining({ code: 'NO_QUORUM' }),
+    )
+    const outsider = signHeader(chainId, block.header, [
+      { index: 0, key: new Uint8Array(32).fill(5) },
+    ]).signatures
+    expect(() => verifyHeaderSignatures(chainId, { ...signed, signatures: outsider }, validators)).toThrow(
+      expect.objectContaining({ code: 'BAD_HEADER_SIGNATURE' }),
+    )
+    // Signatures for another chain id do not count here.
+    const elsewhere = signHeader(
+      chainId + 1,
+      block.header,
+      g.keys.validators.map((key, index) => ({ index, key })),
+    )
+    expect(() => verifyHeaderSignatures(chainId, elsewhere, validators)).toThrow(ChainError)
+  })
+
+  it('a header chain that does not link to the checkpoint is refused', async () => {
+    const { g, block, chainId } = await oneBlock()
+    const other = { ...g.header, timestamp: g.header.timestamp + 99 }
+    expect(() =>
+      verifyHeaderChain(chainId, g.genesis.validators, { header: other, hash: headerHash(other) }, [block]),
+    ).toThrow(expect.objectContaining({ code: 'BAD_PARENT' }))
+  })
+})
