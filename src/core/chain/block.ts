@@ -4,6 +4,7 @@
  * Wire form: RLP[signedHeader, [tx…]].
  */
 import { numberToBytes } from '../bytes.ts'
+import { RlpError } from '../errors.ts'
 import { asList, type RlpItem, rlpDecode, rlpEncode } from '../rlp.ts'
 import { MemoryNodeStore } from '../store.ts'
 import { Trie } from '../trie/trie.ts'
@@ -32,7 +33,8 @@ export function blockFromItem(item: RlpItem): Block {
   const l = asList(item, 'block', 2)
   const { header, signatures } = signedHeaderFromItem(l[0]!)
   const txs = asList(l[1], 'block transactions')
-  if (txs.length > MAX_TXS_PER_BLOCK) throw new Error(`block has ${txs.length} transactions`)
+  if (txs.length > MAX_TXS_PER_BLOCK)
+    throw new RlpError(`block has ${txs.length} transactions, at most ${MAX_TXS_PER_BLOCK}`)
   return { header, signatures, transactions: txs.map(transactionFromItem) }
 }
 

@@ -13,10 +13,13 @@
  * ever synced to, or answered from, if such a verified header commits to it.
  */
 import { equals, numberToBytes, toHex } from '../bytes.ts'
+import { RlpError } from '../errors.ts'
 import { keccak256 } from '../hash.ts'
 import { asBytes, asList, asSafeInt, type RlpItem, rlpDecode, rlpEncode } from '../rlp.ts'
 import { ChainError } from './errors.ts'
 import { recoverAddress, sign } from './keys.ts'
+
+export const MAX_VALIDATORS = 1024
 
 export interface Header {
   parentHash: Uint8Array
@@ -54,7 +57,7 @@ export function headerFromItem(item: RlpItem): Header {
   const l = asList(item, 'header', 6)
   const b32 = (i: number, what: string) => {
     const b = asBytes(l[i], what)
-    if (b.length !== 32) throw new ChainError('BAD_PARENT', `header ${what} must be 32 bytes`)
+    if (b.length !== 32) throw new RlpError(`header ${what} must be 32 bytes`)
     return b
   }
   return {
@@ -82,7 +85,8 @@ export function signedHeaderItem(s: SignedHeader): unknown[] {
 export function signedHeaderFromItem(item: RlpItem): SignedHeader {
   const l = asList(item, 'signed header', 2)
   const sigs = asList(l[1], 'header signatures')
-  if (sigs.length > 1024) throw new ChainError('NO_QUORUM', 'too many header signatures')
+  if (sigs.length > MAX_VALIDATORS)
+    throw new RlpError(`header has ${sigs.length} signatures, at most ${MAX_VALIDATORS}`)
   return {
     header: headerFromItem(l[0]!),
     signatures: sigs.map((s) => {

@@ -8,6 +8,7 @@
  * sender makes a damaged signature its own error (`BAD_SIGNATURE`) rather than a random sender.
  */
 import { bigintToBytes, padLeft, toHex } from '../bytes.ts'
+import { RlpError } from '../errors.ts'
 import { keccak256 } from '../hash.ts'
 import { asBytes, asList, asSafeInt, asUint, type RlpItem, rlpDecode, rlpEncode } from '../rlp.ts'
 import { ChainError } from './errors.ts'
@@ -88,7 +89,7 @@ export function transactionFromItem(item: RlpItem): Transaction {
 }
 
 function exact(b: Uint8Array, n: number, what: string): Uint8Array {
-  if (b.length !== n) throw new ChainError('BAD_SIGNATURE', `${what} must be ${n} bytes, got ${b.length}`)
+  if (b.length !== n) throw new RlpError(`transaction ${what} must be ${n} bytes, got ${b.length}`)
   return b
 }
 

@@ -1,0 +1,73 @@
+/**
+ * `rootsync` command line. Each command is a function taking parsed arguments; errors a user can fix
+ * print one line (`rootsync: …`) and exit with status 1 (2 for usage errors).
+ */
+import './polyfills.ts'
+import { readFile } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
+import { toHex } from '../core/bytes.ts'
+import { genesisStateRoot, parseGenesis } from '../core/chain/genesis.ts'
+import { RootsyncError } from '../core/errors.ts'
+
+const USAGE = `usage: rootsync <command> [options]
+
+commands:
+  genesis-root FILE   print the state root of a geth-style genesis.json
+`
+
+class UsageError extends Error {}
+
+async function genesisRoot(args: string[]): Promise<void> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} })
+  const file = positionals[0]
+  if (!file || positionals.length > 1) throw new UsageError('genesis-root takes exactly one FILE')
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (e) {
+    throw new RootsyncError(
+      'FILE_UNREADABLE',
+      `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    )
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (e) {
+    throw new RootsyncError('BAD_GENESIS', `${file} is not valid JSON: ${(e as Error).message}`)
+  }
+  console.log(toHex(genesisStateRoot(parseGenesis(json))))
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
+  'genesis-root': genesisRoot,
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE)
+    return cmd ? 0 : 2
+  }
+  const run = COMMANDS[cmd]
+  if (!run) {
+    process.stderr.write(`rootsync: unknown command '${cmd}'\n${USAGE}`)
+    return 2
+  }
+  try {
+    await run(rest)
+    return 0
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`rootsync ${cmd}: ${(e as Error).message}\n${USAGE}`)
+      return 2
+    }
+    if (e instanceof RootsyncError) {
+      process.stderr.write(`rootsync ${cmd}: ${e.message}\n`)
+      return 1
+    }
+    throw e
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2))
