@@ -145,7 +145,13 @@ export class StateDB {
     nodes.push(...p.nodes)
     marks.push(p.markStored)
     this.newCode.clear()
-    return { root: p.root, nodes, markStored: () => marks.forEach((m) => m()) }
+    return {
+      root: p.root,
+      nodes,
+      markStored: () => {
+        for (const m of marks) m()
+      },
+    }
   }
 
   /** `commit()` and write the nodes in one batch. */
