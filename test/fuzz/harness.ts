@@ -21,6 +21,7 @@ import { createRng, type Rng } from '../../src/core/chain/rng.ts'
 import { decodeTransaction, encodeTransaction, signTransaction } from '../../src/core/chain/tx.ts'
 import { RootsyncError } from '../../src/core/errors.ts'
 import { keccak256 } from '../../src/core/hash.ts'
+import * as wire from '../../src/core/protocol/messages.ts'
 import { rlpDecode, rlpEncode } from '../../src/core/rlp.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
 import { childRefs, decodeNode } from '../../src/core/trie/node.ts'
@@ -103,7 +104,84 @@ export async function defaultTargets(extra: FuzzTarget[] = []): Promise<FuzzTarg
         verifyProof(root, keccak256(keccak256(Uint8Array.of(5)).slice(0, 20)), [b, ...proof.slice(1)]),
       corpus: proof.slice(0, 1),
     },
+    ...protocolTargets(tx, signed, root),
     ...extra,
+  ]
+}
+
+/** Every decoder of the wire protocol, requests (server side) and responses (client side). */
+function protocolTargets(
+  tx: Parameters<typeof encodeTransaction>[0],
+  signed: Parameters<typeof encodeSignedHeader>[0],
+  root: Uint8Array,
+): FuzzTarget[] {
+  const hashes = [root, keccak256(root)]
+  const proof = {
+    address: new Uint8Array(20),
+    balance: 1n,
+    nonce: 2n,
+    codeHash: root,
+    storageHash: root,
+    accountProof: [root],
+    storageProof: [{ key: root, value: 3n, proof: [root] }],
+  }
+  return [
+    { name: 'status request', decode: wire.decodeStatusRequest, corpus: [wire.encodeStatusRequest()] },
+    {
+      name: 'headers request',
+      decode: (b) => wire.decodeHeadersRequest(b),
+      corpus: [wire.encodeHeadersRequest({ start: 1, count: 20 })],
+    },
+    {
+      name: 'blocks request',
+      decode: (b) => wire.decodeBlocksRequest(b),
+      corpus: [wire.encodeBlocksRequest({ start: 1, count: 2 })],
+    },
+    {
+      name: 'nodes request',
+      decode: (b) => wire.decodeNodesRequest(b),
+      corpus: [wire.encodeNodesRequest({ hashes })],
+    },
+    {
+      name: 'proof request',
+      decode: wire.decodeProofRequest,
+      corpus: [wire.encodeProofRequest({ stateRoot: root, address: new Uint8Array(20), slots: hashes })],
+    },
+    { name: 'root request', decode: wire.decodeRootRequest, corpus: [wire.encodeRootRequest({ height: 9 })] },
+    {
+      name: 'status response',
+      decode: wire.decodeStatusResponse,
+      corpus: [
+        wire.encodeStatusResponse({
+          chainId: 1,
+          genesisHash: root,
+          headNumber: 4,
+          headHash: root,
+          headStateRoot: root,
+          oldestStateNumber: 0,
+        }),
+      ],
+    },
+    {
+      name: 'headers response',
+      decode: (b) => wire.decodeHeadersResponse(b),
+      corpus: [wire.encodeHeadersResponse([signed, signed])],
+    },
+    {
+      name: 'nodes response',
+      decode: (b) => wire.decodeNodesResponse(b, 4),
+      corpus: [
+        wire.encodeNodesResponse([root, new Uint8Array()]),
+        wire.encodeError(wire.Status.UNAVAILABLE, 'x'),
+      ],
+    },
+    { name: 'proof response', decode: wire.decodeProofResponse, corpus: [wire.encodeProofResponse(proof)] },
+    { name: 'root response', decode: wire.decodeRootResponse, corpus: [wire.encodeRootResponse(signed)] },
+    {
+      name: 'blocks response',
+      decode: (b) => wire.decodeBlocksResponse(b),
+      corpus: [wire.encodeBlocksResponse([{ ...signed, transactions: [tx] }])],
+    },
   ]
 }
 

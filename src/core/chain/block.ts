@@ -9,7 +9,7 @@ import { asList, type RlpItem, rlpDecode, rlpEncode } from '../rlp.ts'
 import { MemoryNodeStore } from '../store.ts'
 import { Trie } from '../trie/trie.ts'
 import { type Header, type HeaderSignature, signedHeaderFromItem, signedHeaderItem } from './header.ts'
-import { encodeTransaction, type Transaction, transactionFromItem } from './tx.ts'
+import { encodeTransaction, type Transaction, transactionFromItem, transactionItem } from './tx.ts'
 
 export const MAX_TXS_PER_BLOCK = 10_000
 
@@ -25,8 +25,12 @@ export async function transactionsRoot(txs: Transaction[]): Promise<Uint8Array> 
   return t.root()
 }
 
+export function blockItem(b: Block): unknown[] {
+  return [signedHeaderItem(b), b.transactions.map(transactionItem)]
+}
+
 export function encodeBlock(b: Block): Uint8Array {
-  return rlpEncode([signedHeaderItem(b), b.transactions.map((t) => rlpDecode(encodeTransaction(t)))] as never)
+  return rlpEncode(blockItem(b) as never)
 }
 
 export function blockFromItem(item: RlpItem): Block {

@@ -54,8 +54,12 @@ export function signTransaction(tx: UnsignedTransaction, privateKey: Uint8Array)
   return { ...unsigned, signature: sign(txSigningHash(unsigned), privateKey) }
 }
 
+export function transactionItem(tx: Transaction): unknown[] {
+  return [...payload(tx), tx.signature]
+}
+
 export function encodeTransaction(tx: Transaction): Uint8Array {
-  return rlpEncode([...payload(tx), tx.signature] as never)
+  return rlpEncode(transactionItem(tx) as never)
 }
 
 export function txHash(tx: Transaction): Uint8Array {
