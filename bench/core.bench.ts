@@ -5,8 +5,9 @@
  *   BENCH_FULL=1 npm run bench:core     also runs ethereumjs on all 1M accounts (6–7 min more)
  *
  * Other knobs (for quick checks): BENCH_SEED (PRNG seed, default 1), BENCH_N_SMALL / BENCH_N_LARGE
- * (default 100000 / 1000000), BENCH_PROOFS (default 10000), BENCH_NO_UNLOAD_LARGE=0 to skip the 1M
- * incremental run that keeps the whole trie in memory.
+ * (default 100000 / 1000000), BENCH_PROOFS (default 10000). BENCH_EXTRAS=all (or a comma list of
+ * nounload, external, wasm, external-wasm) adds 1M incremental runs: without unload(), over an off-heap
+ * store instead of MemoryNodeStore, with wasm keccak; each takes 2–4 minutes.
  *
  * Data: N accounts, address = 20 bytes from a seeded PRNG, value = encodeAccount([nonce, balance,
  * EMPTY_ROOT, EMPTY_CODE_HASH]). The N = 100k set is the prefix of the 1M set. Addresses and values
@@ -26,6 +27,7 @@ import { verifyProof } from '../src/core/trie/proof.ts'
 import { createRootBuilder } from '../src/core/trie/root-builder.ts'
 import { Trie } from '../src/core/trie/trie.ts'
 import {
+  ExternalNodeStore,
   fmtMs,
   fmtNum,
   fmtRatio,
@@ -33,6 +35,7 @@ import {
   HeapSampler,
   type HeapStats,
   hasGc,
+  MB,
   note,
   now,
   Prng,
@@ -47,7 +50,11 @@ const N_LARGE = Number(env.BENCH_N_LARGE ?? 1_000_000)
 const PROOFS = Number(env.BENCH_PROOFS ?? 10_000)
 const COMMIT_EVERY = 10_000
 const ETH_PREFIX = Math.min(2 * N_SMALL, N_LARGE)
-const LARGE_NO_UNLOAD = env.BENCH_NO_UNLOAD_LARGE !== '0'
+const EXTRAS = new Set(
+  (env.BENCH_EXTRAS === 'all' ? 'nounload,external,wasm,external-wasm' : (env.BENCH_EXTRAS ?? ''))
+    .split(',')
+    .filter(Boolean),
+)
 
 const GOAL_ROOT = 10
 const GOAL_INSERT = 3
@@ -150,26 +157,42 @@ function runBuilder(d: Dataset, n: number): BuilderRun {
 
 // ---- our incremental trie -----------------------------------------------------------------------
 
-interface InsertRun {
-  n: number
+type StoreKind = 'memory' | 'external'
+
+interface InsertConfig {
   unload: boolean
+  store: StoreKind
+  keccak: 'noble' | 'wasm'
+}
+
+interface InsertRun extends InsertConfig {
+  n: number
   ms: number
   putMs: number
   commitMs: number
   perSec: number
   root: string
   storeNodes: number
+  /** Off-heap bytes of an ExternalNodeStore, MB (0 for MemoryNodeStore). */
+  storeExternalMB: number
   heap: HeapStats
 }
 
+const insertLabel = (c: InsertConfig): string =>
+  `${c.unload ? 'commit/10k + unload' : 'commit/10k'}, ${c.store === 'memory' ? 'MemoryNodeStore' : 'off-heap store'}, ${c.keccak}`
+
+/** put() of accounts 0..n-1 into a fresh secure Trie, commit() every COMMIT_EVERY (and unload()). */
 async function runIncremental(
   d: Dataset,
   n: number,
-  unload: boolean,
-): Promise<{ run: InsertRun; trie: Trie }> {
+  cfg: InsertConfig,
+  keep?: (trie: Trie) => void,
+): Promise<InsertRun> {
+  if (cfg.keccak === 'wasm') await useWasmKeccak()
+  else useNobleKeccak()
   const heap = new HeapSampler()
   heap.start()
-  const store = new MemoryNodeStore()
+  const store = cfg.store === 'memory' ? new MemoryNodeStore() : new ExternalNodeStore()
   const trie = new Trie(store, { secure: true })
   let commitMs = 0
   const t0 = now()
@@ -178,7 +201,7 @@ async function runIncremental(
     if ((i + 1) % COMMIT_EVERY === 0) {
       const c0 = now()
       await trie.commit()
-      if (unload) trie.unload()
+      if (cfg.unload) trie.unload()
       commitMs += now() - c0
       heap.sample()
     } else if ((i & 255) === 0) heap.tick()
@@ -188,19 +211,19 @@ async function runIncremental(
   commitMs += now() - c0
   const ms = now() - t0
   heap.settle()
+  useNobleKeccak()
+  keep?.(trie)
   return {
-    run: {
-      n,
-      unload,
-      ms,
-      putMs: ms - commitMs,
-      commitMs,
-      perSec: n / (ms / 1000),
-      root: toHex(root),
-      storeNodes: store.nodes.size,
-      heap: heap.stats(),
-    },
-    trie,
+    ...cfg,
+    n,
+    ms,
+    putMs: ms - commitMs,
+    commitMs,
+    perSec: n / (ms / 1000),
+    root: toHex(root),
+    storeNodes: store instanceof MemoryNodeStore ? store.nodes.size : store.size,
+    storeExternalMB: store instanceof ExternalNodeStore ? store.externalBytes / MB : 0,
+    heap: heap.stats(),
   }
 }
 
@@ -330,19 +353,46 @@ const yes = (b: boolean): string => (b ? 'yes' : 'NO')
 const met = (b: boolean): string => (b ? 'met' : 'NOT met')
 const mb = (x: number): string => fmtNum(x, 0)
 
-function heapRow(label: string, h: HeapStats): string[] {
-  return [
-    label,
-    mb(h.baseMB),
-    mb(h.peakMB),
-    mb(h.peakMB - h.baseMB),
-    mb(h.liveEndMB),
-    mb(h.peakWithExternalMB),
-    `${met(h.peakMB <= GOAL_HEAP_MB)} (≤ ${GOAL_HEAP_MB})`,
+// ---- phases -----------------------------------------------------------------------------------------
+
+/** Ours at N small and the proofs, against the ethereumjs trie built so far; our tries die on return. */
+async function oursSmall(d: Dataset, eth: MerklePatriciaTrie) {
+  note(`ours: stack builder, ${fmtNum(N_SMALL)}`)
+  const bSmall = runBuilder(d, N_SMALL)
+  note(`ours: incremental, ${fmtNum(N_SMALL)}, unload after commit`)
+  const iSmallUnload = await runIncremental(d, N_SMALL, { unload: true, store: 'memory', keccak: 'noble' })
+  gc()
+  note(`ours: incremental, ${fmtNum(N_SMALL)}, no unload`)
+  let kept: Trie | null = null
+  const iSmall = await runIncremental(
+    d,
+    N_SMALL,
+    { unload: false, store: 'memory', keccak: 'noble' },
+    (t) => {
+      kept = t
+    },
+  )
+  const ours = kept! as Trie
+
+  const prng = new Prng(SEED + 99)
+  const picks = Array.from({ length: PROOFS }, () => prng.int(N_SMALL))
+  note(`proofs: ${fmtNum(PROOFS)} on the ${fmtNum(N_SMALL)} trie`)
+  const root = ours.root()
+  const proofs = [
+    await ourProofs(ours, d, picks, 'ours, in memory'),
+    await ourProofs(new Trie(ours.store, { secure: true, root }), d, picks, 'ours, opened from store'),
   ]
+  await useWasmKeccak()
+  proofs.push(await ourProofs(ours, d, picks, 'ours, in memory, wasm keccak'))
+  proofs.push(
+    await ourProofs(new Trie(ours.store, { secure: true, root }), d, picks, 'ours, from store, wasm keccak'),
+  )
+  useNobleKeccak()
+  const pEth = await ethProofs(eth, d, picks)
+  return { bSmall, iSmallUnload, iSmall, proofs, pEth }
 }
 
-/** Everything at N small, plus ethereumjs past it; the tries are dropped when this returns. */
+/** ethereumjs to N small, ours at N small, then ethereumjs on to the prefix (or to N large). */
 async function smallPhase(d: Dataset) {
   note(`@ethereumjs/mpt: inserting ${fmtNum(N_SMALL)} accounts`)
   const ethHeap = new HeapSampler()
@@ -351,44 +401,23 @@ async function smallPhase(d: Dataset) {
   const ethSmallMs = await ethInsert(eth, d, 0, N_SMALL, ethHeap)
   const ethSmallRoot = toHex(eth.root())
 
-  note(`ours: stack builder, ${fmtNum(N_SMALL)}`)
-  const bSmall = runBuilder(d, N_SMALL)
-  note(`ours: incremental, ${fmtNum(N_SMALL)}, unload after commit`)
-  const iSmallUnload = (await runIncremental(d, N_SMALL, true)).run
+  const small = await oursSmall(d, eth)
   gc()
-  note(`ours: incremental, ${fmtNum(N_SMALL)}, no unload`)
-  const { run: iSmall, trie: ourSmall } = await runIncremental(d, N_SMALL, false)
 
-  // Proofs on the N small trie.
-  const prng = new Prng(SEED + 99)
-  const picks = Array.from({ length: PROOFS }, () => prng.int(N_SMALL))
-  note(`proofs: ${fmtNum(PROOFS)} on the ${fmtNum(N_SMALL)} trie`)
-  const pOurs = await ourProofs(ourSmall, d, picks, 'ours (in memory)')
-  const cold = new Trie(ourSmall.store, { secure: true, root: ourSmall.root() })
-  const pCold = await ourProofs(cold, d, picks, 'ours (opened from store)')
-  const pEth = await ethProofs(eth, d, picks)
-
-  // ethereumjs past N small: the prefix for the 1M estimate (or all of it with BENCH_FULL).
   const ethTarget = FULL ? N_LARGE : ETH_PREFIX
   note(`@ethereumjs/mpt: continuing to ${fmtNum(ethTarget)} accounts`)
   const ethRestMs = await ethInsert(eth, d, N_SMALL, ethTarget, ethHeap)
   const ethTargetMs = ethSmallMs + ethRestMs
   const ethTargetRoot = toHex(eth.root())
-  ethHeap.sample()
-  const ethHeapStats = ethHeap.stats()
+  ethHeap.settle()
   return {
+    ...small,
     ethSmallMs,
     ethSmallRoot,
-    bSmall,
-    iSmallUnload,
-    iSmall,
-    pOurs,
-    pCold,
-    pEth,
     ethTarget,
     ethTargetMs,
     ethTargetRoot,
-    ethHeapStats,
+    ethHeap: ethHeap.stats(),
   }
 }
 
@@ -401,31 +430,31 @@ async function main(): Promise<void> {
   const cpu = cpus()[0]?.model ?? 'unknown'
   console.log('rootsync core benchmark')
   console.log(
-    `node ${process.version}, ${cpus().length} CPUs (${cpu}), seed ${SEED}, N = ${fmtNum(N_SMALL)} / ${fmtNum(N_LARGE)}, BENCH_FULL=${FULL ? 1 : 0}`,
+    `node ${process.version}, ${cpus().length} CPUs (${cpu}), seed ${SEED}, N = ${fmtNum(N_SMALL)} / ${fmtNum(N_LARGE)}, ` +
+      `BENCH_FULL=${FULL ? 1 : 0}, BENCH_EXTRAS=${[...EXTRAS].join(',') || '-'}`,
   )
 
   note(`generating ${fmtNum(N_LARGE)} accounts`)
   const d = makeDataset(N_LARGE, SEED)
   gc()
 
+  const sp = await smallPhase(d)
   const {
-    ethSmallMs,
-    ethSmallRoot,
     bSmall,
     iSmallUnload,
     iSmall,
-    pOurs,
-    pCold,
+    proofs,
     pEth,
+    ethSmallMs,
+    ethSmallRoot,
     ethTarget,
     ethTargetMs,
     ethTargetRoot,
-    ethHeapStats,
-  } = await smallPhase(d)
+  } = sp
   const prefixCheck = FULL ? null : runBuilder(d, ETH_PREFIX)
-  // Estimate of ethereumjs at N_LARGE: take the lower (more favourable to ethereumjs) of the prefix's
-  // average rate and the marginal rate between N_SMALL and the prefix. Depth grows with N, so the real
-  // figure is, if anything, higher.
+  // ethereumjs at N large, unless measured: the lower (kinder to ethereumjs) of two linear estimates,
+  // by its average rate over the prefix and by its marginal rate from N small to the prefix. Trie
+  // depth grows with N, so the real figure is, if anything, higher.
   const estByAvg = (ethTargetMs / ETH_PREFIX) * N_LARGE
   const estBySlope =
     ethTargetMs + ((ethTargetMs - ethSmallMs) / (ETH_PREFIX - N_SMALL)) * (N_LARGE - ETH_PREFIX)
@@ -437,18 +466,22 @@ async function main(): Promise<void> {
   note(`ours: stack builder, ${fmtNum(N_LARGE)} (noble keccak)`)
   const bLarge = runBuilder(d, N_LARGE)
   gc()
-  note(`ours: incremental, ${fmtNum(N_LARGE)}, unload after commit`)
-  const iLargeUnload = (await runIncremental(d, N_LARGE, true)).run
-  gc()
-  let iLarge: InsertRun | null = null
-  if (LARGE_NO_UNLOAD) {
-    note(`ours: incremental, ${fmtNum(N_LARGE)}, no unload`)
-    iLarge = (await runIncremental(d, N_LARGE, false)).run
+  const largeConfigs: InsertConfig[] = [{ unload: true, store: 'memory', keccak: 'noble' }]
+  if (EXTRAS.has('nounload')) largeConfigs.push({ unload: false, store: 'memory', keccak: 'noble' })
+  if (EXTRAS.has('external')) largeConfigs.push({ unload: true, store: 'external', keccak: 'noble' })
+  if (EXTRAS.has('wasm')) largeConfigs.push({ unload: true, store: 'memory', keccak: 'wasm' })
+  if (EXTRAS.has('external-wasm')) largeConfigs.push({ unload: true, store: 'external', keccak: 'wasm' })
+  const iLargeRuns: InsertRun[] = []
+  for (const cfg of largeConfigs) {
+    note(`ours: incremental, ${fmtNum(N_LARGE)}, ${insertLabel(cfg)}`)
+    iLargeRuns.push(await runIncremental(d, N_LARGE, cfg))
     gc()
   }
+  const iLarge = iLargeRuns[0]!
 
   // ---- keccak ----
   note('keccak: noble vs hash-wasm')
+  useNobleKeccak()
   const kNoble = [keccakRun(300, 1500), keccakRun(20, 1000)]
   await useWasmKeccak()
   const kWasm = [keccakRun(300, 1500), keccakRun(20, 1000)]
@@ -458,12 +491,10 @@ async function main(): Promise<void> {
   useNobleKeccak()
 
   // ---- report ----
-  const rootSmallOk =
-    bSmall.root === ethSmallRoot && iSmall.root === ethSmallRoot && iSmallUnload.root === ethSmallRoot
+  const rootSmallOk = [bSmall.root, iSmall.root, iSmallUnload.root].every((r) => r === ethSmallRoot)
   const rootLargeOk =
-    bLarge.root === iLargeUnload.root &&
     bLargeWasm.root === bLarge.root &&
-    (iLarge === null || iLarge.root === bLarge.root) &&
+    iLargeRuns.every((r) => r.root === bLarge.root) &&
     (FULL ? ethTargetRoot === bLarge.root : prefixCheck!.root === ethTargetRoot)
 
   console.log('\nRoot checks')
@@ -472,12 +503,12 @@ async function main(): Promise<void> {
   )
   if (FULL) {
     console.log(
-      `  N=${fmtNum(N_LARGE)}: ours (all runs) = @ethereumjs/mpt = ${ethTargetRoot}: ${yes(rootLargeOk)}`,
+      `  N=${fmtNum(N_LARGE)}: ours (every run) = @ethereumjs/mpt = ${ethTargetRoot}: ${yes(rootLargeOk)}`,
     )
   } else {
     console.log(
-      `  N=${fmtNum(N_LARGE)}: ours (builder noble/wasm, incremental) agree on ${bLarge.root}; ` +
-        `N=${fmtNum(ETH_PREFIX)} prefix: ours = @ethereumjs/mpt = ${ethTargetRoot}: ${yes(rootLargeOk)}`,
+      `  N=${fmtNum(N_LARGE)}: ours (builder noble/wasm, every incremental run) agree on ${bLarge.root}; ` +
+        `N=${fmtNum(ETH_PREFIX)}: ours (builder) = @ethereumjs/mpt = ${ethTargetRoot}: ${yes(rootLargeOk)}`,
     )
   }
 
@@ -487,8 +518,22 @@ async function main(): Promise<void> {
   const rootRatioLarge = ethLargeMs / bLarge.totalMs
   const rootRatioLargeWasm = ethLargeMs / bLargeWasm.totalMs
 
+  const rootRow = (label: string, b: BuilderRun, ethMs: number, tag: string, goal: boolean): string[] => {
+    const r = ethMs / b.totalMs
+    return [
+      label,
+      fmtMs(b.hashMs),
+      fmtMs(b.sortMs),
+      fmtMs(b.buildMs),
+      fmtMs(b.totalMs),
+      fmtMs(ethMs),
+      tag,
+      fmtRatio(r),
+      goal ? met(r >= GOAL_ROOT) : '',
+    ]
+  }
   printTable(
-    `1. State root of N accounts (ours: keccak keys + sort + stack builder; @ethereumjs/mpt: put all + root())`,
+    '1. State root of N accounts (ours: keccak keys + sort + stack builder; @ethereumjs/mpt: put all + root())',
     [
       'N',
       'ours hash',
@@ -501,39 +546,9 @@ async function main(): Promise<void> {
       'goal ≥10×',
     ],
     [
-      [
-        fmtNum(N_SMALL),
-        fmtMs(bSmall.hashMs),
-        fmtMs(bSmall.sortMs),
-        fmtMs(bSmall.buildMs),
-        fmtMs(bSmall.totalMs),
-        fmtMs(ethSmallMs),
-        'measured',
-        fmtRatio(rootRatioSmall),
-        '',
-      ],
-      [
-        fmtNum(N_LARGE),
-        fmtMs(bLarge.hashMs),
-        fmtMs(bLarge.sortMs),
-        fmtMs(bLarge.buildMs),
-        fmtMs(bLarge.totalMs),
-        fmtMs(ethLargeMs),
-        ethLargeTag,
-        fmtRatio(rootRatioLarge),
-        met(rootRatioLarge >= GOAL_ROOT),
-      ],
-      [
-        `${fmtNum(N_LARGE)} wasm`,
-        fmtMs(bLargeWasm.hashMs),
-        fmtMs(bLargeWasm.sortMs),
-        fmtMs(bLargeWasm.buildMs),
-        fmtMs(bLargeWasm.totalMs),
-        fmtMs(ethLargeMs),
-        ethLargeTag,
-        fmtRatio(rootRatioLargeWasm),
-        met(rootRatioLargeWasm >= GOAL_ROOT),
-      ],
+      rootRow(fmtNum(N_SMALL), bSmall, ethSmallMs, 'measured', false),
+      rootRow(fmtNum(N_LARGE), bLarge, ethLargeMs, ethLargeTag, true),
+      rootRow(`${fmtNum(N_LARGE)} wasm`, bLargeWasm, ethLargeMs, ethLargeTag, true),
     ],
   )
   if (!FULL) {
@@ -544,49 +559,22 @@ async function main(): Promise<void> {
     )
   }
 
-  const insRows: string[][] = [
-    [
-      fmtNum(N_SMALL),
-      'commit/10k + unload',
-      fmtMs(iSmallUnload.ms),
-      fmtMs(iSmallUnload.commitMs),
-      fmtNum(iSmallUnload.perSec),
-      fmtNum(ethSmallPerSec),
-      'measured',
-      fmtRatio(iSmallUnload.perSec / ethSmallPerSec),
-      '',
-    ],
-    [
-      fmtNum(N_SMALL),
-      'commit/10k',
-      fmtMs(iSmall.ms),
-      fmtMs(iSmall.commitMs),
-      fmtNum(iSmall.perSec),
-      fmtNum(ethSmallPerSec),
-      'measured',
-      fmtRatio(iSmall.perSec / ethSmallPerSec),
-      '',
-    ],
+  const insRow = (r: InsertRun, ethPerSec: number, tag: string, goal: boolean): string[] => [
+    fmtNum(r.n),
+    insertLabel(r),
+    fmtMs(r.ms),
+    fmtMs(r.commitMs),
+    fmtNum(r.perSec),
+    fmtNum(ethPerSec),
+    tag,
+    fmtRatio(r.perSec / ethPerSec),
+    goal ? met(r.perSec / ethPerSec >= GOAL_INSERT) : '',
   ]
-  for (const r of [iLargeUnload, iLarge]) {
-    if (!r) continue
-    insRows.push([
-      fmtNum(N_LARGE),
-      r.unload ? 'commit/10k + unload' : 'commit/10k',
-      fmtMs(r.ms),
-      fmtMs(r.commitMs),
-      fmtNum(r.perSec),
-      fmtNum(ethLargePerSec),
-      ethLargeTag,
-      fmtRatio(r.perSec / ethLargePerSec),
-      met(r.perSec / ethLargePerSec >= GOAL_INSERT),
-    ])
-  }
   printTable(
-    '2. Incremental inserts (ours: Trie secure over MemoryNodeStore; @ethereumjs/mpt: put, same run as 1.)',
+    '2. Incremental inserts (ours: Trie, secure; @ethereumjs/mpt: put() into its in-memory MapDB, the run of 1.)',
     [
       'N',
-      'ours mode',
+      'ours',
       'ours total',
       'of which commit',
       'ours ins/s',
@@ -595,13 +583,18 @@ async function main(): Promise<void> {
       'ours faster by',
       'goal ≥3×',
     ],
-    insRows,
+    [
+      insRow(iSmallUnload, ethSmallPerSec, 'measured', false),
+      insRow(iSmall, ethSmallPerSec, 'measured', false),
+      ...iLargeRuns.map((r, i) => insRow(r, ethLargePerSec, ethLargeTag, i === 0)),
+    ],
   )
 
+  const all = [...proofs, pEth]
   printTable(
-    `3. Proofs: ${fmtNum(PROOFS)} random existing accounts of the ${fmtNum(N_SMALL)} trie`,
+    `3. Proofs: ${fmtNum(PROOFS)} random existing accounts of the ${fmtNum(N_SMALL)} trie (verify includes keccak of the address)`,
     ['who', 'create/s', 'verify/s', 'nodes/proof', 'all verified', 'create ×', 'verify ×'],
-    [pOurs, pCold, pEth].map((p) => [
+    all.map((p) => [
       p.who,
       fmtNum(p.createPerSec),
       fmtNum(p.verifyPerSec),
@@ -612,7 +605,7 @@ async function main(): Promise<void> {
     ]),
   )
   console.log(
-    '  (nodes/proof: @ethereumjs/mpt also lists inline nodes; ethereumjs proofs cross-checked with ours)',
+    '  (ethereumjs proofs are also checked with our verifyProof; "from store" opens the root over the store)',
   )
 
   printTable(
@@ -629,77 +622,111 @@ async function main(): Promise<void> {
   console.log(`  digests identical on 200 random inputs: ${yes(kAgree)}`)
   console.log(
     `  builder ${fmtNum(N_LARGE)} with wasm keccak: ${fmtMs(bLargeWasm.totalMs)} vs ${fmtMs(bLarge.totalMs)} noble ` +
-      `(${fmtRatio(bLarge.totalMs / bLargeWasm.totalMs)}; hashing ${fmtMs(bLargeWasm.hashMs)} vs ${fmtMs(bLarge.hashMs)}, ` +
+      `(${fmtRatio(bLarge.totalMs / bLargeWasm.totalMs)} faster; hashing ${fmtMs(bLargeWasm.hashMs)} vs ${fmtMs(bLarge.hashMs)}, ` +
       `build ${fmtMs(bLargeWasm.buildMs)} vs ${fmtMs(bLarge.buildMs)})`,
   )
 
-  const heapRows = [
-    heapRow(`builder ${fmtNum(N_LARGE)} noble`, bLarge.heap),
-    heapRow(`builder ${fmtNum(N_LARGE)} wasm`, bLargeWasm.heap),
-    heapRow(`incremental ${fmtNum(N_LARGE)} + unload`, iLargeUnload.heap),
+  const heapRow = (label: string, h: HeapStats, storeHeap: string, storeExt: string): string[] => [
+    label,
+    mb(h.baseMB),
+    mb(h.peakMB),
+    mb(h.peakMB - h.baseMB),
+    mb(h.liveEndMB),
+    storeHeap,
+    storeExt,
+    mb(h.peakWithExternalMB),
+    met(h.peakMB <= GOAL_HEAP_MB),
   ]
-  if (iLarge) heapRows.push(heapRow(`incremental ${fmtNum(N_LARGE)}`, iLarge.heap))
   printTable(
-    `5. Heap (MB, heapUsed sampled every ~50 ms inside the loops; "live" = after a full GC at the end, results still referenced)`,
-    ['run', 'base', 'peak', 'peak-base', 'live end', 'peak+external', 'goal ≤1 GB'],
-    heapRows,
+    `5. Heap at N = ${fmtNum(N_LARGE)} (MB; heapUsed sampled every ~50 ms inside the loops; "live end" = after a full GC, results referenced)`,
+    [
+      'run',
+      'base',
+      'peak',
+      'peak−base',
+      'live end',
+      'store on heap',
+      'store off heap',
+      'peak+external',
+      'goal ≤1 GB',
+    ],
+    [
+      heapRow('builder, noble', bLarge.heap, '-', '-'),
+      heapRow('builder, wasm', bLargeWasm.heap, '-', '-'),
+      ...iLargeRuns.map((r) =>
+        heapRow(
+          `incremental: ${insertLabel(r)}`,
+          r.heap,
+          r.store === 'memory' && r.unload
+            ? `≈${mb(r.heap.liveEndMB - r.heap.baseMB)}`
+            : r.store === 'memory'
+              ? '?'
+              : '0',
+          r.store === 'external' ? mb(r.storeExternalMB) : '-',
+        ),
+      ),
+    ],
   )
   console.log(
-    `  incremental runs include the MemoryNodeStore (${fmtNum(iLargeUnload.storeNodes)} nodes as hex-string keys) ` +
-      'in the heap; base includes the 1M input buffers only as small views (the buffers are external).',
+    `  store on heap ≈ live end − base for unloaded runs (the trie then holds only its root hash); the store holds ` +
+      `${fmtNum(iLarge.storeNodes)} nodes at the end (no pruning: every commit's nodes are kept).`,
   )
   console.log(
-    `  @ethereumjs/mpt heap peak over its run to ${fmtNum(ethTarget)}: ${mb(ethHeapStats.peakMB)} MB (for comparison)`,
+    `  @ethereumjs/mpt peak heap over its run to ${fmtNum(ethTarget)}: ${mb(sp.ethHeap.peakMB)} MB (for comparison)`,
   )
 
-  const largeInsertBest = iLarge && iLarge.perSec > iLargeUnload.perSec ? iLarge : iLargeUnload
-  const heapMax = Math.max(bLarge.heap.peakMB, bLargeWasm.heap.peakMB, iLargeUnload.heap.peakMB)
+  const insRatio = iLarge.perSec / ethLargePerSec
+  const heapMax = Math.max(bLarge.heap.peakMB, iLarge.heap.peakMB)
   console.log('\nGoals')
   console.log(
-    `  root of ${fmtNum(N_LARGE)} ≥${GOAL_ROOT}× faster: ${fmtRatio(rootRatioLarge)} noble, ${fmtRatio(rootRatioLargeWasm)} wasm ` +
-      `(${ethLargeTag}) → ${met(rootRatioLarge >= GOAL_ROOT)} with the default keccak, ${met(rootRatioLargeWasm >= GOAL_ROOT)} with wasm`,
+    `  root of ${fmtNum(N_LARGE)} ≥${GOAL_ROOT}× faster than @ethereumjs/mpt: ${fmtRatio(rootRatioLarge)} (noble), ` +
+      `${fmtRatio(rootRatioLargeWasm)} (wasm); ethereumjs ${ethLargeTag} → ${met(rootRatioLarge >= GOAL_ROOT)}`,
   )
   console.log(
-    `  incremental inserts ≥${GOAL_INSERT}× faster at ${fmtNum(N_LARGE)}: ${fmtRatio(iLargeUnload.perSec / ethLargePerSec)} with unload` +
-      (iLarge ? `, ${fmtRatio(iLarge.perSec / ethLargePerSec)} without` : '') +
-      `; at ${fmtNum(N_SMALL)}: ${fmtRatio(iSmallUnload.perSec / ethSmallPerSec)} / ${fmtRatio(iSmall.perSec / ethSmallPerSec)} → ` +
-      met(iLargeUnload.perSec / ethLargePerSec >= GOAL_INSERT),
+    `  incremental inserts ≥${GOAL_INSERT}× faster at ${fmtNum(N_LARGE)}: ${fmtRatio(insRatio)} (${insertLabel(iLarge)}); ` +
+      `at ${fmtNum(N_SMALL)}: ${fmtRatio(iSmallUnload.perSec / ethSmallPerSec)} with unload, ` +
+      `${fmtRatio(iSmall.perSec / ethSmallPerSec)} without → ${met(insRatio >= GOAL_INSERT)}`,
   )
+  for (const r of iLargeRuns.slice(1))
+    console.log(`    extra: ${insertLabel(r)}: ${fmtRatio(r.perSec / ethLargePerSec)}`)
   console.log(
-    `  heap ≤${GOAL_HEAP_MB} MB at ${fmtNum(N_LARGE)}: builder ${mb(bLarge.heap.peakMB)} MB, incremental+unload ${mb(iLargeUnload.heap.peakMB)} MB` +
-      (iLarge ? `, incremental without unload ${mb(iLarge.heap.peakMB)} MB` : '') +
-      ` → ${met(heapMax <= GOAL_HEAP_MB)} (builder and incremental+unload)`,
+    `  heap ≤${GOAL_HEAP_MB} MB at ${fmtNum(N_LARGE)}: builder ${mb(bLarge.heap.peakMB)} MB, incremental ` +
+      `${mb(iLarge.heap.peakMB)} MB (${insertLabel(iLarge)}) → ${met(heapMax <= GOAL_HEAP_MB)}`,
   )
-  console.log(`\ntotal wall time ${fmtMs(now() - tStart)}`)
+  for (const r of iLargeRuns.slice(1)) console.log(`    extra: ${insertLabel(r)}: ${mb(r.heap.peakMB)} MB`)
+  const wallMs = now() - tStart
+  console.log(`\ntotal wall time ${fmtMs(wallMs)}`)
 
   const json = {
+    date: new Date().toISOString(),
     node: process.version,
     cpus: cpus().length,
     cpu,
     seed: SEED,
     full: FULL,
+    extras: [...EXTRAS],
     nSmall: N_SMALL,
     nLarge: N_LARGE,
     roots: {
       small: ethSmallRoot,
       large: bLarge.root,
-      prefix: ethTargetRoot,
+      ethLast: ethTargetRoot,
       smallOk: rootSmallOk,
       largeOk: rootLargeOk,
     },
     eth: {
       smallMs: ethSmallMs,
-      prefixN: ethTarget,
-      prefixMs: ethTargetMs,
+      lastN: ethTarget,
+      lastMs: ethTargetMs,
       largeMs: ethLargeMs,
       largeMeasured: FULL,
       estByAvgMs: estByAvg,
       estBySlopeMs: estBySlope,
-      peakHeapMB: ethHeapStats.peakMB,
+      heap: sp.ethHeap,
     },
     builder: { small: bSmall, large: bLarge, largeWasm: bLargeWasm },
-    incremental: { smallUnload: iSmallUnload, small: iSmall, largeUnload: iLargeUnload, large: iLarge },
-    proofs: { ours: pOurs, oursFromStore: pCold, eth: pEth },
+    incremental: { smallUnload: iSmallUnload, small: iSmall, large: iLargeRuns },
+    proofs: [...proofs, pEth],
     keccak: { noble: kNoble, wasm: kWasm, agree: kAgree },
     ratios: {
       rootSmall: rootRatioSmall,
@@ -707,17 +734,14 @@ async function main(): Promise<void> {
       rootLargeWasm: rootRatioLargeWasm,
       insertSmallUnload: iSmallUnload.perSec / ethSmallPerSec,
       insertSmall: iSmall.perSec / ethSmallPerSec,
-      insertLargeUnload: iLargeUnload.perSec / ethLargePerSec,
-      insertLarge: iLarge ? iLarge.perSec / ethLargePerSec : null,
-      insertLargeBest: largeInsertBest.perSec / ethLargePerSec,
+      insertLarge: iLargeRuns.map((r) => r.perSec / ethLargePerSec),
     },
     goals: {
       root10x: rootRatioLarge >= GOAL_ROOT,
-      root10xWasm: rootRatioLargeWasm >= GOAL_ROOT,
-      insert3x: iLargeUnload.perSec / ethLargePerSec >= GOAL_INSERT,
+      insert3x: insRatio >= GOAL_INSERT,
       heap1GB: heapMax <= GOAL_HEAP_MB,
     },
-    wallMs: now() - tStart,
+    wallMs,
   }
   console.log(`BENCH_JSON ${JSON.stringify(json)}`)
 }

@@ -6,6 +6,7 @@
  * takes a `process.memoryUsage()` sample at most every `intervalMs`. `settle()` forces a full GC
  * (needs `node --expose-gc`) and samples the live heap.
  */
+import type { NodeStore, WriteBatch } from '../src/core/store.ts'
 
 export const MB = 1024 * 1024
 
@@ -192,4 +193,136 @@ export function printTable(title: string, header: string[], rows: string[][]): v
 /** Prints a progress note to stderr so stdout stays the report. */
 export function note(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`)
+}
+
+// ---- an off-heap node store -------------------------------------------------------------------------
+
+const CHUNK = 64 * MB
+
+/**
+ * A `NodeStore` that keeps node bytes outside the V8 heap (64 MB ArrayBuffer chunks, an open-addressing
+ * index in typed arrays), standing in for LevelDB/IndexedDB when measuring the trie's own heap: with
+ * `MemoryNodeStore` every node costs a hex-string key and a Uint8Array object on the heap. Keys must be
+ * 32-byte hashes (uniform, so their first bytes index the table directly). getNode returns a copy.
+ */
+export class ExternalNodeStore implements NodeStore {
+  private chunks: Uint8Array[] = [new Uint8Array(CHUNK)]
+  private used = 0 // bytes used in the last chunk
+  private slots = new Uint32Array(1 << 20) // entry index + 1, 0 = empty
+  private mask = (1 << 20) - 1
+  private entChunk = new Uint32Array(1 << 16)
+  private entOff = new Uint32Array(1 << 16)
+  private entLen = new Int32Array(1 << 16) // -1 = deleted
+  private count = 0
+  readonly meta = new Map<string, Uint8Array>()
+  writes = 0
+
+  get size(): number {
+    return this.count
+  }
+
+  /** Bytes held outside the heap (chunks and index). */
+  get externalBytes(): number {
+    return this.chunks.length * CHUNK + this.slots.byteLength + this.entChunk.byteLength * 3
+  }
+
+  private find(hash: Uint8Array): number {
+    let s = ((hash[0]! << 24) | (hash[1]! << 16) | (hash[2]! << 8) | hash[3]!) & this.mask
+    for (;;) {
+      const e = this.slots[s]!
+      if (e === 0) return -1 - s
+      const c = this.chunks[this.entChunk[e - 1]!]!
+      const o = this.entOff[e - 1]!
+      let k = 0
+      while (k < 32 && c[o + k] === hash[k]) k++
+      if (k === 32) return e - 1
+      s = (s + 1) & this.mask
+    }
+  }
+
+  private grow(): void {
+    if (this.count + 1 > this.entLen.length) {
+      const n = this.entLen.length * 2
+      const c = new Uint32Array(n)
+      c.set(this.entChunk)
+      this.entChunk = c
+      const o = new Uint32Array(n)
+      o.set(this.entOff)
+      this.entOff = o
+      const l = new Int32Array(n)
+      l.set(this.entLen)
+      this.entLen = l
+    }
+    if ((this.count + 1) * 2 > this.slots.length) {
+      const slots = new Uint32Array(this.slots.length * 2)
+      const mask = slots.length - 1
+      for (let e = 0; e < this.count; e++) {
+        const c = this.chunks[this.entChunk[e]!]!
+        const o = this.entOff[e]!
+        let s = ((c[o]! << 24) | (c[o + 1]! << 16) | (c[o + 2]! << 8) | c[o + 3]!) & mask
+        while (slots[s] !== 0) s = (s + 1) & mask
+        slots[s] = e + 1
+      }
+      this.slots = slots
+      this.mask = mask
+    }
+  }
+
+  private put(hash: Uint8Array, value: Uint8Array): void {
+    const f = this.find(hash)
+    if (f >= 0) {
+      if (this.entLen[f]! >= 0) return // content-addressed: same key, same bytes
+    }
+    const need = 32 + value.length
+    if (this.used + need > CHUNK) {
+      this.chunks.push(new Uint8Array(Math.max(CHUNK, need)))
+      this.used = 0
+    }
+    const ci = this.chunks.length - 1
+    const c = this.chunks[ci]!
+    c.set(hash, this.used)
+    c.set(value, this.used + 32)
+    if (f >= 0) {
+      this.entChunk[f] = ci
+      this.entOff[f] = this.used
+      this.entLen[f] = value.length
+    } else {
+      this.grow()
+      const e = this.count++
+      this.entChunk[e] = ci
+      this.entOff[e] = this.used
+      this.entLen[e] = value.length
+      // grow() may have rehashed: probe again for a free slot.
+      let s = ((hash[0]! << 24) | (hash[1]! << 16) | (hash[2]! << 8) | hash[3]!) & this.mask
+      while (this.slots[s] !== 0) s = (s + 1) & this.mask
+      this.slots[s] = e + 1
+    }
+    this.used += need
+  }
+
+  async getNode(hash: Uint8Array): Promise<Uint8Array | undefined> {
+    const e = this.find(hash)
+    if (e < 0 || this.entLen[e]! < 0) return undefined
+    const o = this.entOff[e]! + 32
+    return this.chunks[this.entChunk[e]!]!.slice(o, o + this.entLen[e]!)
+  }
+  async hasNode(hash: Uint8Array): Promise<boolean> {
+    const e = this.find(hash)
+    return e >= 0 && this.entLen[e]! >= 0
+  }
+  async getMeta(key: string): Promise<Uint8Array | undefined> {
+    return this.meta.get(key)
+  }
+  async write(batch: WriteBatch): Promise<void> {
+    this.writes++
+    for (const [h, v] of batch.nodes ?? []) this.put(h, v)
+    for (const h of batch.deleteNodes ?? []) {
+      const e = this.find(h)
+      if (e >= 0) this.entLen[e] = -1
+    }
+    for (const [k, v] of batch.meta ?? []) {
+      if (v === null) this.meta.delete(k)
+      else this.meta.set(k, v)
+    }
+  }
 }

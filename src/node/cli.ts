@@ -8,14 +8,20 @@ import { parseArgs } from 'node:util'
 import { toHex } from '../core/bytes.ts'
 import { genesisStateRoot, parseGenesis } from '../core/chain/genesis.ts'
 import { RootsyncError } from '../core/errors.ts'
+import { DEVNET_USAGE, devnet } from './commands/devnet.ts'
+import { SERVE_USAGE, serve } from './commands/serve.ts'
+import { UsageError } from './commands/usage.ts'
 
 const USAGE = `usage: rootsync <command> [options]
 
 commands:
   genesis-root FILE   print the state root of a geth-style genesis.json
-`
+  serve               run a serving full node
+  devnet              run a local devnet of serving nodes
 
-class UsageError extends Error {}
+  ${SERVE_USAGE}
+  ${DEVNET_USAGE}
+`
 
 async function genesisRoot(args: string[]): Promise<void> {
   const { positionals } = parseArgs({ args, allowPositionals: true, options: {} })
@@ -41,6 +47,8 @@ async function genesisRoot(args: string[]): Promise<void> {
 
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   'genesis-root': genesisRoot,
+  serve,
+  devnet,
 }
 
 export async function main(argv: string[]): Promise<number> {

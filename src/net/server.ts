@@ -1,0 +1,172 @@
+/**
+ * Serving side of the wire protocol (docs/protocol.md): one handler per protocol, each reading
+ * requests from a stream in a loop and answering them in order through a `ServeBackend`.
+ *
+ * Security considerations: everything a peer sends is bounded before it costs us anything — message
+ * size (framing), item counts (codec), request rate (token bucket per peer), concurrent streams
+ * (libp2p's per-connection inbound stream limit) and idle time (a stream that sends nothing is
+ * closed). A malformed request gets an error reply; a framing violation resets the stream. Neither
+ * affects other streams or peers.
+ */
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import type { AccountProof } from '../core/account-proof.ts'
+import type { Block } from '../core/chain/block.ts'
+import type { SignedHeader } from '../core/chain/header.ts'
+import { RlpError, RootsyncError } from '../core/errors.ts'
+import * as wire from '../core/protocol/messages.ts'
+import { framedStream, isCleanEnd } from './framing.ts'
+import { createRateLimiter } from './rate-limit.ts'
+
+export interface ServeBackend {
+  status(): Promise<wire.StatusResponse>
+  headers(start: number, count: number): Promise<SignedHeader[]>
+  /** One entry per hash, empty if unknown; may stop early to respect `softBytes`. */
+  nodes(hashes: Uint8Array[], softBytes: number): Promise<Uint8Array[]>
+  /** Throws `ProtocolError(UNAVAILABLE)` for a root it does not serve. */
+  proof(req: wire.ProofRequest): Promise<AccountProof>
+  root(height: number): Promise<SignedHeader>
+  blocks(start: number, count: number): Promise<Block[]>
+}
+
+export interface ServeOptions {
+  maxNodeHashes: number
+  requestsPerSecond: number
+  burst: number
+  idleTimeoutMs: number
+  maxInboundStreams: number
+  /** Called after every request (metrics, logs). */
+  onRequest?: (e: RequestEvent) => void
+  /** Called when a stream is reset for a framing violation or fails unexpectedly. */
+  onStreamError?: (e: { protocol: string; peer: string; error: Error }) => void
+}
+
+export interface RequestEvent {
+  protocol: wire.ProtocolName
+  peer: string
+  status: wire.Status
+  items: number
+  bytesIn: number
+  bytesOut: number
+  ms: number
+}
+
+export const DEFAULT_SERVE_OPTIONS: ServeOptions = {
+  maxNodeHashes: wire.LIMITS.maxNodeHashes,
+  requestsPerSecond: 200,
+  burst: 400,
+  idleTimeoutMs: 30_000,
+  maxInboundStreams: 16,
+}
+
+type Handler = (req: Uint8Array) => Promise<{ reply: Uint8Array; items: number }>
+
+function handlers(b: ServeBackend, o: ServeOptions): Record<wire.ProtocolName, Handler> {
+  return {
+    status: async (req) => {
+      wire.decodeStatusRequest(req)
+      return { reply: wire.encodeStatusResponse(await b.status()), items: 1 }
+    },
+    headers: async (req) => {
+      const r = wire.decodeHeadersRequest(req)
+      const hs = await b.headers(r.start, r.count)
+      return { reply: wire.encodeHeadersResponse(hs), items: hs.length }
+    },
+    nodes: async (req) => {
+      const r = wire.decodeNodesRequest(req, o.maxNodeHashes)
+      const nodes = await b.nodes(r.hashes, wire.LIMITS.softResponseBytes)
+      return { reply: wire.encodeNodesResponse(nodes), items: nodes.filter((n) => n.length).length }
+    },
+    proof: async (req) => ({
+      reply: wire.encodeProofResponse(await b.proof(wire.decodeProofRequest(req))),
+      items: 1,
+    }),
+    root: async (req) => ({
+      reply: wire.encodeRootResponse(await b.root(wire.decodeRootRequest(req).height)),
+      items: 1,
+    }),
+    blocks: async (req) => {
+      const r = wire.decodeBlocksRequest(req)
+      const bs = await b.blocks(r.start, r.count)
+      return { reply: wire.encodeBlocksResponse(bs), items: bs.length }
+    },
+  }
+}
+
+/** Maps a thrown error to the status and message sent back. */
+function errorReply(e: unknown): { status: wire.Status; message: string } {
+  if (e instanceof wire.ProtocolError) return { status: e.status, message: e.message }
+  if (e instanceof RlpError || e instanceof RootsyncError)
+    return { status: wire.Status.BAD_REQUEST, message: e.message }
+  return { status: wire.Status.INTERNAL, message: 'internal error' }
+}
+
+export async function serveProtocols(
+  node: Libp2p,
+  backend: ServeBackend,
+  options: Partial<ServeOptions> = {},
+): Promise<void> {
+  const o = { ...DEFAULT_SERVE_OPTIONS, ...options }
+  const limiter = createRateLimiter(o.requestsPerSecond, o.burst)
+  const hs = handlers(backend, o)
+  for (const name of Object.keys(wire.PROTOCOLS) as wire.ProtocolName[]) {
+    const handle = hs[name]
+    await node.handle(
+      wire.PROTOCOLS[name],
+      (stream: Stream, connection: Connection) => serveStream(name, handle, stream, connection, o, limiter),
+      { maxInboundStreams: o.maxInboundStreams, runOnLimitedConnection: true },
+    )
+  }
+}
+
+async function serveStream(
+  name: wire.ProtocolName,
+  handle: Handler,
+  stream: Stream,
+  connection: Connection,
+  o: ServeOptions,
+  limiter: ReturnType<typeof createRateLimiter>,
+): Promise<void> {
+  const peer = connection.remotePeer.toString()
+  const lp = framedStream(stream, wire.LIMITS.maxRequestBytes)
+  try {
+    for (;;) {
+      const req = (await lp.read({ signal: AbortSignal.timeout(o.idleTimeoutMs) })).subarray()
+      const started = performance.now()
+      let reply: Uint8Array
+      let status = wire.Status.OK
+      let items = 0
+      if (!limiter.take(peer)) {
+        status = wire.Status.RATE_LIMITED
+        reply = wire.encodeError(status, `more than ${o.requestsPerSecond} requests/s; slow down`)
+      } else {
+        try {
+          ;({ reply, items } = await handle(req))
+        } catch (e) {
+          const r = errorReply(e)
+          status = r.status
+          reply = wire.encodeError(r.status, r.message)
+          if (r.status === wire.Status.INTERNAL)
+            o.onStreamError?.({ protocol: name, peer, error: e as Error })
+        }
+      }
+      await lp.write(reply, { signal: AbortSignal.timeout(o.idleTimeoutMs) })
+      o.onRequest?.({
+        protocol: name,
+        peer,
+        status,
+        items,
+        bytesIn: req.length,
+        bytesOut: reply.length,
+        ms: performance.now() - started,
+      })
+    }
+  } catch (e) {
+    if (isCleanEnd(e, stream)) {
+      await stream.close().catch(() => {})
+      return
+    }
+    // Framing violation, idle timeout or a broken connection: reset this stream only.
+    if ((e as Error).name !== 'TimeoutError') o.onStreamError?.({ protocol: name, peer, error: e as Error })
+    stream.abort(e as Error)
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * `rootsync devnet`: a local chain for development. Creates (or resumes) a deterministic genesis and
+ * validator keys in DIR, then runs P serving nodes as separate processes with their own stores and
+ * identities: node-0 produces signed blocks, the others follow it over the wire protocol. Writes
+ * DIR/bootstrap.json (peers, chain id, checkpoint) for the web app; Ctrl-C stops everything.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createWriteStream, existsSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { toHex } from '../../core/bytes.ts'
+import { generateDevnet } from '../../core/chain/devnet.ts'
+import { genesisHeader, genesisStateRoot, genesisToJson, parseGenesis } from '../../core/chain/genesis.ts'
+import { headerHash } from '../../core/chain/header.ts'
+import { RootsyncError } from '../../core/errors.ts'
+import { readJson } from './serve.ts'
+import { UsageError } from './usage.ts'
+
+export const DEVNET_USAGE = `rootsync devnet [--accounts N] [--contracts M] [--slots K] [--peers P] [--block-time MS]
+                [--txs N] [--seed S] [--data DIR] [--retain N]`
+
+const BIN = fileURLToPath(new URL('../../../bin/rootsync.js', import.meta.url))
+
+export interface Bootstrap {
+  chainId: number
+  genesisHash: string
+  checkpoint: { number: number; hash: string }
+  validators: string[]
+  peers: { name: string; peerId: string; addrs: string[]; metrics?: string }[]
+  updatedAt: string
+}
+
+function int(v: string | undefined, name: string, dflt: number, min = 1): number {
+  if (v === undefined) return dflt
+  const n = Number(v)
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new UsageError(`--${name} must be an integer ≥ ${min}, got '${v}'`)
+  return n
+}
+
+interface Ready {
+  event: 'ready'
+  peerId: string
+  addrs: string[]
+  metrics?: string
+  head: { number: number; hash: string; stateRoot: string }
+}
+
+export async function devnet(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      accounts: { type: 'string' },
+      contracts: { type: 'string' },
+      slots: { type: 'string' },
+      peers: { type: 'string' },
+      'block-time': { type: 'string' },
+      txs: { type: 'string' },
+      seed: { type: 'string' },
+      data: { type: 'string' },
+      retain: { type: 'string' },
+    },
+  })
+  const dir = resolve(values.data ?? '.devnet')
+  const peers = int(values.peers, 'peers', 3)
+  const blockTime = int(values['block-time'], 'block-time', 2000)
+  const say = (s: string) => process.stdout.write(`${s}\n`)
+  await mkdir(dir, { recursive: true })
+
+  const genesisFile = join(dir, 'genesis.json')
+  const keysFile = join(dir, 'keys.json')
+  if (existsSync(genesisFile) && existsSync(keysFile)) {
+    say(`resuming the devnet in ${dir}`)
+  } else {
+    const opts = {
+      seed: values.seed ?? 'rootsync',
+      accounts: int(values.accounts, 'accounts', 50_000),
+      contracts: int(values.contracts, 'contracts', 200, 0),
+      slots: int(values.slots, 'slots', 50, 0),
+    }
+    const t = performance.now()
+    const { genesis, keys } = generateDevnet(opts)
+    await writeFile(genesisFile, JSON.stringify(genesisToJson(genesis)))
+    await writeFile(
+      keysFile,
+      JSON.stringify({ validators: keys.validators.map(toHex), spenders: keys.spenders.map(toHex) }),
+      { mode: 0o600 },
+    )
+    say(
+      `generated genesis (seed '${opts.seed}'): ${opts.accounts} accounts, ${opts.contracts} contracts × ${opts.slots} slots in ${Math.round(performance.now() - t)} ms → ${dir}`,
+    )
+  }
+  const genesis = parseGenesis(await readJson(genesisFile, 'genesis'))
+  const genesisHash = toHex(headerHash(genesisHeader(genesis, genesisStateRoot(genesis))))
+
+  const children: ChildProcess[] = []
+  let stopping = false
+  const stopAll = async (code: number) => {
+    if (stopping) return
+    stopping = true
+    say('stopping the devnet…')
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((res) => {
+            if (c.exitCode !== null || c.signalCode !== null) return res()
+            const killer = setTimeout(() => c.kill('SIGKILL'), 5000)
+            c.once('exit', () => {
+              clearTimeout(killer)
+              res()
+            })
+            c.kill('SIGTERM')
+          }),
+      ),
+    )
+    process.exit(code)
+  }
+  process.once('SIGINT', () => void stopAll(0))
+  process.once('SIGTERM', () => void stopAll(0))
+
+  const start = (i: number, extra: string[]): Promise<Ready> => {
+    const name = `node-${i}`
+    const nodeDir = join(dir, name)
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'serve',
+        '--data',
+        nodeDir,
+        '--genesis',
+        genesisFile,
+        '--metrics',
+        '127.0.0.1:0',
+        ...(values.retain ? ['--retain', values.retain] : []),
+        ...extra,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    children.push(child)
+    const logFile = join(dir, `${name}.log`)
+    child.stderr!.pipe(createWriteStream(logFile, { flags: 'a' }))
+    return new Promise((resolveReady, reject) => {
+      const timer = setTimeout(
+        () => reject(new RootsyncError('DEVNET_START', `${name} did not start within 60 s; see ${logFile}`)),
+        60_000,
+      )
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        let e: Record<string, unknown>
+        try {
+          e = JSON.parse(line)
+        } catch {
+          return
+        }
+        if (e.event === 'ready') {
+          clearTimeout(timer)
+          resolveReady(e as unknown as Ready)
+        } else if (e.event === 'head') {
+          say(
+            `[${name}] head ${String(e.number).padStart(5)} ${String(e.hash).slice(0, 18)}… state root ${String(e.stateRoot).slice(0, 18)}…`,
+          )
+        }
+      })
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer)
+        if (stopping) return
+        say(`${name} exited (${signal ?? `code ${code}`}); see ${logFile}`)
+        reject(new RootsyncError('DEVNET_NODE_EXIT', `${name} exited`))
+        void stopAll(1)
+      })
+    })
+  }
+
+  const ready: (Ready & { name: string })[] = []
+  const producer = await start(0, [
+    '--produce',
+    keysFile,
+    '--block-time',
+    String(blockTime),
+    ...(values.txs ? ['--txs', values.txs] : []),
+  ])
+  ready.push({ ...producer, name: 'node-0' })
+  const producerWs = producer.addrs.find((a) => a.includes('/ws/')) ?? producer.addrs[0]!
+  const followers = await Promise.all(
+    Array.from({ length: peers - 1 }, (_, k) =>
+      start(k + 1, ['--follow', producerWs]).then((r) => ({ ...r, name: `node-${k + 1}` })),
+    ),
+  )
+  ready.push(...followers)
+
+  const bootstrap: Bootstrap = {
+    chainId: genesis.chainId,
+    genesisHash,
+    checkpoint: { number: 0, hash: genesisHash },
+    validators: genesis.validators.map(toHex),
+    peers: ready.map((r) => ({ name: r.name, peerId: r.peerId, addrs: r.addrs, metrics: r.metrics })),
+    updatedAt: new Date().toISOString(),
+  }
+  await writeFile(join(dir, 'bootstrap.json'), `${JSON.stringify(bootstrap, null, 2)}\n`)
+  say(`devnet up: chain ${genesis.chainId}, genesis ${genesisHash}, block time ${blockTime} ms`)
+  for (const r of ready) {
+    say(`  ${r.name} ${r.peerId} at head ${r.head.number}${r.metrics ? `, metrics ${r.metrics}` : ''}`)
+    for (const a of r.addrs) say(`    ${a}`)
+  }
+  say(`bootstrap: ${join(dir, 'bootstrap.json')} · logs: ${dir}/node-*.log · Ctrl-C stops`)
+  await new Promise(() => {})
+}

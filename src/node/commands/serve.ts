@@ -1,0 +1,127 @@
+/**
+ * `rootsync serve`: a standalone serving node. Human-facing output is the structured log on stderr;
+ * stdout carries one JSON event per line (`ready`, `head`) for programs that drive it (the devnet).
+ */
+import { readFile } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
+import { fromHex, toHex } from '../../core/bytes.ts'
+import { devnetProducer } from '../../core/chain/devnet.ts'
+import { type Genesis, parseGenesis } from '../../core/chain/genesis.ts'
+import { headerHash } from '../../core/chain/header.ts'
+import { RootsyncError } from '../../core/errors.ts'
+import { FullNode } from '../full-node.ts'
+import { createLogger } from '../log.ts'
+import { UsageError } from './usage.ts'
+
+export const SERVE_USAGE = `rootsync serve --data DIR [--genesis FILE] [--listen MULTIADDR...] [--follow MULTIADDR...]
+               [--produce KEYS.json --block-time MS --txs N] [--retain N] [--metrics HOST:PORT] [--debug]`
+
+export async function readJson(file: string, what: string): Promise<unknown> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (e) {
+    throw new RootsyncError(
+      'FILE_UNREADABLE',
+      `cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    )
+  }
+  try {
+    return JSON.parse(text)
+  } catch (e) {
+    throw new RootsyncError('BAD_JSON', `${what} ${file} is not valid JSON: ${(e as Error).message}`)
+  }
+}
+
+function positiveInt(v: string | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt
+  const n = Number(v)
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new UsageError(`--${name} must be a positive integer, got '${v}'`)
+  return n
+}
+
+export async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      data: { type: 'string' },
+      genesis: { type: 'string' },
+      listen: { type: 'string', multiple: true },
+      follow: { type: 'string', multiple: true },
+      produce: { type: 'string' },
+      'block-time': { type: 'string' },
+      txs: { type: 'string' },
+      retain: { type: 'string' },
+      metrics: { type: 'string' },
+      debug: { type: 'boolean' },
+    },
+  })
+  if (!values.data) throw new UsageError('--data DIR is required')
+  const genesis: Genesis | undefined = values.genesis
+    ? parseGenesis(await readJson(values.genesis, 'genesis'))
+    : undefined
+  let produce: NonNullable<Parameters<typeof FullNode.start>[0]['produce']> | undefined
+  if (values.produce) {
+    if (!genesis)
+      throw new UsageError(
+        '--produce needs --genesis (the producer generates transactions for its contracts)',
+      )
+    const keys = (await readJson(values.produce, 'keys file')) as {
+      validators?: string[]
+      spenders?: string[]
+    }
+    if (!Array.isArray(keys.validators) || !Array.isArray(keys.spenders))
+      throw new RootsyncError(
+        'BAD_KEYS',
+        `${values.produce} must hold { "validators": [hex keys], "spenders": [hex keys] }`,
+      )
+    const k = {
+      validators: keys.validators.map((x) => fromHex(x, 'validator key')),
+      spenders: keys.spenders.map((x) => fromHex(x, 'spender key')),
+    }
+    produce = {
+      producer: devnetProducer(genesis, k, positiveInt(values.txs, 'txs', 20)),
+      blockTimeMs: positiveInt(values['block-time'], 'block-time', 2000),
+    }
+  }
+  let metrics: { host: string; port: number } | undefined
+  if (values.metrics) {
+    const m = /^(.+):(\d+)$/.exec(values.metrics)
+    if (!m) throw new UsageError(`--metrics must be HOST:PORT, got '${values.metrics}'`)
+    metrics = { host: m[1]!, port: Number(m[2]) }
+  }
+  const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`)
+  const log = createLogger({ node: values.data }, { debug: values.debug })
+  const node = await FullNode.start({
+    dataDir: values.data,
+    genesis,
+    listen: values.listen,
+    follow: values.follow,
+    produce,
+    retain: positiveInt(values.retain, 'retain', 128),
+    metrics,
+    log,
+    onHead: (h) =>
+      emit({ event: 'head', number: h.number, hash: toHex(headerHash(h)), stateRoot: toHex(h.stateRoot) }),
+  })
+  const head = (await node.chain.head()).header
+  emit({
+    event: 'ready',
+    peerId: node.libp2p.peerId.toString(),
+    addrs: node.multiaddrs,
+    metrics: node.metricsUrl,
+    chainId: node.chain.info.chainId,
+    genesisHash: toHex(node.chain.info.genesisHash),
+    head: { number: head.number, hash: toHex(headerHash(head)), stateRoot: toHex(head.stateRoot) },
+  })
+  log('info', 'serving', { peerId: node.libp2p.peerId.toString(), addrs: node.multiaddrs, head: head.number })
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      log('info', 'stopping')
+      void node.stop().then(resolve, resolve)
+    }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+  })
+}

@@ -1,0 +1,365 @@
+/**
+ * The serving full node: a chain in LevelDB, the wire protocol served over libp2p, and optionally a
+ * block producer (devnet) or followers of other nodes.
+ *
+ * Following is done over the protocol only: poll a peer's status, fetch the blocks past our head,
+ * verify each (link, validator quorum, state root by re-applying it) and import it atomically.
+ * Producing uses the devnet generator and signs with the validator keys it was given.
+ *
+ * Retention: the state of the last `retain` blocks is served; older state is pruned by a
+ * mark-and-sweep pass (mark every node reachable from a retained root, delete the rest), run under
+ * the same lock as block import so a sweep never races a write of the same node.
+ */
+import type { Libp2p } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { accountRefs } from '../core/account.ts'
+import type { AccountProof } from '../core/account-proof.ts'
+import { fromHex, toHex } from '../core/bytes.ts'
+import { ChainDB } from '../core/chain/chain-db.ts'
+import { type BlockProducer, produceBlock } from '../core/chain/devnet.ts'
+import type { Genesis } from '../core/chain/genesis.ts'
+import { type Header, headerHash } from '../core/chain/header.ts'
+import { StateDB } from '../core/chain/state.ts'
+import { useWasmKeccak } from '../core/hash.ts'
+import { ProtocolError, Status, type StatusResponse } from '../core/protocol/messages.ts'
+import { childRefs, decodeNode, type RefKind } from '../core/trie/node.ts'
+import { Trie } from '../core/trie/trie.ts'
+import { PeerClient } from '../net/client.ts'
+import { type ServeBackend, type ServeOptions, serveProtocols } from '../net/server.ts'
+import { LevelNodeStore } from '../store/level-store.ts'
+import { createServingLibp2p, loadOrCreateKey } from './libp2p.ts'
+import type { Logger } from './log.ts'
+import { createMetrics, type NodeMetrics } from './metrics.ts'
+
+export interface FullNodeOptions {
+  dataDir: string
+  genesis?: Genesis
+  listen?: string[]
+  follow?: string[]
+  produce?: { producer: BlockProducer; blockTimeMs: number }
+  /** Blocks whose state is served (and kept). */
+  retain: number
+  /** Run garbage collection every this many blocks (default retain / 2). */
+  gcEvery?: number
+  metrics?: { host: string; port: number }
+  serve?: Partial<ServeOptions>
+  log: Logger
+  /** Called whenever the head moves. */
+  onHead?: (h: Header) => void
+}
+
+export class FullNode {
+  private stopped = false
+  private timers: ReturnType<typeof setTimeout>[] = []
+  private lock: Promise<unknown> = Promise.resolve()
+  private readonly roots = new Map<string, number>() // state root → height, for the retained window
+  private lastGc = 0
+  private followers: PeerClient[] = []
+  private closers: (() => Promise<void>)[] = []
+  metricsUrl: string | undefined
+
+  private constructor(
+    readonly opts: FullNodeOptions,
+    readonly store: LevelNodeStore,
+    readonly chain: ChainDB,
+    readonly libp2p: Libp2p,
+    readonly metrics: NodeMetrics,
+  ) {}
+
+  static async start(opts: FullNodeOptions): Promise<FullNode> {
+    await useWasmKeccak()
+    const store = await LevelNodeStore.open(`${opts.dataDir}/db`)
+    let chain: ChainDB
+    try {
+      chain = await ChainDB.open(store, opts.genesis)
+    } catch (e) {
+      await store.close()
+      throw e
+    }
+    const key = await loadOrCreateKey(`${opts.dataDir}/peer.key`)
+    const libp2p = await createServingLibp2p(key, opts.listen)
+    const metrics = createMetrics()
+    const node = new FullNode(opts, store, chain, libp2p, metrics)
+    const head = await chain.head()
+    node.lastGc = head.header.number
+    for (let n = Math.max(0, head.header.number - opts.retain + 1); n <= head.header.number; n++) {
+      const h = await chain.header(n)
+      if (h) node.roots.set(toHex(h.header.stateRoot), n)
+    }
+    metrics.head.set(head.header.number)
+    await serveProtocols(libp2p, node.backend(), {
+      ...opts.serve,
+      onRequest: (e) => {
+        metrics.onRequest(e)
+        opts.log('debug', 'request', { ...e })
+      },
+      onStreamError: (e) => {
+        metrics.streamErrors.inc({ protocol: e.protocol })
+        opts.log('warn', 'stream reset', { protocol: e.protocol, peer: e.peer, error: e.error.message })
+      },
+    })
+    libp2p.addEventListener('connection:open', () => metrics.peers.set(libp2p.getPeers().length))
+    libp2p.addEventListener('connection:close', () => metrics.peers.set(libp2p.getPeers().length))
+    if (opts.metrics) {
+      const server = await metrics.listen(opts.metrics.host, opts.metrics.port)
+      const a = server.address()
+      node.metricsUrl =
+        typeof a === 'object' && a ? `http://${opts.metrics.host}:${a.port}/metrics` : undefined
+      node.closers.push(() => new Promise<void>((r) => server.close(() => r())))
+    }
+    if (opts.produce) node.schedule(() => node.produceOnce(), opts.produce.blockTimeMs)
+    if (opts.follow?.length) {
+      node.followers = opts.follow.map((a) => new PeerClient(libp2p, multiaddr(a), { timeoutMs: 10_000 }))
+      node.schedule(() => node.followOnce(), 250)
+    }
+    return node
+  }
+
+  get multiaddrs(): string[] {
+    return this.libp2p.getMultiaddrs().map((m) => m.toString())
+  }
+
+  /** Runs `fn` exclusively with block import, production and GC. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn)
+    this.lock = run.catch(() => {})
+    return run
+  }
+
+  private schedule(fn: () => Promise<void>, everyMs: number): void {
+    const tick = async () => {
+      if (this.stopped) return
+      try {
+        await fn()
+      } catch (e) {
+        this.opts.log('warn', 'background task failed', {
+          error: (e as Error).message,
+          code: (e as { code?: string }).code,
+        })
+      }
+      if (!this.stopped) this.timers.push(setTimeout(tick, everyMs))
+    }
+    this.timers.push(setTimeout(tick, everyMs))
+  }
+
+  private async newHead(h: Header): Promise<void> {
+    this.roots.set(toHex(h.stateRoot), h.number)
+    const oldest = h.number - this.opts.retain + 1
+    for (const [root, n] of this.roots) if (n < oldest) this.roots.delete(root)
+    this.metrics.head.set(h.number)
+    this.opts.onHead?.(h)
+    const every = this.opts.gcEvery ?? Math.max(1, Math.floor(this.opts.retain / 2))
+    if (h.number - this.lastGc >= every) {
+      this.lastGc = h.number
+      await this.collectGarbage()
+    }
+  }
+
+  private async produceOnce(): Promise<void> {
+    const p = this.opts.produce!
+    await this.exclusive(async () => {
+      const head = await this.chain.head()
+      const state = new StateDB(this.store, head.header.stateRoot)
+      const r = await produceBlock(p.producer, state, head.header, Math.floor(Date.now() / 1000))
+      const h = await this.chain.commitBlock(r.block, r.commit)
+      this.opts.log('info', 'produced block', {
+        number: h.number,
+        txs: r.block.transactions.length,
+        stateRoot: toHex(h.stateRoot),
+      })
+      await this.newHead(h)
+    })
+  }
+
+  /** One round of following: the first peer ahead of us gives us its next blocks. */
+  private async followOnce(): Promise<void> {
+    for (const peer of this.followers) {
+      let remote: StatusResponse
+      try {
+        remote = await peer.status()
+      } catch (e) {
+        this.opts.log('debug', 'follow: status failed', { peer: peer.id, error: (e as Error).message })
+        continue
+      }
+      if (toHex(remote.genesisHash) !== toHex(this.chain.info.genesisHash)) {
+        this.opts.log('warn', 'follow: peer is on another chain', {
+          peer: peer.id,
+          genesis: toHex(remote.genesisHash),
+        })
+        continue
+      }
+      let head = (await this.chain.head()).header.number
+      while (remote.headNumber > head && !this.stopped) {
+        const blocks = await peer.blocks(head + 1, Math.min(64, remote.headNumber - head))
+        if (blocks.length === 0) break
+        await this.exclusive(async () => {
+          for (const b of blocks) {
+            const h = await this.chain.importBlock(b)
+            this.opts.log('info', 'imported block', {
+              number: h.number,
+              from: peer.id,
+              stateRoot: toHex(h.stateRoot),
+            })
+            await this.newHead(h)
+          }
+        })
+        head = (await this.chain.head()).header.number
+      }
+      return
+    }
+  }
+
+  /** Deletes every stored node not reachable from a retained state root. */
+  async collectGarbage(): Promise<{ kept: number; deleted: number; ms: number }> {
+    const started = performance.now()
+    const marked = new Set<string>()
+    let frontier: { hash: Uint8Array; kind: RefKind }[] = [...this.roots.keys()].map((r) => ({
+      hash: fromHex(r),
+      kind: 'state' as const,
+    }))
+    while (frontier.length) {
+      const next: typeof frontier = []
+      const todo = frontier.filter((r) => {
+        const k = toHex(r.hash)
+        if (marked.has(k)) return false
+        marked.add(k)
+        return r.kind !== 'code'
+      })
+      for (let i = 0; i < todo.length; i += 1000) {
+        const chunk = todo.slice(i, i + 1000)
+        const bytes = await this.store.getNodes(chunk.map((r) => r.hash))
+        chunk.forEach((r, j) => {
+          const b = bytes[j]
+          if (b)
+            next.push(...childRefs(decodeNode(b), r.kind === 'storage' ? 'storage' : 'state', accountRefs))
+        })
+      }
+      frontier = next
+    }
+    let deleted = 0
+    let batch: Uint8Array[] = []
+    for await (const h of this.store.nodeHashes()) {
+      if (marked.has(toHex(h))) continue
+      batch.push(h.slice())
+      if (batch.length >= 10_000) {
+        await this.store.write({ deleteNodes: batch })
+        deleted += batch.length
+        batch = []
+      }
+    }
+    if (batch.length) await this.store.write({ deleteNodes: batch })
+    deleted += batch.length
+    const ms = performance.now() - started
+    this.opts.log('info', 'pruned old state', {
+      kept: marked.size,
+      deleted,
+      ms: Math.round(ms),
+      retainedRoots: this.roots.size,
+    })
+    return { kept: marked.size, deleted, ms }
+  }
+
+  private backend(): ServeBackend {
+    const chain = this.chain
+    const store = this.store
+    const headNumber = async () => (await chain.head()).header.number
+    return {
+      status: async () => {
+        const head = await chain.head()
+        return {
+          chainId: chain.info.chainId,
+          genesisHash: chain.info.genesisHash,
+          headNumber: head.header.number,
+          headHash: headerHash(head.header),
+          headStateRoot: head.header.stateRoot,
+          oldestStateNumber: Math.max(0, head.header.number - this.opts.retain + 1),
+        }
+      },
+      headers: async (start, count) => {
+        const end = Math.min(await headNumber(), start + count - 1)
+        const out = []
+        for (let n = start; n <= end; n++) {
+          const h = await chain.header(n)
+          if (!h) break
+          out.push(h)
+        }
+        return out
+      },
+      blocks: async (start, count) => {
+        const end = Math.min(await headNumber(), start + count - 1)
+        const out = []
+        let size = 0
+        for (let n = Math.max(1, start); n <= end && size < 2 * 1024 * 1024; n++) {
+          const b = await chain.block(n)
+          if (!b) break
+          out.push(b)
+          size += 200 * b.transactions.length
+        }
+        return out
+      },
+      nodes: async (hashes, softBytes) => {
+        const got = await store.getNodes(hashes)
+        const out: Uint8Array[] = []
+        let size = 0
+        for (const b of got) {
+          if (size >= softBytes) break
+          const v = b ?? new Uint8Array(0)
+          out.push(v)
+          size += v.length + 3
+        }
+        return out
+      },
+      root: async (height) => {
+        const h = height <= (await headNumber()) ? await chain.header(height) : undefined
+        if (!h) throw new ProtocolError(Status.UNAVAILABLE, `no header at height ${height}`)
+        return h
+      },
+      proof: async (req) => {
+        if (!this.roots.has(toHex(req.stateRoot)))
+          throw new ProtocolError(
+            Status.UNAVAILABLE,
+            `state root ${toHex(req.stateRoot)} is not in the last ${this.opts.retain} blocks`,
+          )
+        return accountProof(store, req.stateRoot, req.address, req.slots)
+      },
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    for (const t of this.timers) clearTimeout(t)
+    for (const f of this.followers) f.close()
+    await this.lock
+    for (const c of this.closers) await c()
+    await this.libp2p.stop()
+    await this.store.close()
+  }
+}
+
+/** An EIP-1186 proof of `address` (and `slots`) in the state `root`. */
+export async function accountProof(
+  store: LevelNodeStore | StateDB['store'],
+  root: Uint8Array,
+  address: Uint8Array,
+  slots: Uint8Array[],
+): Promise<AccountProof> {
+  const state = new StateDB(store, root)
+  const accounts = new Trie(store, { secure: true, root })
+  const account = await state.getAccount(address)
+  const storage = account ? new Trie(store, { secure: true, root: account.storageRoot }) : null
+  return {
+    address,
+    balance: account?.balance ?? 0n,
+    nonce: account?.nonce ?? 0n,
+    codeHash: account?.codeHash ?? new Uint8Array(32),
+    storageHash: account?.storageRoot ?? new Uint8Array(32),
+    accountProof: await accounts.prove(address),
+    storageProof: await Promise.all(
+      slots.map(async (slot) => ({
+        key: slot,
+        value: await state.getStorage(address, slot),
+        proof: storage ? await storage.prove(slot) : [],
+      })),
+    ),
+  }
+}
