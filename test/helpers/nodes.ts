@@ -1,0 +1,139 @@
+/**
+ * Real serving nodes as separate processes (`rootsync serve`), for integration tests: a temporary
+ * devnet genesis, a producer and followers, their JSON events, and cleanup.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { toHex } from '../../src/core/bytes.ts'
+import { type DevnetOptions, generateDevnet } from '../../src/core/chain/devnet.ts'
+import { genesisToJson } from '../../src/core/chain/genesis.ts'
+import { BIN, ROOT } from './cli.ts'
+
+export interface NodeEvent {
+  event: string
+  [k: string]: unknown
+}
+
+export interface NodeProc {
+  name: string
+  dataDir: string
+  child: ChildProcess
+  ready: {
+    peerId: string
+    addrs: string[]
+    metrics?: string
+    head: { number: number; hash: string; stateRoot: string }
+  }
+  heads: { number: number; hash: string; stateRoot: string; at: number }[]
+  stderr: string[]
+  ws: string
+  waitHead(n: number, timeoutMs?: number): Promise<{ number: number; stateRoot: string; at: number }>
+}
+
+export function makeDevnetFiles(opts: Partial<DevnetOptions> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'rootsync-nodes-'))
+  const { genesis, keys } = generateDevnet({
+    seed: 'nodes-test',
+    accounts: 2000,
+    contracts: 20,
+    slots: 10,
+    ...opts,
+  })
+  const genesisFile = join(dir, 'genesis.json')
+  const keysFile = join(dir, 'keys.json')
+  writeFileSync(genesisFile, JSON.stringify(genesisToJson(genesis)))
+  writeFileSync(
+    keysFile,
+    JSON.stringify({ validators: keys.validators.map(toHex), spenders: keys.spenders.map(toHex) }),
+  )
+  return { dir, genesis, keys, genesisFile, keysFile }
+}
+
+const running = new Set<ChildProcess>()
+
+export function startNode(name: string, dataDir: string, args: string[]): Promise<NodeProc> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  running.add(child)
+  child.once('exit', () => running.delete(child))
+  const heads: NodeProc['heads'] = []
+  const stderr: string[] = []
+  const waiters: (() => void)[] = []
+  createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l))
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${name} not ready in 60 s:\n${stderr.slice(-20).join('\n')}`)),
+      60_000,
+    )
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`${name} exited with ${code}:\n${stderr.slice(-20).join('\n')}`))
+    })
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const e = JSON.parse(line) as NodeEvent
+      if (e.event === 'head') {
+        heads.push({
+          number: e.number as number,
+          hash: e.hash as string,
+          stateRoot: e.stateRoot as string,
+          at: Date.now(),
+        })
+        for (const w of waiters.splice(0)) w()
+      } else if (e.event === 'ready') {
+        clearTimeout(timer)
+        const ready = e as unknown as NodeProc['ready']
+        const proc: NodeProc = {
+          name,
+          dataDir,
+          child,
+          ready,
+          heads,
+          stderr,
+          ws: ready.addrs.find((a) => a.includes('/ws/'))!,
+          waitHead(n, timeoutMs = 30_000) {
+            return new Promise((res, rej) => {
+              const t = setTimeout(
+                () => rej(new Error(`${name}: head ${n} not reached in ${timeoutMs} ms`)),
+                timeoutMs,
+              )
+              const check = () => {
+                const h = heads.find((x) => x.number >= n)
+                if (h) {
+                  clearTimeout(t)
+                  res(h)
+                } else waiters.push(check)
+              }
+              check()
+            })
+          },
+        }
+        resolve(proc)
+      }
+    })
+  })
+}
+
+export async function stopNode(p: NodeProc, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return p.child.exitCode
+  return new Promise((res) => {
+    p.child.once('exit', (code) => res(code))
+    p.child.kill(signal)
+  })
+}
+
+export async function stopAllNodes(): Promise<void> {
+  await Promise.all(
+    [...running].map(
+      (c) =>
+        new Promise<void>((res) => {
+          c.once('exit', () => res())
+          c.kill('SIGKILL')
+        }),
+    ),
+  )
+}
