@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util'
 import { toHex } from '../core/bytes.ts'
 import { genesisStateRoot, parseGenesis } from '../core/chain/genesis.ts'
 import { RootsyncError } from '../core/errors.ts'
+import { useWasmKeccak } from '../core/hash.ts'
 import { DEVNET_USAGE, devnet } from './commands/devnet.ts'
 import { SERVE_USAGE, serve } from './commands/serve.ts'
 import { UsageError } from './commands/usage.ts'
@@ -63,6 +64,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2
   }
   try {
+    await useWasmKeccak()
     await run(rest)
     return 0
   } catch (e) {

@@ -7,15 +7,17 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream, existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { toHex } from '../../core/bytes.ts'
 import { generateDevnet } from '../../core/chain/devnet.ts'
-import { genesisHeader, genesisStateRoot, genesisToJson, parseGenesis } from '../../core/chain/genesis.ts'
-import { headerHash } from '../../core/chain/header.ts'
+import { genesisToJson, parseGenesis } from '../../core/chain/genesis.ts'
 import { RootsyncError } from '../../core/errors.ts'
+import { loadOrCreateKey } from '../libp2p.ts'
 import { readJson } from './serve.ts'
 import { UsageError } from './usage.ts'
 
@@ -43,10 +45,22 @@ function int(v: string | undefined, name: string, dflt: number, min = 1): number
 
 interface Ready {
   event: 'ready'
+  genesisHash: string
   peerId: string
   addrs: string[]
   metrics?: string
   head: { number: number; hash: string; stateRoot: string }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolvePort(port))
+    })
+  })
 }
 
 export async function devnet(args: string[]): Promise<void> {
@@ -94,7 +108,6 @@ export async function devnet(args: string[]): Promise<void> {
     )
   }
   const genesis = parseGenesis(await readJson(genesisFile, 'genesis'))
-  const genesisHash = toHex(headerHash(genesisHeader(genesis, genesisStateRoot(genesis))))
 
   const children: ChildProcess[] = []
   let stopping = false
@@ -191,6 +204,7 @@ export async function devnet(args: string[]): Promise<void> {
   )
   ready.push(...followers)
 
+  const genesisHash = ready[0]!.genesisHash
   const bootstrap: Bootstrap = {
     chainId: genesis.chainId,
     genesisHash,
