@@ -1,0 +1,152 @@
+/**
+ * `rootsync devnet` and `npm start` as a user runs them: real processes, real ports.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { createServer, Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { BIN, ROOT } from '../helpers/cli.ts'
+
+interface Run {
+  child: ChildProcess
+  out: () => string
+  waitFor: (re: RegExp, ms: number) => Promise<RegExpMatchArray>
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>
+}
+
+const runs: Run[] = []
+
+/** Starts a command in its own process group, as a terminal would (Ctrl-C reaches the group). */
+function run(args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    detached: true,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  const listeners: (() => void)[] = []
+  const onData = (d: Buffer) => {
+    out += d
+    for (const l of listeners.splice(0)) l()
+  }
+  child.stdout!.on('data', onData)
+  child.stderr!.on('data', onData)
+  const r: Run = {
+    child,
+    out: () => out,
+    waitFor: (re, ms) =>
+      new Promise((res, rej) => {
+        const t = setTimeout(
+          () => rej(new Error(`no ${re} within ${ms} ms; output:\n${out.slice(-3000)}`)),
+          ms,
+        )
+        const check = () => {
+          const m = out.match(re)
+          if (m) {
+            clearTimeout(t)
+            res(m)
+          } else listeners.push(check)
+        }
+        check()
+      }),
+    stop: (signal = 'SIGINT') =>
+      new Promise((res) => {
+        if (child.exitCode !== null) return res(child.exitCode)
+        child.once('exit', (code) => res(code))
+        process.kill(-child.pid!, signal)
+      }),
+  }
+  runs.push(r)
+  return r
+}
+
+afterEach(async () => {
+  for (const r of runs.splice(0))
+    if (r.child.exitCode === null && r.child.signalCode === null) process.kill(-r.child.pid!, 'SIGKILL')
+})
+
+function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number }
+      s.close(() => res(port))
+    })
+  })
+}
+
+function portAcceptsConnections(addr: string): Promise<boolean> {
+  const m = /\/ip4\/([\d.]+)\/tcp\/(\d+)\/ws/.exec(addr)!
+  return new Promise((res) => {
+    const s = new Socket()
+    s.once('connect', () => {
+      s.destroy()
+      res(true)
+    })
+    s.once('error', () => res(false))
+    s.connect(Number(m[2]), m[1]!)
+  })
+}
+
+describe('rootsync devnet', () => {
+  it('starts 3 nodes, writes bootstrap.json, stops cleanly on Ctrl-C and resumes the same chain', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rootsync-devnet-'))
+    const args = [
+      BIN,
+      'devnet',
+      '--data',
+      dir,
+      '--accounts',
+      '3000',
+      '--contracts',
+      '10',
+      '--slots',
+      '5',
+      '--block-time',
+      '500',
+    ]
+    const first = run(args)
+    await first.waitFor(/Ctrl-C stops/, 60_000)
+    const boot = JSON.parse(readFileSync(join(dir, 'bootstrap.json'), 'utf8'))
+    expect(boot.peers.map((p: { name: string }) => p.name)).toEqual(['node-0', 'node-1', 'node-2'])
+    expect(boot.checkpoint.hash).toBe(boot.genesisHash)
+    for (const p of boot.peers) expect(first.out()).toContain(p.addrs[0])
+    const [, reached] = await first.waitFor(/\[node-2\] head\s+(3)\b/, 20_000)
+    expect(reached).toBe('3')
+    expect(await first.stop('SIGINT')).toBe(0)
+    // Every node process is gone: their ports no longer accept connections.
+    for (const p of boot.peers) expect(await portAcceptsConnections(p.addrs[0])).toBe(false)
+
+    const second = run(args)
+    await second.waitFor(/resuming the devnet/, 10_000)
+    await second.waitFor(/Ctrl-C stops/, 60_000)
+    const again = JSON.parse(readFileSync(join(dir, 'bootstrap.json'), 'utf8'))
+    expect(again.genesisHash).toBe(boot.genesisHash)
+    // The nodes start from their stored heads (≥ 3), not from genesis.
+    const heads = [...second.out().matchAll(/node-\d \S+ at head (\d+)/g)].map((m) => Number(m[1]))
+    expect(heads.length).toBe(3)
+    for (const h of heads) expect(h).toBeGreaterThanOrEqual(3)
+    expect(await second.stop('SIGINT')).toBe(0)
+  }, 180_000)
+})
+
+describe('npm start', () => {
+  it('prints a URL and the devnet peers within 30 s, and serves the app with the bootstrap information', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rootsync-start-'))
+    const port = await freePort()
+    const started = Date.now()
+    const r = run(['--import', 'tsx', 'scripts/start.ts'], { DEVNET_DIR: dir, PORT: String(port) })
+    const [, url] = await r.waitFor(/open (http:\/\/127\.0\.0\.1:\d+\/)/, 30_000)
+    expect(Date.now() - started).toBeLessThan(30_000)
+    expect(r.out()).toMatch(/node-0 12D3KooW\S+ at head/)
+    expect(r.out()).toMatch(/\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\/12D3KooW/)
+    const html = await (await fetch(url!)).text()
+    expect(html).toContain('<div id="app">')
+    const boot = await (await fetch(`${url}bootstrap.json`)).json()
+    expect(boot.peers).toHaveLength(3)
+    expect(boot.peers[0].addrs.some((a: string) => a.includes('/ws/'))).toBe(true)
+    expect(await r.stop('SIGINT')).toBe(0)
+  }, 120_000)
+})
