@@ -21,7 +21,11 @@ export interface WriteBatch {
 export interface NodeStore {
   getNode(hash: Uint8Array): Promise<Uint8Array | undefined>
   hasNode(hash: Uint8Array): Promise<boolean>
+  /** Presence of many nodes at once (the sync's skip-if-present check). */
+  hasNodes(hashes: Uint8Array[]): Promise<boolean[]>
   getMeta(key: string): Promise<Uint8Array | undefined>
+  /** Metadata keys (without values) that start with `prefix`. */
+  metaKeys(prefix: string): AsyncIterable<string>
   /** Applies every part of the batch atomically: all of it is visible after, or none of it. */
   write(batch: WriteBatch): Promise<void>
 }
@@ -37,8 +41,14 @@ export class MemoryNodeStore implements NodeStore {
   async hasNode(hash: Uint8Array): Promise<boolean> {
     return this.nodes.has(toHex(hash))
   }
+  async hasNodes(hashes: Uint8Array[]): Promise<boolean[]> {
+    return hashes.map((h) => this.nodes.has(toHex(h)))
+  }
   async getMeta(key: string): Promise<Uint8Array | undefined> {
     return this.meta.get(key)
+  }
+  async *metaKeys(prefix: string): AsyncIterable<string> {
+    for (const k of [...this.meta.keys()]) if (k.startsWith(prefix)) yield k
   }
   async write(batch: WriteBatch): Promise<void> {
     this.writes++

@@ -8,6 +8,7 @@
  */
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { timeoutSignal } from '../core/abort.ts'
 import type { AccountProof } from '../core/account-proof.ts'
 import type { Block } from '../core/chain/block.ts'
 import type { SignedHeader } from '../core/chain/header.ts'
@@ -57,8 +58,15 @@ export class PeerClient {
   /** Sends one request and returns the raw reply (throws `PeerRequestError` on transport failure). */
   async request(name: wire.ProtocolName, bytes: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
     if (this.closed) throw new PeerRequestError('aborted', 'client closed')
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs)
-    const s = signal ? AbortSignal.any([signal, timeout]) : timeout
+    const { signal: s, clear } = timeoutSignal(signal, this.opts.timeoutMs)
+    try {
+      return await this.exchange(name, bytes, s)
+    } finally {
+      clear()
+    }
+  }
+
+  private async exchange(name: wire.ProtocolName, bytes: Uint8Array, s: AbortSignal): Promise<Uint8Array> {
     let pooled: Pooled
     try {
       pooled = this.idle.get(name)?.pop() ?? (await this.open(name, s))

@@ -9,6 +9,7 @@
  * affects other streams or peers.
  */
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { timeoutSignal } from '../core/abort.ts'
 import type { AccountProof } from '../core/account-proof.ts'
 import type { Block } from '../core/chain/block.ts'
 import type { SignedHeader } from '../core/chain/header.ts'
@@ -130,7 +131,13 @@ async function serveStream(
   const lp = framedStream(stream, wire.LIMITS.maxRequestBytes)
   try {
     for (;;) {
-      const req = (await lp.read({ signal: AbortSignal.timeout(o.idleTimeoutMs) })).subarray()
+      const idle = timeoutSignal(undefined, o.idleTimeoutMs)
+      let req: Uint8Array
+      try {
+        req = (await lp.read({ signal: idle.signal })).subarray()
+      } finally {
+        idle.clear()
+      }
       const started = performance.now()
       let reply: Uint8Array
       let status = wire.Status.OK
@@ -149,7 +156,12 @@ async function serveStream(
             o.onStreamError?.({ protocol: name, peer, error: e as Error })
         }
       }
-      await lp.write(reply, { signal: AbortSignal.timeout(o.idleTimeoutMs) })
+      const w = timeoutSignal(undefined, o.idleTimeoutMs)
+      try {
+        await lp.write(reply, { signal: w.signal })
+      } finally {
+        w.clear()
+      }
       o.onRequest?.({
         protocol: name,
         peer,

@@ -60,6 +60,19 @@ export class LevelNodeStore implements NodeStore {
     return (await this.db.get(nodeKey(hash))) !== undefined
   }
 
+  async hasNodes(hashes: Uint8Array[]): Promise<boolean[]> {
+    return (await this.db.hasMany(hashes.map(nodeKey))) as boolean[]
+  }
+
+  async *metaKeys(prefix: string): AsyncIterable<string> {
+    const start = metaKey(prefix)
+    const end = start.slice()
+    end[end.length - 1]!++
+    const dec = new TextDecoder()
+    for await (const k of this.db.keys({ gte: start, lt: prefix ? end : Uint8Array.of(META + 1) }))
+      yield dec.decode(k.subarray(1))
+  }
+
   async getMeta(key: string): Promise<Uint8Array | undefined> {
     return (await this.db.get(metaKey(key))) ?? undefined
   }

@@ -1,0 +1,713 @@
+/**
+ * State sync (seed §7.1, fast sync): download the whole state trie under a trusted root — account
+ * trie, storage tries, code — from several peers at once, into a node store.
+ *
+ * How it works
+ * - A frontier of wanted hashes, served deepest first, is spread over all usable peers; each peer
+ *   keeps a few requests in flight, sized from its measured rate (items/s × target round trip).
+ * - Every reply item is hashed and must equal the hash asked for. Per item there are three outcomes:
+ *   useful (stored), "don't have" (empty: no penalty, asked of another peer), provably bad (wrong
+ *   hash: counted against the peer, banned past a threshold, asked elsewhere). Timeouts shrink a
+ *   peer's request size; its measured rate (of useful items only) decides its share, so a fast peer
+ *   that has nothing cannot starve the sync.
+ * - Children before parents: a node is written to the store only once all its children are in the
+ *   store, so "node present" always means "whole subtree present". That makes the sync incremental
+ *   (a newer root only downloads what changed: present subtrees are skipped) and restarts safe (a
+ *   crash never leaves a partial trie that looks complete). Nodes waiting for children are kept
+ *   aside in the store (`sync/staged/<hash>`), written in the same atomic batch as the rest, so after
+ *   a crash nothing received and persisted is downloaded again; they are adopted when the walk from
+ *   the root meets them.
+ * - The root's own write, in the same batch as the `state/root` record, is what marks the state
+ *   complete.
+ *
+ * Security considerations: peers are untrusted. Nothing is stored unless its keccak equals a hash
+ * taken from the trusted root or from a node already verified under it; the root itself must come
+ * from a verified header (the caller's job). A node that hashes correctly but does not decode means
+ * the root commits to invalid state: the sync stops with `InvalidStateError` rather than guess.
+ * Peers cannot inflate memory: the frontier is capped and every reply is bounded by its request.
+ */
+import { timeoutSignal } from '../abort.ts'
+import { accountRefs } from '../account.ts'
+import { equals, toHex } from '../bytes.ts'
+import { keccak256 } from '../hash.ts'
+import { asBytes, asList, asSafeInt, rlpDecode, rlpEncode } from '../rlp.ts'
+import type { NodeStore } from '../store.ts'
+import {
+  type BranchNode,
+  decodeNode,
+  type ExtensionNode,
+  type LeafNode,
+  type TrieNode,
+} from '../trie/node.ts'
+import { isEmptyRoot } from '../trie/trie.ts'
+import {
+  FailedToFetchStateNodes,
+  InvalidStateError,
+  NoPeersWithTargetState,
+  type PeerReason,
+  SyncAbortedError,
+} from './errors.ts'
+import { Frontier, type Want } from './frontier.ts'
+import {
+  DEFAULT_SYNC_CONFIG,
+  type PeerStats,
+  type SyncConfig,
+  type SyncEvent,
+  type SyncPeer,
+  type SyncProgress,
+} from './types.ts'
+
+export const STAGED_PREFIX = 'sync/staged/'
+export const STATE_ROOT_KEY = 'state/root'
+
+export interface SyncOptions {
+  store: NodeStore
+  peers: SyncPeer[]
+  config?: Partial<SyncConfig>
+  signal?: AbortSignal
+  onEvent?: (e: SyncEvent) => void
+  /** Clock (ms); tests may pass a fake. */
+  now?: () => number
+}
+
+export interface SyncResult {
+  root: string
+  height: number
+  /** Nodes and code blobs downloaded and verified in this run. */
+  nodes: number
+  /** Subtrees found already stored (not downloaded). */
+  skipped: number
+  bytes: number
+  ms: number
+  peers: PeerStats[]
+  /** Largest frontier seen (the memory bound in action). */
+  maxFrontier: number
+}
+
+/** The synced state recorded by the last completed sync. */
+export async function readSyncedRoot(store: NodeStore): Promise<{ root: Uint8Array; height: number } | null> {
+  const b = await store.getMeta(STATE_ROOT_KEY)
+  if (!b) return null
+  const l = asList(rlpDecode(b), 'state root record', 2)
+  return { root: asBytes(l[0], 'root', 32), height: asSafeInt(l[1], 'height') }
+}
+
+interface Entry {
+  want: Want
+  parents: Entry[]
+  missing: number
+  bytes?: Uint8Array
+  attempts: number
+  lackedBy?: Set<string>
+  queued: boolean
+}
+
+interface PeerState {
+  peer: SyncPeer
+  stats: PeerStats
+  consecutiveFailures: number
+  backoffUntil: number
+}
+
+interface Reply {
+  ps: PeerState
+  wants: Entry[]
+  items?: Uint8Array[]
+  error?: Error
+  ms: number
+}
+
+export class StateSynchronizer {
+  private readonly cfg: SyncConfig
+  private readonly now: () => number
+  constructor(private readonly opts: SyncOptions) {
+    this.cfg = { ...DEFAULT_SYNC_CONFIG, ...opts.config }
+    this.now = opts.now ?? (() => Date.now())
+  }
+
+  /** Syncs the state trie under `root` (which a verified header at `height` commits to). */
+  async syncToState(root: Uint8Array, height: number): Promise<SyncResult> {
+    return new SyncRun(this.opts, this.cfg, this.now, root, height).run()
+  }
+}
+
+export function syncToState(root: Uint8Array, height: number, opts: SyncOptions): Promise<SyncResult> {
+  return new StateSynchronizer(opts).syncToState(root, height)
+}
+
+class SyncRun {
+  private readonly store: NodeStore
+  private readonly signal: AbortSignal
+  private readonly rootKey: string
+  private readonly entries = new Map<string, Entry>()
+  private readonly frontier = new Frontier()
+  private readonly stagedKeys = new Set<string>()
+  private peers: PeerState[] = []
+  // The write batch in progress: nodes, and metadata (null deletes), flushed atomically.
+  private pendingNodes: [Uint8Array, Uint8Array][] = []
+  private readonly pendingNodeKeys = new Set<string>()
+  private pendingMeta = new Map<string, Uint8Array | null>()
+  private readonly replies: Reply[] = []
+  private wake: (() => void) | null = null
+  private inFlight = 0
+  private coverage = 0
+  private processed = 0
+  private skipped = 0
+  private bytes = 0
+  private rootDone = false
+  private fatal: Error | null = null
+  private startedAt = 0
+  private lastProgressAt = 0
+  private lastEventAt = 0
+  private lastStallEventAt = 0
+  private maxFrontier = 0
+  private samples: { t: number; n: number; b: number }[] = []
+  private flushDue = false
+
+  constructor(
+    opts: SyncOptions,
+    private readonly cfg: SyncConfig,
+    private readonly now: () => number,
+    private readonly root: Uint8Array,
+    private readonly height: number,
+  ) {
+    this.store = opts.store
+    this.signal = opts.signal ?? new AbortController().signal
+    this.rootKey = toHex(root)
+    this.emit = opts.onEvent ?? (() => {})
+    this.peerList = opts.peers
+  }
+  private readonly emit: (e: SyncEvent) => void
+  private readonly peerList: SyncPeer[]
+
+  async run(): Promise<SyncResult> {
+    this.startedAt = this.now()
+    this.lastProgressAt = this.startedAt
+    if (this.signal.aborted) throw new SyncAbortedError()
+    if (isEmptyRoot(this.root) || (await this.store.hasNode(this.root))) {
+      await this.store.write({ meta: [[STATE_ROOT_KEY, rlpEncode([this.root, this.height])]] })
+      return this.finish()
+    }
+    for await (const k of this.store.metaKeys(STAGED_PREFIX))
+      this.stagedKeys.add(k.slice(STAGED_PREFIX.length))
+
+    const rootEntry = this.newEntry({ hash: this.root, key: this.rootKey, kind: 'state', depth: 0 })
+    const rootBytes = await this.probe()
+    await this.accept(rootEntry, rootBytes)
+
+    const ticker = setInterval(() => this.poke(), Math.min(this.cfg.progressIntervalMs, 250))
+    const onAbort = () => this.poke()
+    this.signal.addEventListener('abort', onAbort)
+    try {
+      while (!this.rootDone) {
+        if (this.signal.aborted) throw new SyncAbortedError()
+        if (this.fatal) throw this.fatal
+        this.dispatch()
+        if (!this.replies.length) await new Promise<void>((r) => (this.wake = r))
+        this.wake = null
+        while (this.replies.length && !this.fatal) await this.handle(this.replies.shift()!)
+        this.tick()
+        if (this.flushDue || this.pendingOps() >= this.cfg.flushOps) await this.flush()
+      }
+      await this.flush()
+      // Everything reachable from the root is now stored; what is still staged belongs to an older
+      // target and will never be adopted.
+      if (this.stagedKeys.size) {
+        for (const k of this.stagedKeys) this.pendingMeta.set(STAGED_PREFIX + k, null)
+        this.stagedKeys.clear()
+        await this.flush()
+      }
+      return this.finish()
+    } catch (e) {
+      // Keep what was verified: the batch is consistent on its own (children before parents).
+      await this.flush().catch(() => {})
+      throw e
+    } finally {
+      clearInterval(ticker)
+      this.signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  private finish(): SyncResult {
+    const progress = this.progress('done')
+    this.emit({ type: 'done', progress })
+    return {
+      root: this.rootKey,
+      height: this.height,
+      nodes: this.processed,
+      skipped: this.skipped,
+      bytes: this.bytes,
+      ms: this.now() - this.startedAt,
+      peers: this.peers.map((p) => ({ ...p.stats })),
+      maxFrontier: this.maxFrontier,
+    }
+  }
+
+  private poke(): void {
+    this.wake?.()
+  }
+
+  // ---- peers ----------------------------------------------------------------------------------
+
+  /** Finds the peers that have the target root; returns the root node from the first that does. */
+  private async probe(): Promise<Uint8Array> {
+    const reasons: PeerReason[] = []
+    let rootBytes: Uint8Array | null = null
+    this.emit({ type: 'progress', progress: this.progress('probing') })
+    await Promise.all(
+      this.peerList.map(async (peer) => {
+        const { signal, clear } = timeoutSignal(this.signal, this.cfg.requestTimeoutMs)
+        const stats = newStats(peer.id, this.cfg.initialBatch)
+        try {
+          const t = this.now()
+          const [b] = await peer.getNodes([this.root], signal)
+          stats.rttMs = this.now() - t
+          if (!b || b.length === 0) reasons.push({ peer: peer.id, reason: 'does not have the target root' })
+          else if (!equals(keccak256(b), this.root)) {
+            reasons.push({ peer: peer.id, reason: 'answered with a node that is not the target root' })
+          } else {
+            rootBytes ??= b
+            this.peers.push({ peer, stats, consecutiveFailures: 0, backoffUntil: 0 })
+          }
+        } catch (e) {
+          reasons.push({ peer: peer.id, reason: (e as Error).message })
+        } finally {
+          clear()
+        }
+      }),
+    )
+    if (this.signal.aborted) throw new SyncAbortedError()
+    if (!rootBytes || !this.peers.length) throw new NoPeersWithTargetState(this.rootKey, reasons)
+    this.bytes += (rootBytes as Uint8Array).length
+    this.processed++
+    return rootBytes
+  }
+
+  private usable(ps: PeerState): boolean {
+    return ps.stats.banned === null
+  }
+
+  private dispatch(): void {
+    const now = this.now()
+    const ready = this.peers
+      .filter(
+        (p) => this.usable(p) && p.backoffUntil <= now && p.stats.inFlight < this.cfg.maxInFlightPerPeer,
+      )
+      .sort(
+        (a, b) =>
+          b.stats.rate - a.stats.rate ||
+          a.stats.timeouts + a.stats.errors - (b.stats.timeouts + b.stats.errors),
+      )
+    if (!ready.length) return
+    // Past the frontier cap, expansion slows to one small request at a time so deep nodes drain.
+    const overCap = this.frontier.size >= this.cfg.frontierCap
+    // Round-robin, one request per peer per pass, each at most a fair share of what is queued, so
+    // one fast peer does not take everything while others idle.
+    for (let progress = true; progress && this.frontier.size > 0; ) {
+      progress = false
+      for (const ps of ready) {
+        if (ps.stats.inFlight >= this.cfg.maxInFlightPerPeer || this.frontier.size === 0) continue
+        if (overCap && this.inFlight > 0) return
+        const share = Math.ceil(this.frontier.size / ready.length)
+        const n = overCap ? this.cfg.minBatch : Math.min(ps.stats.batch, share)
+        const wants = this.frontier.take(
+          n,
+          (w) => this.entries.get(w.key)?.lackedBy?.has(ps.peer.id) ?? false,
+        )
+        if (!wants.length) continue
+        this.send(
+          ps,
+          wants.map((w) => {
+            const e = this.entries.get(w.key)!
+            e.queued = false
+            return e
+          }),
+        )
+        progress = true
+      }
+    }
+  }
+
+  /** Fails the sync when no peer is left that could make progress. */
+  private checkPeersLeft(): void {
+    if (this.fatal || this.rootDone) return
+    if (!this.peers.some((p) => this.usable(p))) {
+      const sample = [...this.entries.values()].filter((e) => e.queued).slice(0, 16)
+      this.fail(sample, 'every peer that had the target root is banned')
+    }
+  }
+
+  private send(ps: PeerState, wants: Entry[]): void {
+    ps.stats.inFlight++
+    ps.stats.requests++
+    this.inFlight++
+    const started = this.now()
+    const signal = AbortSignal.any([this.signal, AbortSignal.timeout(this.cfg.requestTimeoutMs)])
+    ps.peer
+      .getNodes(
+        wants.map((e) => e.want.hash),
+        signal,
+      )
+      .then(
+        (items) => this.replies.push({ ps, wants, items, ms: this.now() - started }),
+        (error: Error) => this.replies.push({ ps, wants, error, ms: this.now() - started }),
+      )
+      .finally(() => this.poke())
+  }
+
+  private requeue(e: Entry): void {
+    if (e.queued) return
+    e.queued = true
+    this.frontier.push(e.want)
+    // A hash no usable peer can give us ends the sync with a clear error instead of a silent stall.
+    const usable = this.peers.filter((p) => this.usable(p))
+    if (!usable.length) {
+      this.fail([e], 'every peer that had the target root is banned')
+    } else if (e.lackedBy && usable.every((p) => e.lackedBy!.has(p.peer.id))) {
+      this.fail([e], 'no usable peer has this node')
+    } else if (e.attempts > this.cfg.maxRetries) {
+      this.fail([e], `${e.attempts} failed attempts`)
+    }
+  }
+
+  private fail(entries: Entry[], why: string): void {
+    if (this.fatal) return
+    const reasons: PeerReason[] = this.peers.map((p) => ({ peer: p.peer.id, reason: describePeer(p.stats) }))
+    reasons.unshift({ peer: '*', reason: why })
+    this.fatal = new FailedToFetchStateNodes(
+      entries.map((e) => e.want.key),
+      reasons,
+    )
+    this.poke()
+  }
+
+  private async handle(r: Reply): Promise<void> {
+    const { ps, wants } = r
+    const s = ps.stats
+    s.inFlight--
+    this.inFlight--
+    if (r.error) {
+      if (this.signal.aborted) return
+      const timeout = r.error.name === 'TimeoutError' || /timeout/i.test(r.error.message)
+      if (timeout) {
+        s.timeouts++
+        s.batch = Math.max(this.cfg.minBatch, Math.floor(s.batch / 2))
+      } else s.errors++
+      ps.consecutiveFailures++
+      ps.backoffUntil = this.now() + Math.min(5000, 100 * 2 ** ps.consecutiveFailures)
+      s.rate *= 0.5
+      for (const e of wants) {
+        e.attempts++
+        this.requeue(e)
+      }
+      return
+    }
+    ps.consecutiveFailures = 0
+    const items = r.items!
+    let useful = 0
+    let bad = 0
+    const accepted: [Entry, Uint8Array][] = []
+    for (let i = 0; i < wants.length; i++) {
+      const e = wants[i]!
+      const b = items[i]
+      if (b === undefined) {
+        this.requeue(e) // not served this time (size limit): no penalty
+        continue
+      }
+      if (b.length === 0) {
+        s.missing++
+        ;(e.lackedBy ??= new Set()).add(ps.peer.id)
+        this.requeue(e)
+        continue
+      }
+      if (!equals(keccak256(b), e.want.hash)) {
+        bad++
+        e.attempts++
+        this.requeue(e)
+        continue
+      }
+      useful++
+      s.delivered++
+      s.bytes += b.length
+      accepted.push([e, b])
+    }
+    if (bad) {
+      s.bad += bad
+      if (s.bad >= this.cfg.banThreshold && s.banned === null) {
+        s.banned = `sent ${s.bad} node(s) that do not match the requested hash`
+        this.emit({ type: 'peer-banned', peer: ps.peer.id, reason: s.banned })
+        this.checkPeersLeft()
+      }
+    }
+    // Rate of useful items only: a peer that answers fast with nothing gets smaller requests.
+    const sample = (useful / Math.max(r.ms, 1)) * 1000
+    s.rate = s.rate === 0 ? sample : 0.7 * s.rate + 0.3 * sample
+    s.rttMs = s.rttMs === 0 ? r.ms : 0.7 * s.rttMs + 0.3 * r.ms
+    s.batch = clamp(Math.round((s.rate * this.cfg.targetRttMs) / 1000), this.cfg.minBatch, this.cfg.maxBatch)
+    for (const [e, b] of accepted) {
+      if (!this.entries.has(e.want.key)) continue // delivered twice (requeued meanwhile and served)
+      this.processed++
+      this.bytes += b.length
+      this.lastProgressAt = this.now()
+      await this.accept(e, b)
+    }
+  }
+
+  // ---- the trie walk -------------------------------------------------------------------------
+
+  private newEntry(want: Want): Entry {
+    const e: Entry = { want, parents: [], missing: 0, attempts: 0, queued: false }
+    this.entries.set(want.key, e)
+    return e
+  }
+
+  /** A verified node (or code) for `e`: find which children are still needed, or complete it. */
+  private async accept(e: Entry, bytes: Uint8Array, fromStaging = false): Promise<void> {
+    e.bytes = bytes
+    if (e.want.kind === 'code') return this.complete(e)
+    let node: TrieNode
+    try {
+      node = decodeNode(bytes)
+    } catch (err) {
+      this.fatal = new InvalidStateError(e.want.key, (err as Error).message)
+      return
+    }
+    const children: Want[] = []
+    try {
+      this.children(node, e.want, children)
+    } catch (err) {
+      this.fatal = new InvalidStateError(e.want.key, (err as Error).message)
+      return
+    }
+    const unknown: Want[] = []
+    for (const c of children) {
+      const known = this.entries.get(c.key)
+      if (known) {
+        known.parents.push(e)
+        e.missing++
+      } else if (this.pendingNodeKeys.has(c.key)) {
+        this.skip(c)
+      } else unknown.push(c)
+    }
+    const present = unknown.length ? await this.store.hasNodes(unknown.map((c) => c.hash)) : []
+    const adopt: Entry[] = []
+    for (let i = 0; i < unknown.length; i++) {
+      const c = unknown[i]!
+      const known = this.entries.get(c.key) // a duplicate child within this node
+      if (known) {
+        known.parents.push(e)
+        e.missing++
+        continue
+      }
+      if (present[i]) {
+        this.skip(c)
+        continue
+      }
+      const ce = this.newEntry(c)
+      ce.parents.push(e)
+      e.missing++
+      if (this.stagedKeys.has(c.key)) adopt.push(ce)
+      else {
+        ce.queued = true
+        this.frontier.push(c)
+      }
+    }
+    if (this.frontier.size > this.maxFrontier) this.maxFrontier = this.frontier.size
+    if (e.missing === 0) this.complete(e)
+    else if (!fromStaging) {
+      this.pendingMeta.set(STAGED_PREFIX + e.want.key, bytes)
+      this.stagedKeys.add(e.want.key)
+    }
+    for (const ce of adopt) {
+      const staged = await this.store.getMeta(STAGED_PREFIX + ce.want.key)
+      if (staged && equals(keccak256(staged), ce.want.hash)) {
+        this.skipped++
+        await this.accept(ce, staged, true)
+      } else {
+        // Missing or corrupt aside-copy: forget it and download the node.
+        this.stagedKeys.delete(ce.want.key)
+        this.pendingMeta.set(STAGED_PREFIX + ce.want.key, null)
+        ce.queued = true
+        this.frontier.push(ce.want)
+      }
+    }
+  }
+
+  /** A child found already stored: its whole subtree is complete. */
+  private skip(c: Want): void {
+    this.skipped++
+    if (c.kind === 'state') this.coverage += 16 ** -c.depth
+    this.lastProgressAt = this.now()
+  }
+
+  /** Hash references of `node`, and the account-trie key space it closes (empty or inline slots). */
+  private children(node: TrieNode, w: Want, out: Want[]): void {
+    const state = w.kind === 'state'
+    const ref = (n: TrieNode | null, depth: number) => {
+      if (n === null || n.kind !== 'hash') {
+        if (state) this.coverage += 16 ** -depth
+        if (n && state) this.inlineRefs(n, out, depth)
+        return
+      }
+      const hash = n.hash.slice()
+      out.push({ hash, key: toHex(hash), kind: w.kind, depth })
+    }
+    switch (node.kind) {
+      case 'leaf':
+        this.leafRefs(node, w, out)
+        if (state) this.coverage += 16 ** -w.depth
+        return
+      case 'extension':
+        ref((node as ExtensionNode).child, w.depth + node.path.length)
+        return
+      case 'branch':
+        for (let i = 0; i < 16; i++) ref((node as BranchNode).children[i] ?? null, w.depth + 1)
+        return
+    }
+  }
+
+  /** Account leaves point at a storage trie and code; storage leaves point at nothing. */
+  private leafRefs(node: LeafNode, w: Want, out: Want[]): void {
+    if (w.kind !== 'state') return
+    for (const r of accountRefs(node.value)) {
+      const hash = r.hash.slice()
+      out.push({ hash, key: toHex(hash), kind: r.kind, depth: w.depth + 1 })
+    }
+  }
+
+  /** Inline children (encodings under 32 bytes) cannot hold hashes, but their leaves could be accounts. */
+  private inlineRefs(n: TrieNode, out: Want[], depth: number): void {
+    if (n.kind === 'leaf') this.leafRefs(n, { hash: new Uint8Array(), key: '', kind: 'state', depth }, out)
+  }
+
+  /** `e` and its subtree are stored: write it, and complete every parent that was only waiting for it. */
+  private complete(first: Entry): void {
+    const stack = [first]
+    while (stack.length) {
+      const e = stack.pop()!
+      const key = e.want.key
+      this.entries.delete(key)
+      this.pendingNodes.push([e.want.hash, e.bytes!])
+      this.pendingNodeKeys.add(key)
+      if (this.stagedKeys.delete(key)) this.pendingMeta.set(STAGED_PREFIX + key, null)
+      if (key === this.rootKey) {
+        this.rootDone = true
+        this.pendingMeta.set(STATE_ROOT_KEY, rlpEncode([this.root, this.height]))
+      }
+      e.bytes = undefined
+      for (const p of e.parents) if (--p.missing === 0) stack.push(p)
+      e.parents = []
+    }
+  }
+
+  private pendingOps(): number {
+    return this.pendingNodes.length + this.pendingMeta.size
+  }
+
+  private async flush(): Promise<void> {
+    this.flushDue = false
+    if (!this.pendingOps()) return
+    const nodes = this.pendingNodes
+    const meta = this.pendingMeta
+    this.pendingNodes = []
+    this.pendingMeta = new Map()
+    await this.store.write({ nodes, meta })
+    this.pendingNodeKeys.clear()
+  }
+
+  // ---- progress -------------------------------------------------------------------------------
+
+  private tick(): void {
+    const now = this.now()
+    if (now - this.lastEventAt >= this.cfg.progressIntervalMs) {
+      this.lastEventAt = now
+      this.samples.push({ t: now, n: this.processed, b: this.bytes })
+      while (this.samples.length > 2 && now - this.samples[0]!.t > 5000) this.samples.shift()
+      this.emit({ type: 'progress', progress: this.progress('syncing') })
+      if (this.pendingOps()) this.flushDue = true
+    }
+    const idle = now - this.lastProgressAt
+    if (idle >= this.cfg.stallMs && now - this.lastStallEventAt >= this.cfg.stallMs) {
+      this.lastStallEventAt = now
+      const reason = this.peers.map((p) => `${p.peer.id}: ${describePeer(p.stats)}`).join('; ')
+      this.emit({
+        type: 'stall',
+        sinceMs: idle,
+        progress: this.progress('syncing'),
+        reason: `no verified node for ${Math.round(idle / 1000)} s — ${reason}`,
+      })
+    }
+  }
+
+  progress(phase: SyncProgress['phase']): SyncProgress {
+    const now = this.now()
+    const elapsed = now - this.startedAt
+    const first = this.samples[0]
+    const last = this.samples[this.samples.length - 1]
+    const span = first && last && last.t > first.t ? (last.t - first.t) / 1000 : elapsed / 1000
+    const rate =
+      first && last && last.t > first.t
+        ? (last.n - first.n) / span
+        : this.processed / Math.max(elapsed / 1000, 0.001)
+    const brate =
+      first && last && last.t > first.t
+        ? (last.b - first.b) / span
+        : this.bytes / Math.max(elapsed / 1000, 0.001)
+    const done = phase === 'done'
+    const coverage = done ? 1 : Math.min(this.coverage, 0.9999)
+    const estTotal = coverage > 0.001 ? this.processed / coverage : 0
+    const remaining = done
+      ? 0
+      : Math.max(this.frontier.size + this.inFlight, Math.round(estTotal - this.processed))
+    return {
+      targetRoot: this.rootKey,
+      targetHeight: this.height,
+      phase,
+      nodesProcessed: this.processed,
+      nodesSkipped: this.skipped,
+      nodesRemaining: remaining,
+      bytesDownloaded: this.bytes,
+      nodesPerSecond: rate,
+      bytesPerSecond: brate,
+      percent: coverage * 100,
+      etaSeconds: done ? 0 : rate > 0 && coverage > 0.001 ? remaining / rate : null,
+      elapsedMs: elapsed,
+      frontier: this.frontier.size,
+      inFlight: this.inFlight,
+      staged: this.stagedKeys.size,
+      peers: this.peers.map((p) => ({ ...p.stats })),
+    }
+  }
+}
+
+function newStats(id: string, batch: number): PeerStats {
+  return {
+    id,
+    requests: 0,
+    inFlight: 0,
+    delivered: 0,
+    bytes: 0,
+    missing: 0,
+    bad: 0,
+    timeouts: 0,
+    errors: 0,
+    rate: 0,
+    rttMs: 0,
+    batch,
+    banned: null,
+  }
+}
+
+function describePeer(s: PeerStats): string {
+  if (s.banned) return `banned: ${s.banned}`
+  const parts = [`${s.delivered} delivered`]
+  if (s.missing) parts.push(`${s.missing} not had`)
+  if (s.bad) parts.push(`${s.bad} bad`)
+  if (s.timeouts) parts.push(`${s.timeouts} timeouts`)
+  if (s.errors) parts.push(`${s.errors} errors`)
+  return parts.join(', ')
+}
+
+function clamp(n: number, lo: number, hi: number): number {
+  return Math.max(lo, Math.min(hi, n))
+}
