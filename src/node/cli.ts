@@ -11,6 +11,7 @@ import { RootsyncError } from '../core/errors.ts'
 import { useWasmKeccak } from '../core/hash.ts'
 import { DEVNET_USAGE, devnet } from './commands/devnet.ts'
 import { SERVE_USAGE, serve } from './commands/serve.ts'
+import { SYNC_USAGE, sync, verify } from './commands/sync.ts'
 import { UsageError } from './commands/usage.ts'
 
 const USAGE = `usage: rootsync <command> [options]
@@ -19,9 +20,12 @@ commands:
   genesis-root FILE   print the state root of a geth-style genesis.json
   serve               run a serving full node
   devnet              run a local devnet of serving nodes
+  sync                sync the state under a verified header from peers into DIR
+  verify              re-check every node of the state synced into DIR
 
   ${SERVE_USAGE}
   ${DEVNET_USAGE}
+  ${SYNC_USAGE}
 `
 
 async function genesisRoot(args: string[]): Promise<void> {
@@ -50,6 +54,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   'genesis-root': genesisRoot,
   serve,
   devnet,
+  sync,
+  verify,
 }
 
 export async function main(argv: string[]): Promise<number> {

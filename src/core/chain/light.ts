@@ -1,0 +1,76 @@
+/**
+ * What a light client trusts and how it extends that trust: a checkpoint (the genesis hash, or a
+ * later header hash) plus the chain id and validator set, and header-chain verification from there
+ * to any height, through a small port that fetches headers from some peer.
+ *
+ * Security considerations: the checkpoint is the only root of trust. A genesis checkpoint also pins
+ * the validator set, because the genesis header's `extra` commits to it; a peer that sends a
+ * different genesis header or validator set is caught here. Headers are fetched from untrusted
+ * peers, so every one is checked (link + quorum) before its state root is used.
+ */
+import { equals, toHex } from '../bytes.ts'
+import { ChainError } from './errors.ts'
+import { validatorSetHash } from './genesis.ts'
+import {
+  type Header,
+  headerHash,
+  type SignedHeader,
+  type TrustedHeader,
+  verifyHeaderChain,
+} from './header.ts'
+
+export interface Checkpoint {
+  chainId: number
+  /** Hash of the trusted header (the genesis hash for a devnet). */
+  hash: Uint8Array
+  number: number
+  validators: Uint8Array[]
+}
+
+export interface HeaderSource {
+  headers(start: number, count: number, signal?: AbortSignal): Promise<SignedHeader[]>
+}
+
+/** Fetches the checkpoint header itself and checks it is the one the checkpoint names. */
+export async function trustCheckpoint(
+  cp: Checkpoint,
+  source: HeaderSource,
+  signal?: AbortSignal,
+): Promise<TrustedHeader> {
+  const [h] = await source.headers(cp.number, 1, signal)
+  if (!h || !equals(headerHash(h.header), cp.hash))
+    throw new ChainError(
+      'CHECKPOINT_MISMATCH',
+      `the peer's header ${cp.number} is not the checkpoint ${toHex(cp.hash)}`,
+    )
+  if (cp.number === 0 && !equals(h.header.extra, validatorSetHash(cp.chainId, cp.validators)))
+    throw new ChainError(
+      'CHECKPOINT_MISMATCH',
+      'the genesis header does not commit to the configured chain id and validators',
+    )
+  return { header: h.header, hash: cp.hash }
+}
+
+/** Verifies headers from `trusted` up to `height` (fetched in chunks) and returns the header there. */
+export async function verifyHeadersTo(
+  cp: Checkpoint,
+  trusted: TrustedHeader,
+  height: number,
+  source: HeaderSource,
+  signal?: AbortSignal,
+): Promise<TrustedHeader> {
+  let at = trusted
+  while (at.header.number < height) {
+    const count = Math.min(512, height - at.header.number)
+    const hs = await source.headers(at.header.number + 1, count, signal)
+    if (!hs.length)
+      throw new ChainError(
+        'BAD_PARENT',
+        `peer returned no headers after ${at.header.number} (wanted up to ${height})`,
+      )
+    at = verifyHeaderChain(cp.chainId, cp.validators, at, hs.slice(0, count))
+  }
+  return at
+}
+
+export type { Header }
