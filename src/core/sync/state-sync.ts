@@ -315,14 +315,15 @@ class SyncRun {
           (w) => this.entries.get(w.key)?.lackedBy?.has(ps.peer.id) ?? false,
         )
         if (!wants.length) continue
-        this.send(
-          ps,
-          wants.map((w) => {
-            const e = this.entries.get(w.key)!
-            e.queued = false
-            return e
-          }),
-        )
+        // A want may have been answered late by an earlier peer while it waited here: skip it.
+        const es: Entry[] = []
+        for (const w of wants) {
+          const e = this.entries.get(w.key)
+          if (!e || e.bytes || !e.queued) continue
+          e.queued = false
+          es.push(e)
+        }
+        if (es.length) this.send(ps, es)
         progress = true
       }
     }
@@ -444,12 +445,16 @@ class SyncRun {
     s.rate = s.rate === 0 ? sample : 0.7 * s.rate + 0.3 * sample
     s.rttMs = s.rttMs === 0 ? r.ms : 0.7 * s.rttMs + 0.3 * r.ms
     s.batch = clamp(Math.round((s.rate * this.cfg.targetRttMs) / 1000), this.cfg.minBatch, this.cfg.maxBatch)
+    const fresh: [Entry, Uint8Array, boolean][] = []
     for (const [e, b] of accepted) {
-      if (!this.entries.has(e.want.key)) continue // delivered twice (requeued meanwhile and served)
+      if (this.entries.get(e.want.key) !== e || e.bytes) continue // delivered twice (requeued meanwhile)
       this.processed++
       this.bytes += b.length
+      fresh.push([e, b, false])
+    }
+    if (fresh.length) {
       this.lastProgressAt = this.now()
-      await this.accept(e, b)
+      await this.acceptMany(fresh)
     }
   }
 
@@ -461,68 +466,83 @@ class SyncRun {
     return e
   }
 
-  /** A verified node (or code) for `e`: find which children are still needed, or complete it. */
-  private async accept(e: Entry, bytes: Uint8Array, fromStaging = false): Promise<void> {
-    e.bytes = bytes
-    if (e.want.kind === 'code') return this.complete(e)
-    let node: TrieNode
-    try {
-      node = decodeNode(bytes)
-    } catch (err) {
-      this.fatal = new InvalidStateError(e.want.key, (err as Error).message)
-      return
+  /** One verified node (or code blob). */
+  private accept(e: Entry, bytes: Uint8Array, fromStaging = false): Promise<void> {
+    return this.acceptMany([[e, bytes, fromStaging]])
+  }
+
+  /**
+   * Verified nodes (or code): find which children are still needed — one presence query to the
+   * store for all of them — and complete each node whose children are all stored.
+   */
+  private async acceptMany(items: [Entry, Uint8Array, boolean][]): Promise<void> {
+    const expanded: { e: Entry; unknown: Want[]; fromStaging: boolean }[] = []
+    const unknownAll: Want[] = []
+    for (const [e, bytes, fromStaging] of items) {
+      e.bytes = bytes
+      if (e.want.kind === 'code') {
+        this.complete(e)
+        continue
+      }
+      const children: Want[] = []
+      try {
+        this.children(decodeNode(bytes), e.want, children)
+      } catch (err) {
+        this.fatal = new InvalidStateError(e.want.key, (err as Error).message)
+        return
+      }
+      const unknown: Want[] = []
+      for (const c of children) {
+        const known = this.entries.get(c.key)
+        if (known) {
+          known.parents.push(e)
+          e.missing++
+        } else if (this.pendingNodeKeys.has(c.key)) this.skip(c)
+        else unknown.push(c)
+      }
+      expanded.push({ e, unknown, fromStaging })
+      for (const c of unknown) unknownAll.push(c)
     }
-    const children: Want[] = []
-    try {
-      this.children(node, e.want, children)
-    } catch (err) {
-      this.fatal = new InvalidStateError(e.want.key, (err as Error).message)
-      return
-    }
-    const unknown: Want[] = []
-    for (const c of children) {
-      const known = this.entries.get(c.key)
-      if (known) {
-        known.parents.push(e)
-        e.missing++
-      } else if (this.pendingNodeKeys.has(c.key)) {
-        this.skip(c)
-      } else unknown.push(c)
-    }
-    const present = unknown.length ? await this.store.hasNodes(unknown.map((c) => c.hash)) : []
+    const present = unknownAll.length ? await this.store.hasNodes(unknownAll.map((c) => c.hash)) : []
     const adopt: Entry[] = []
-    for (let i = 0; i < unknown.length; i++) {
-      const c = unknown[i]!
-      const known = this.entries.get(c.key) // a duplicate child within this node
-      if (known) {
-        known.parents.push(e)
+    let i = 0
+    for (const { e, unknown, fromStaging } of expanded) {
+      for (const c of unknown) {
+        const isPresent = present[i++]
+        const known = this.entries.get(c.key) // a child met twice in this batch
+        if (known) {
+          known.parents.push(e)
+          e.missing++
+          continue
+        }
+        if (isPresent) {
+          this.skip(c)
+          continue
+        }
+        const ce = this.newEntry(c)
+        ce.parents.push(e)
         e.missing++
-        continue
+        if (this.stagedKeys.has(c.key)) adopt.push(ce)
+        else {
+          ce.queued = true
+          this.frontier.push(c)
+        }
       }
-      if (present[i]) {
-        this.skip(c)
-        continue
-      }
-      const ce = this.newEntry(c)
-      ce.parents.push(e)
-      e.missing++
-      if (this.stagedKeys.has(c.key)) adopt.push(ce)
-      else {
-        ce.queued = true
-        this.frontier.push(c)
+      if (e.missing === 0) this.complete(e)
+      else if (!fromStaging) {
+        this.pendingMeta.set(STAGED_PREFIX + e.want.key, e.bytes!)
+        this.stagedKeys.add(e.want.key)
       }
     }
     if (this.frontier.size > this.maxFrontier) this.maxFrontier = this.frontier.size
-    if (e.missing === 0) this.complete(e)
-    else if (!fromStaging) {
-      this.pendingMeta.set(STAGED_PREFIX + e.want.key, bytes)
-      this.stagedKeys.add(e.want.key)
-    }
+    if (!adopt.length) return
+    // Children received before a restart and kept aside: adopt them instead of downloading.
+    const again: [Entry, Uint8Array, boolean][] = []
     for (const ce of adopt) {
       const staged = await this.store.getMeta(STAGED_PREFIX + ce.want.key)
       if (staged && equals(keccak256(staged), ce.want.hash)) {
         this.skipped++
-        await this.accept(ce, staged, true)
+        again.push([ce, staged, true])
       } else {
         // Missing or corrupt aside-copy: forget it and download the node.
         this.stagedKeys.delete(ce.want.key)
@@ -531,6 +551,7 @@ class SyncRun {
         this.frontier.push(ce.want)
       }
     }
+    await this.acceptMany(again)
   }
 
   /** A child found already stored: its whole subtree is complete. */
