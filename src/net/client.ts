@@ -67,21 +67,42 @@ export class PeerClient {
   }
 
   private async exchange(name: wire.ProtocolName, bytes: Uint8Array, s: AbortSignal): Promise<Uint8Array> {
-    let pooled: Pooled
-    try {
-      pooled = this.idle.get(name)?.pop() ?? (await this.open(name, s))
-    } catch (e) {
-      throw this.wrap(e, s, `cannot open ${wire.PROTOCOLS[name]}`, 'dial')
+    // A pooled stream may have been closed by the server while idle; such a failure is retried once
+    // on a fresh stream, where a failure is the peer's.
+    for (let attempt = 0; ; attempt++) {
+      const reused = this.takeIdle(name)
+      let pooled: Pooled
+      try {
+        pooled = reused ?? (await this.open(name, s))
+      } catch (e) {
+        throw this.wrap(e, s, `cannot open ${wire.PROTOCOLS[name]}`, 'dial')
+      }
+      try {
+        await pooled.lp.write(bytes, { signal: s })
+        const reply = (await pooled.lp.read({ signal: s })).subarray()
+        this.release(name, pooled)
+        return reply
+      } catch (e) {
+        pooled.stream.abort(e as Error)
+        if (reused && attempt === 0 && !s.aborted) continue
+        throw this.wrap(e, s, `${wire.PROTOCOLS[name]} request failed`, 'stream')
+      }
     }
-    try {
-      await pooled.lp.write(bytes, { signal: s })
-      const reply = (await pooled.lp.read({ signal: s })).subarray()
-      this.release(name, pooled)
-      return reply
-    } catch (e) {
-      pooled.stream.abort(e as Error)
-      throw this.wrap(e, s, `${wire.PROTOCOLS[name]} request failed`, 'stream')
+  }
+
+  private takeIdle(name: string): Pooled | undefined {
+    const list = this.idle.get(name)
+    while (list?.length) {
+      const p = list.pop()!
+      if (
+        p.stream.status === 'open' &&
+        p.stream.writeStatus === 'writable' &&
+        p.stream.remoteWriteStatus === 'writable'
+      )
+        return p
+      p.stream.abort(new Error('stale pooled stream'))
     }
+    return undefined
   }
 
   private async open(name: wire.ProtocolName, signal: AbortSignal): Promise<Pooled> {

@@ -212,7 +212,13 @@ describe('state sync', () => {
     const ac = new AbortController()
     const peer = faultPeer('a', src.store, 'honest', { latencyMs: 2 })
     let abortedAt = 0
-    const config = { initialBatch: 64, maxBatch: 64, maxInFlightPerPeer: 2, flushOps: 1, progressIntervalMs: 1 }
+    const config = {
+      initialBatch: 64,
+      maxBatch: 64,
+      maxInFlightPerPeer: 2,
+      flushOps: 1,
+      progressIntervalMs: 1,
+    }
     const first = await syncToState(src.root, 0, {
       store: dst,
       peers: [peer],
