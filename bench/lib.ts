@@ -310,6 +310,17 @@ export class ExternalNodeStore implements NodeStore {
     const e = this.find(hash)
     return e >= 0 && this.entLen[e]! >= 0
   }
+  async hasNodes(hashes: Uint8Array[]): Promise<boolean[]> {
+    return hashes.map((h) => {
+      const e = this.find(h)
+      return e >= 0 && this.entLen[e]! >= 0
+    })
+  }
+
+  async *metaKeys(prefix: string): AsyncIterable<string> {
+    for (const k of [...this.meta.keys()]) if (k.startsWith(prefix)) yield k
+  }
+
   async getMeta(key: string): Promise<Uint8Array | undefined> {
     return this.meta.get(key)
   }

@@ -36,7 +36,7 @@ writeFileSync(genesisFile, JSON.stringify(genesisToJson(genesis)))
 
 // 1. Build the node's store, and list every node of the state (BFS, the order a sync asks in).
 const dataDir = join(dir, 'node')
-let store = await LevelNodeStore.open(join(dataDir, 'db'))
+const store = await LevelNodeStore.open(join(dataDir, 'db'))
 const chain = await ChainDB.open(store, genesis)
 const root = (await chain.head()).header.stateRoot
 const hashes: Uint8Array[] = []
@@ -50,12 +50,15 @@ let bytes = 0
       const b = got[i]!
       hashes.push(f.hash)
       bytes += b.length
-      if (f.kind !== 'code') next.push(...childRefs(decodeNode(b), f.kind === 'storage' ? 'storage' : 'state', accountRefs))
+      if (f.kind !== 'code')
+        next.push(...childRefs(decodeNode(b), f.kind === 'storage' ? 'storage' : 'state', accountRefs))
     })
     frontier = next
   }
 }
-console.log(`state: ${ACCOUNTS} accounts → ${fmtNum(hashes.length)} nodes and code blobs, ${(bytes / 1e6).toFixed(1)} MB; batch ${BATCH}`)
+console.log(
+  `state: ${ACCOUNTS} accounts → ${fmtNum(hashes.length)} nodes and code blobs, ${(bytes / 1e6).toFixed(1)} MB; batch ${BATCH}`,
+)
 
 // 2. Floor: raw LevelDB multi-get of the same nodes in the same batches.
 async function rawRead(): Promise<number> {
@@ -68,7 +71,9 @@ const floor = Math.max(await rawRead(), await rawRead())
 await store.close()
 
 // 3. The server, as its own process.
-const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--genesis', genesisFile], { stdio: ['ignore', 'pipe', 'inherit'] })
+const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--genesis', genesisFile], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+})
 const ws = await new Promise<string>((resolve) => {
   createInterface({ input: child.stdout! }).on('line', (l) => {
     const e = JSON.parse(l)
@@ -124,4 +129,6 @@ printTable(
     ['served to 3 clients (total)', fmtNum(three.rate), three.mbps.toFixed(1), fmtRatio(three.rate / floor)],
   ],
 )
-console.log(`BENCH_JSON ${JSON.stringify({ bench: 'serve', nodes: hashes.length, batch: BATCH, floor, one, three })}`)
+console.log(
+  `BENCH_JSON ${JSON.stringify({ bench: 'serve', nodes: hashes.length, batch: BATCH, floor, one, three })}`,
+)

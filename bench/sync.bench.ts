@@ -312,7 +312,7 @@ function readProfile(file: string, window: [number, number]): ProfileSummary {
       continue
     }
     const where = shortUrl(cf.url)
-    const key = `${cf.functionName || '(anonymous)'}\t${where}${cf.url ? `:${cf.lineNumber + 1}` : ''}`
+    const key = `${cf.functionName || '(anonymous)'}\t${where}${cf.url && cf.lineNumber > 0 ? `:${cf.lineNumber + 1}` : ''}`
     self.set(key, (self.get(key) ?? 0) + dt)
     const g = cf.url ? groupOf(cf.url) : cf.functionName
     group.set(g, (group.get(g) ?? 0) + dt)
@@ -348,8 +348,19 @@ function groupOf(url: string): string {
   return url
 }
 
-function printProfile(title: string, file: string, window: [number, number]): ProfileSummary {
-  const s = readProfile(file, window)
+/**
+ * The main thread's profile among those `--cpu-prof` wrote to `dir` (tsx's loader hooks run in a
+ * worker thread, which gets its own file): the one busiest during `window`.
+ */
+function mainProfile(dir: string, window: [number, number]): ProfileSummary {
+  const all = readdirSync(dir)
+    .filter((x) => x.endsWith('.cpuprofile'))
+    .map((f) => readProfile(join(dir, f), window))
+  if (!all.length) throw new Error(`no .cpuprofile in ${dir}`)
+  return all.reduce((a, b) => (b.totalMs - b.idleMs > a.totalMs - a.idleMs ? b : a))
+}
+
+function printProfile(title: string, s: ProfileSummary): ProfileSummary {
   const { top, groups, totalMs, idleMs } = s
   printTable(
     `${title} — top ${top.length} by self time; during the sync: ${fmtMs(totalMs)} sampled, ${fmtMs(totalMs - idleMs)} busy (${((1 - idleMs / Math.max(totalMs, 1e-9)) * 100).toFixed(0)}%)`,
@@ -362,12 +373,6 @@ function printProfile(title: string, file: string, window: [number, number]): Pr
     groups.map((r) => [r.fn, fmtNum(r.selfMs), r.pct.toFixed(1)]),
   )
   return s
-}
-
-const newestProfile = (dir: string): string => {
-  const f = readdirSync(dir).filter((x) => x.endsWith('.cpuprofile'))
-  if (!f.length) throw new Error(`no .cpuprofile in ${dir}`)
-  return join(dir, f.sort().at(-1)!)
 }
 
 // ---- parent: the benchmark ------------------------------------------------------------------------
@@ -513,9 +518,9 @@ async function benchSize(dir: string, accounts: number, profile: boolean): Promi
         `\nprofile run: ${fmtNum(r.nodes)} nodes in ${fmtMs(r.ms)} (${fmtNum(r.nodes / secs)} nodes/s under the profiler)`,
       )
       reportCpu(r)
-      const c = printProfile('client (sync) CPU profile', newestProfile(cp), r.windowUs)
-      const s = sp.map((d) => readProfile(newestProfile(d), r.windowUs))
-      printProfile('server 0 CPU profile', newestProfile(sp[0]!), r.windowUs)
+      const c = printProfile('client (sync) CPU profile', mainProfile(cp, r.windowUs))
+      const s = sp.map((d) => mainProfile(d, r.windowUs))
+      printProfile('server 0 CPU profile', s[0]!)
       console.log(
         `servers busy during the sync: ${s.map((x, i) => `server ${i} ${fmtMs(x.totalMs - x.idleMs)} of ${fmtMs(x.totalMs)}`).join(', ')}`,
       )
