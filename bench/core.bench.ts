@@ -2,12 +2,17 @@
  * Core benchmark: our Merkle-Patricia trie against @ethereumjs/mpt, side by side in one run.
  *
  *   npm run bench:core                  default run (ethereumjs at 1M extrapolated from a prefix)
- *   BENCH_FULL=1 npm run bench:core     also runs ethereumjs on all 1M accounts (6–7 min more)
+ *   BENCH_FULL=1 npm run bench:core     also runs ethereumjs on all 1M accounts
  *
  * Other knobs (for quick checks): BENCH_SEED (PRNG seed, default 1), BENCH_N_SMALL / BENCH_N_LARGE
  * (default 100000 / 1000000), BENCH_PROOFS (default 10000). BENCH_EXTRAS=all (or a comma list of
  * nounload, external, wasm, external-wasm) adds 1M incremental runs: without unload(), over an off-heap
- * store instead of MemoryNodeStore, with wasm keccak; each takes 2–4 minutes.
+ * store instead of MemoryNodeStore, with wasm keccak; each takes 2–4 minutes. BENCH_FULL takes ~8 minutes
+ * more than the default here (ethereumjs at 1M measured 472 s on the reference machine).
+ *
+ * Profiling one of our 1M runs alone (no ethereumjs): BENCH_PROFILE=insert or BENCH_PROFILE=builder, with
+ * BENCH_KECCAK=wasm and BENCH_STORE=external to vary it, e.g.
+ *   BENCH_PROFILE=insert node --expose-gc --max-old-space-size=4096 --cpu-prof --import tsx bench/core.bench.ts
  *
  * Data: N accounts, address = 20 bytes from a seeded PRNG, value = encodeAccount([nonce, balance,
  * EMPTY_ROOT, EMPTY_CODE_HASH]). The N = 100k set is the prefix of the 1M set. Addresses and values
@@ -423,7 +428,27 @@ async function smallPhase(d: Dataset) {
 
 // ---- main -------------------------------------------------------------------------------------------
 
+/** One of our 1M runs alone, for `node --cpu-prof` (BENCH_PROFILE=insert|builder). */
+async function profileRun(what: string): Promise<void> {
+  const keccak = env.BENCH_KECCAK === 'wasm' ? 'wasm' : 'noble'
+  const store: StoreKind = env.BENCH_STORE === 'external' ? 'external' : 'memory'
+  const d = makeDataset(N_LARGE, SEED)
+  if (what === 'builder') {
+    if (keccak === 'wasm') await useWasmKeccak()
+    const b = runBuilder(d, N_LARGE)
+    console.log(
+      `builder ${fmtNum(N_LARGE)} ${keccak}: ${fmtMs(b.totalMs)} (build ${fmtMs(b.buildMs)}) ${b.root}`,
+    )
+  } else {
+    const r = await runIncremental(d, N_LARGE, { unload: env.BENCH_UNLOAD !== '0', store, keccak })
+    console.log(
+      `incremental ${fmtNum(N_LARGE)} ${insertLabel(r)}: ${fmtMs(r.ms)} (commit ${fmtMs(r.commitMs)}) ${r.root}`,
+    )
+  }
+}
+
 async function main(): Promise<void> {
+  if (env.BENCH_PROFILE) return profileRun(env.BENCH_PROFILE)
   const tStart = now()
   if (!hasGc()) note('warning: run with --expose-gc (npm run bench:core) for baselines and live-heap figures')
   useNobleKeccak()

@@ -3,7 +3,6 @@
  * print one line (`rootsync: …`) and exit with status 1 (2 for usage errors).
  */
 import './polyfills.ts'
-import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { toHex } from '../core/bytes.ts'
 import { genesisStateRoot, parseGenesis } from '../core/chain/genesis.ts'
@@ -12,7 +11,7 @@ import { useWasmKeccak } from '../core/hash.ts'
 import { DEVNET_USAGE, devnet } from './commands/devnet.ts'
 import { SERVE_USAGE, serve } from './commands/serve.ts'
 import { SYNC_USAGE, sync, verify } from './commands/sync.ts'
-import { UsageError } from './commands/usage.ts'
+import { readJson, UsageError } from './commands/usage.ts'
 
 const USAGE = `usage: rootsync <command> [options]
 
@@ -32,22 +31,7 @@ async function genesisRoot(args: string[]): Promise<void> {
   const { positionals } = parseArgs({ args, allowPositionals: true, options: {} })
   const file = positionals[0]
   if (!file || positionals.length > 1) throw new UsageError('genesis-root takes exactly one FILE')
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (e) {
-    throw new RootsyncError(
-      'FILE_UNREADABLE',
-      `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    )
-  }
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (e) {
-    throw new RootsyncError('BAD_GENESIS', `${file} is not valid JSON: ${(e as Error).message}`)
-  }
-  console.log(toHex(genesisStateRoot(parseGenesis(json))))
+  console.log(toHex(genesisStateRoot(parseGenesis(await readJson(file, 'genesis')))))
 }
 
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {

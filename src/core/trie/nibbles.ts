@@ -30,17 +30,8 @@ export function commonPrefixLength(a: Nibbles, aOff: number, b: Nibbles, bOff: n
   return i
 }
 
-export function concatNibbles(...parts: Nibbles[]): Nibbles {
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}
+/** Nibble paths are byte arrays, so joining them is byte concatenation. */
+export { concat as concatNibbles } from '../bytes.ts'
 
 export function hexPrefixEncode(path: Nibbles, leaf: boolean): Uint8Array {
   const odd = path.length & 1

@@ -18,8 +18,7 @@ import { generateDevnet } from '../../core/chain/devnet.ts'
 import { genesisToJson, parseGenesis } from '../../core/chain/genesis.ts'
 import { RootsyncError } from '../../core/errors.ts'
 import { loadOrCreateKey } from '../libp2p.ts'
-import { readJson } from './serve.ts'
-import { UsageError } from './usage.ts'
+import { intOption, readJson } from './usage.ts'
 
 export const DEVNET_USAGE = `rootsync devnet [--accounts N] [--contracts M] [--slots K] [--peers P] [--block-time MS]
                 [--txs N] [--seed S] [--data DIR] [--retain N]`
@@ -33,14 +32,6 @@ export interface Bootstrap {
   validators: string[]
   peers: { name: string; peerId: string; addrs: string[]; metrics?: string }[]
   updatedAt: string
-}
-
-function int(v: string | undefined, name: string, dflt: number, min = 1): number {
-  if (v === undefined) return dflt
-  const n = Number(v)
-  if (!Number.isSafeInteger(n) || n < min)
-    throw new UsageError(`--${name} must be an integer ≥ ${min}, got '${v}'`)
-  return n
 }
 
 interface Ready {
@@ -79,8 +70,8 @@ export async function devnet(args: string[]): Promise<void> {
     },
   })
   const dir = resolve(values.data ?? '.devnet')
-  const peers = int(values.peers, 'peers', 3)
-  const blockTime = int(values['block-time'], 'block-time', 2000)
+  const peers = intOption(values.peers, 'peers', 3)
+  const blockTime = intOption(values['block-time'], 'block-time', 2000)
   const say = (s: string) => process.stdout.write(`${s}\n`)
   await mkdir(dir, { recursive: true })
 
@@ -91,9 +82,9 @@ export async function devnet(args: string[]): Promise<void> {
   } else {
     const opts = {
       seed: values.seed ?? 'rootsync',
-      accounts: int(values.accounts, 'accounts', 50_000),
-      contracts: int(values.contracts, 'contracts', 200, 0),
-      slots: int(values.slots, 'slots', 50, 0),
+      accounts: intOption(values.accounts, 'accounts', 50_000),
+      contracts: intOption(values.contracts, 'contracts', 200, 0),
+      slots: intOption(values.slots, 'slots', 50, 0),
     }
     const t = performance.now()
     const { genesis, keys } = generateDevnet(opts)

@@ -2,7 +2,6 @@
  * `rootsync serve`: a standalone serving node. Human-facing output is the structured log on stderr;
  * stdout carries one JSON event per line (`ready`, `head`) for programs that drive it (the devnet).
  */
-import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { fromHex, toHex } from '../../core/bytes.ts'
 import { devnetProducer } from '../../core/chain/devnet.ts'
@@ -11,35 +10,10 @@ import { headerHash } from '../../core/chain/header.ts'
 import { RootsyncError } from '../../core/errors.ts'
 import { FullNode } from '../full-node.ts'
 import { createLogger } from '../log.ts'
-import { UsageError } from './usage.ts'
+import { intOption, readJson, UsageError } from './usage.ts'
 
 export const SERVE_USAGE = `rootsync serve --data DIR [--genesis FILE] [--listen MULTIADDR...] [--follow MULTIADDR...]
                [--produce KEYS.json --block-time MS --txs N] [--retain N] [--metrics HOST:PORT] [--debug]`
-
-export async function readJson(file: string, what: string): Promise<unknown> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (e) {
-    throw new RootsyncError(
-      'FILE_UNREADABLE',
-      `cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    )
-  }
-  try {
-    return JSON.parse(text)
-  } catch (e) {
-    throw new RootsyncError('BAD_JSON', `${what} ${file} is not valid JSON: ${(e as Error).message}`)
-  }
-}
-
-function positiveInt(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt
-  const n = Number(v)
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new UsageError(`--${name} must be a positive integer, got '${v}'`)
-  return n
-}
 
 export async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -81,8 +55,8 @@ export async function serve(args: string[]): Promise<void> {
       spenders: keys.spenders.map((x) => fromHex(x, 'spender key')),
     }
     produce = {
-      producer: devnetProducer(genesis, k, positiveInt(values.txs, 'txs', 20)),
-      blockTimeMs: positiveInt(values['block-time'], 'block-time', 2000),
+      producer: devnetProducer(genesis, k, intOption(values.txs, 'txs', 20)),
+      blockTimeMs: intOption(values['block-time'], 'block-time', 2000),
     }
   }
   let metrics: { host: string; port: number } | undefined
@@ -99,7 +73,7 @@ export async function serve(args: string[]): Promise<void> {
     listen: values.listen,
     follow: values.follow,
     produce,
-    retain: positiveInt(values.retain, 'retain', 128),
+    retain: intOption(values.retain, 'retain', 128),
     metrics,
     log,
     onHead: (h) =>

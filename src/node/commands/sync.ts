@@ -27,8 +27,7 @@ import { PeerClient } from '../../net/client.ts'
 import { syncPeerOf } from '../../net/sync-peer.ts'
 import { LevelNodeStore } from '../../store/level-store.ts'
 import { createClientLibp2p } from '../libp2p.ts'
-import { readJson } from './serve.ts'
-import { UsageError } from './usage.ts'
+import { readJson, UsageError } from './usage.ts'
 
 export const SYNC_USAGE = `rootsync sync --data DIR [--peer MULTIADDR...] [--bootstrap FILE] [--root HEX --height N | --latest] [--json]
   rootsync verify --data DIR [--json]`
