@@ -2,7 +2,7 @@
  * keccak-256 behind one function, so the implementation can change without touching callers.
  *
  * The default is @noble/hashes (pure JS, audited, synchronous from the first call). `useWasmKeccak()`
- * swaps in hash-wasm's WebAssembly keccak, measured 8x faster on ~300 B trie nodes here
+ * swaps in hash-wasm's WebAssembly keccak, measured 9–12× faster on ~300 B trie nodes here
  * (`npm run bench:core`). WASM needs an async instantiation, so it is opt-in: call and await it once at
  * start-up in the hot processes (serving node, sync worker); everything before that still works.
  * Both produce identical digests; the test suite checks that on random inputs.

@@ -92,6 +92,21 @@ describe('trie agrees with @ethereumjs/mpt', () => {
   })
 })
 
+describe('concurrent writes', () => {
+  it('puts issued together on a stored trie all land (no lost updates while nodes load)', async () => {
+    const store = new MemoryNodeStore()
+    const t = new Trie(store, { secure: true })
+    for (let i = 0; i < 50; i++) await t.put(Uint8Array.of(i), Uint8Array.of(1, i))
+    const reopened = new Trie(store, { secure: true, root: await t.commit() })
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => reopened.put(Uint8Array.of(100 + i), Uint8Array.of(2, i))),
+    )
+    for (let i = 0; i < 20; i++)
+      expect(await reopened.get(Uint8Array.of(100 + i))).toEqual(Uint8Array.of(2, i))
+    for (let i = 0; i < 50; i++) expect(await reopened.get(Uint8Array.of(i))).toEqual(Uint8Array.of(1, i))
+  })
+})
+
 const key32 = fc.uint8Array({ minLength: 32, maxLength: 32 })
 const entries = fc
   .uniqueArray(fc.tuple(key32, fc.uint8Array({ minLength: 1, maxLength: 70 })), {

@@ -200,6 +200,8 @@ function trieProve(root: TrieNode | null, key: Nibbles): Uint8Array[] {
 
 export class Trie {
   private rootNode: TrieNode | null
+  /** Mutations run one at a time: each reads the root, may await node loads, then replaces it. */
+  private mutations: Promise<unknown> = Promise.resolve()
   constructor(
     readonly store: NodeStore,
     private readonly opts: TrieOptions = {},
@@ -256,17 +258,27 @@ export class Trie {
     return this.run(() => trieGet(this.rootNode, path))
   }
 
-  /** Sets `key` to `value`; an empty value deletes the key, as in Ethereum. */
-  async put(key: Uint8Array, value: Uint8Array): Promise<void> {
-    if (value.length === 0) return this.del(key)
-    const path = this.path(key)
-    this.rootNode = await this.run(() => trieInsert(this.rootNode, path, 0, value))
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.mutations.then(fn, fn)
+    this.mutations = run.catch(() => {})
+    return run
   }
 
-  async del(key: Uint8Array): Promise<void> {
+  /** Sets `key` to `value`; an empty value deletes the key, as in Ethereum. Safe to call concurrently. */
+  put(key: Uint8Array, value: Uint8Array): Promise<void> {
+    if (value.length === 0) return this.del(key)
     const path = this.path(key)
-    const r = await this.run(() => trieRemove(this.rootNode, path, 0))
-    if (r !== UNCHANGED) this.rootNode = r
+    return this.exclusive(async () => {
+      this.rootNode = await this.run(() => trieInsert(this.rootNode, path, 0, value))
+    })
+  }
+
+  del(key: Uint8Array): Promise<void> {
+    const path = this.path(key)
+    return this.exclusive(async () => {
+      const r = await this.run(() => trieRemove(this.rootNode, path, 0))
+      if (r !== UNCHANGED) this.rootNode = r
+    })
   }
 
   async batch(ops: Iterable<TrieOp>): Promise<void> {
