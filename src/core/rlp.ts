@@ -1,13 +1,14 @@
 /**
- * RLP through @ethereumjs/rlp (maintained, canonical-form checks: no leading zeros in lengths, no
- * single bytes < 0x80 wrapped, no trailing bytes). This module only adds typed errors and the shape
- * checks every decoder needs, so a hostile input becomes an `RlpError`, never an untyped throw.
+ * RLP: encoding through @ethereumjs/rlp (maintained); decoding through our strict, copy-free decoder
+ * (rlp-decode.ts, measured reason there). This module adds the shape checks every decoder needs, so a
+ * hostile input becomes an `RlpError`, never an untyped throw.
  *
  * Allocation is bounded by the input: RLP lengths are checked against the bytes actually present
  * before anything is sliced.
  */
 import { RLP } from '@ethereumjs/rlp'
 import { RlpError } from './errors.ts'
+import { decodeRlpView } from './rlp-decode.ts'
 
 export type RlpItem = Uint8Array | RlpItem[]
 export type RlpInput = Uint8Array | number | bigint | RlpInput[]
@@ -16,14 +17,10 @@ export function rlpEncode(item: RlpInput): Uint8Array {
   return RLP.encode(item as Parameters<typeof RLP.encode>[0])
 }
 
+/** Strict decoding (see rlp-decode.ts); items are views into `data`. */
 export function rlpDecode(data: Uint8Array): RlpItem {
   if (!(data instanceof Uint8Array)) throw new RlpError('expected bytes')
-  if (data.length === 0) throw new RlpError('empty input')
-  try {
-    return RLP.decode(data) as RlpItem
-  } catch (e) {
-    throw new RlpError(`invalid RLP: ${(e as Error).message}`)
-  }
+  return decodeRlpView(data)
 }
 
 export function asList(item: RlpItem | undefined, what: string, length?: number): RlpItem[] {

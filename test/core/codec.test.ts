@@ -1,8 +1,9 @@
+import { RLP } from '@ethereumjs/rlp'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { accountRefs, EMPTY_CODE_HASH, EMPTY_ROOT, encodeAccount } from '../../src/core/account.ts'
 import { fromHex, toHex } from '../../src/core/bytes.ts'
-import { InputError, NodeDecodeError } from '../../src/core/errors.ts'
+import { InputError, NodeDecodeError, RlpError } from '../../src/core/errors.ts'
 import {
   keccak256,
   keccakImplementation,
@@ -10,7 +11,7 @@ import {
   useNobleKeccak,
   useWasmKeccak,
 } from '../../src/core/hash.ts'
-import { rlpEncode } from '../../src/core/rlp.ts'
+import { rlpDecode, rlpEncode } from '../../src/core/rlp.ts'
 import { hexPrefixDecode, hexPrefixEncode } from '../../src/core/trie/nibbles.ts'
 import { childRefs, decodeNode, encodeNode } from '../../src/core/trie/node.ts'
 
@@ -110,5 +111,52 @@ describe('trie node codec', () => {
     expect(childRefs(decodeNode(branch), 'storage').map((r) => [toHex(r.hash), r.kind])).toEqual([
       [toHex(h32), 'storage'],
     ])
+  })
+})
+
+describe('strict RLP decoder', () => {
+  type Nested = Uint8Array | Nested[]
+  const item: fc.Arbitrary<Nested> = fc.letrec<{ node: Nested }>((tie) => ({
+    node: fc.oneof(
+      { depthSize: 'small' },
+      fc.uint8Array({ maxLength: 70 }),
+      fc.array(tie('node'), { maxLength: 5 }),
+    ),
+  })).node
+  const plain = (x: unknown): unknown => (x instanceof Uint8Array ? [...x] : (x as unknown[]).map(plain))
+
+  it('agrees with @ethereumjs/rlp on valid encodings and on every mutation of them', () => {
+    fc.assert(
+      fc.property(item, fc.nat(), fc.integer({ min: 0, max: 255 }), (x, at, byte) => {
+        const enc = RLP.encode(x as never)
+        expect(plain(rlpDecode(enc))).toEqual(plain(x))
+        const bad = enc.slice()
+        bad[at % bad.length] = byte
+        let theirs: unknown
+        try {
+          theirs = plain(RLP.decode(bad))
+        } catch {
+          theirs = 'error'
+        }
+        let ours: unknown
+        try {
+          ours = plain(rlpDecode(bad))
+        } catch (e) {
+          expect(e).toBeInstanceOf(RlpError)
+          ours = 'error'
+        }
+        expect(ours).toEqual(theirs)
+      }),
+      { numRuns: 3000, seed: 5 },
+    )
+  })
+
+  it('refuses nesting deeper than its bound instead of overflowing the stack', () => {
+    let nested: unknown[] = []
+    for (let i = 0; i < 300; i++) nested = [nested]
+    expect(() => rlpDecode(RLP.encode(nested as never))).toThrow(RlpError)
+    nested = []
+    for (let i = 0; i < 200; i++) nested = [nested]
+    expect(() => rlpDecode(RLP.encode(nested as never))).not.toThrow()
   })
 })

@@ -222,7 +222,8 @@ export const encodeNodesResponse = (nodes: Uint8Array[]): Uint8Array => ok(nodes
 export function decodeNodesResponse(bytes: Uint8Array, requested: number): Uint8Array[] {
   const l = asList(payloadOf(bytes), 'nodes')
   if (l.length > requested) throw new RlpError(`${l.length} nodes in reply to ${requested} hashes`)
-  return l.map((x, i) => asBytes(x, `node ${i}`))
+  // Copied: each node outlives the reply buffer it was decoded from.
+  return l.map((x, i) => asBytes(x, `node ${i}`).slice())
 }
 
 export function encodeProofResponse(p: AccountProof): Uint8Array {
