@@ -28,7 +28,7 @@
  */
 import { timeoutSignal } from '../abort.ts'
 import { accountRefs } from '../account.ts'
-import { equals, toHex } from '../bytes.ts'
+import { equals, fromHex, toHex } from '../bytes.ts'
 import { keccak256 } from '../hash.ts'
 import { asBytes, asList, asSafeInt, rlpDecode, rlpEncode } from '../rlp.ts'
 import type { NodeStore } from '../store.ts'
@@ -58,6 +58,33 @@ import {
 } from './types.ts'
 
 export const STAGED_PREFIX = 'sync/staged/'
+
+/**
+ * The engine's identity for a hash: a 16-character string of its bytes (a Map key that is cheap to
+ * build and hash; hex is for people and for store keys only).
+ */
+export function keyOf(h: Uint8Array): string {
+  return String.fromCharCode(
+    (h[0]! << 8) | h[1]!,
+    (h[2]! << 8) | h[3]!,
+    (h[4]! << 8) | h[5]!,
+    (h[6]! << 8) | h[7]!,
+    (h[8]! << 8) | h[9]!,
+    (h[10]! << 8) | h[11]!,
+    (h[12]! << 8) | h[13]!,
+    (h[14]! << 8) | h[15]!,
+    (h[16]! << 8) | h[17]!,
+    (h[18]! << 8) | h[19]!,
+    (h[20]! << 8) | h[21]!,
+    (h[22]! << 8) | h[23]!,
+    (h[24]! << 8) | h[25]!,
+    (h[26]! << 8) | h[27]!,
+    (h[28]! << 8) | h[29]!,
+    (h[30]! << 8) | h[31]!,
+  )
+}
+
+const stagedKey = (hash: Uint8Array) => STAGED_PREFIX + toHex(hash)
 export const STATE_ROOT_KEY = 'state/root'
 
 export interface SyncOptions {
@@ -141,7 +168,11 @@ class SyncRun {
   private readonly rootKey: string
   private readonly entries = new Map<string, Entry>()
   private readonly frontier = new Frontier()
+  /** Keys of nodes kept aside in the store (flushed). */
   private readonly stagedKeys = new Set<string>()
+  /** Nodes waiting for children since the last flush; staged at the flush if still waiting. */
+  private readonly toStage = new Set<Entry>()
+  private checkPresence = true
   private peers: PeerState[] = []
   // The write batch in progress: nodes, and metadata (null deletes), flushed atomically.
   private pendingNodes: [Uint8Array, Uint8Array][] = []
@@ -191,7 +222,7 @@ class SyncRun {
     for await (const k of this.store.metaKeys(STAGED_PREFIX))
       this.stagedKeys.add(k.slice(STAGED_PREFIX.length))
 
-    const rootEntry = this.newEntry({ hash: this.root, key: this.rootKey, kind: 'state', depth: 0 })
+    const rootEntry = this.newEntry({ hash: this.root, key: keyOf(this.root), kind: 'state', depth: 0 })
     const rootBytes = await this.probe()
     await this.accept(rootEntry, rootBytes)
 
@@ -213,7 +244,7 @@ class SyncRun {
       // Everything reachable from the root is now stored; what is still staged belongs to an older
       // target and will never be adopted.
       if (this.stagedKeys.size) {
-        for (const k of this.stagedKeys) this.pendingMeta.set(STAGED_PREFIX + k, null)
+        for await (const k of this.store.metaKeys(STAGED_PREFIX)) this.pendingMeta.set(k, null)
         this.stagedKeys.clear()
         await this.flush()
       }
@@ -376,7 +407,7 @@ class SyncRun {
     const reasons: PeerReason[] = this.peers.map((p) => ({ peer: p.peer.id, reason: describePeer(p.stats) }))
     reasons.unshift({ peer: '*', reason: why })
     this.fatal = new FailedToFetchStateNodes(
-      entries.map((e) => e.want.key),
+      entries.map((e) => toHex(e.want.hash)),
       reasons,
     )
     this.poke()
@@ -488,7 +519,7 @@ class SyncRun {
       try {
         this.children(decodeNode(bytes), e.want, children)
       } catch (err) {
-        this.fatal = new InvalidStateError(e.want.key, (err as Error).message)
+        this.fatal = new InvalidStateError(toHex(e.want.hash), (err as Error).message)
         return
       }
       const unknown: Want[] = []
@@ -503,7 +534,8 @@ class SyncRun {
       expanded.push({ e, unknown, fromStaging })
       for (const c of unknown) unknownAll.push(c)
     }
-    const present = unknownAll.length ? await this.store.hasNodes(unknownAll.map((c) => c.hash)) : []
+    const present =
+      unknownAll.length && this.checkPresence ? await this.store.hasNodes(unknownAll.map((c) => c.hash)) : []
     const adopt: Entry[] = []
     let i = 0
     for (const { e, unknown, fromStaging } of expanded) {
@@ -529,24 +561,21 @@ class SyncRun {
         }
       }
       if (e.missing === 0) this.complete(e)
-      else if (!fromStaging) {
-        this.pendingMeta.set(STAGED_PREFIX + e.want.key, e.bytes!)
-        this.stagedKeys.add(e.want.key)
-      }
+      else if (!fromStaging) this.toStage.add(e)
     }
     if (this.frontier.size > this.maxFrontier) this.maxFrontier = this.frontier.size
     if (!adopt.length) return
     // Children received before a restart and kept aside: adopt them instead of downloading.
     const again: [Entry, Uint8Array, boolean][] = []
     for (const ce of adopt) {
-      const staged = await this.store.getMeta(STAGED_PREFIX + ce.want.key)
+      const staged = await this.store.getMeta(stagedKey(ce.want.hash))
       if (staged && equals(keccak256(staged), ce.want.hash)) {
         this.skipped++
         again.push([ce, staged, true])
       } else {
         // Missing or corrupt aside-copy: forget it and download the node.
         this.stagedKeys.delete(ce.want.key)
-        this.pendingMeta.set(STAGED_PREFIX + ce.want.key, null)
+        this.pendingMeta.set(stagedKey(ce.want.hash), null)
         ce.queued = true
         this.frontier.push(ce.want)
       }
@@ -571,7 +600,7 @@ class SyncRun {
         return
       }
       const hash = n.hash.slice()
-      out.push({ hash, key: toHex(hash), kind: w.kind, depth })
+      out.push({ hash, key: keyOf(hash), kind: w.kind, depth })
     }
     switch (node.kind) {
       case 'leaf':
@@ -592,7 +621,7 @@ class SyncRun {
     if (w.kind !== 'state') return
     for (const r of accountRefs(node.value)) {
       const hash = r.hash.slice()
-      out.push({ hash, key: toHex(hash), kind: r.kind, depth: w.depth + 1 })
+      out.push({ hash, key: keyOf(hash), kind: r.kind, depth: w.depth + 1 })
     }
   }
 
@@ -610,8 +639,10 @@ class SyncRun {
       this.entries.delete(key)
       this.pendingNodes.push([e.want.hash, e.bytes!])
       this.pendingNodeKeys.add(key)
-      if (this.stagedKeys.delete(key)) this.pendingMeta.set(STAGED_PREFIX + key, null)
-      if (key === this.rootKey) {
+      // Staged since the last flush: never written, so nothing to delete.
+      if (!this.toStage.delete(e) && this.stagedKeys.delete(key))
+        this.pendingMeta.set(stagedKey(e.want.hash), null)
+      if (e.want.depth === 0 && e.want.kind === 'state') {
         this.rootDone = true
         this.pendingMeta.set(STATE_ROOT_KEY, rlpEncode([this.root, this.height]))
       }
@@ -622,11 +653,19 @@ class SyncRun {
   }
 
   private pendingOps(): number {
-    return this.pendingNodes.length + this.pendingMeta.size
+    return this.pendingNodes.length + this.pendingMeta.size + this.toStage.size
   }
 
   private async flush(): Promise<void> {
     this.flushDue = false
+    // Nodes still waiting for children go aside now; most nodes staged since the last flush have
+    // completed meanwhile (deepest first) and are never written twice.
+    for (const e of this.toStage) {
+      if (this.entries.get(e.want.key) !== e || !e.bytes) continue
+      this.pendingMeta.set(stagedKey(e.want.hash), e.bytes)
+      this.stagedKeys.add(e.want.key)
+    }
+    this.toStage.clear()
     if (!this.pendingOps()) return
     const nodes = this.pendingNodes
     const meta = this.pendingMeta

@@ -32,6 +32,12 @@ export interface SyncConfig {
   progressIntervalMs: number
   /** Writes are flushed in batches of about this many operations (or on each progress tick). */
   flushOps: number
+  /**
+   * Ask the store whether children are already there (incremental sync, restarts). Default: only
+   * when the store holds a completed or partly synced state; a fresh store skips the queries (an
+   * identical subtree met twice is then downloaded twice, verified both times).
+   */
+  checkPresence?: boolean
 }
 
 export const DEFAULT_SYNC_CONFIG: SyncConfig = {
