@@ -235,7 +235,12 @@ describe('state sync', () => {
     expect(await readSyncedRoot(dst)).toBeNull()
     expect(dst.nodes.has(toHex(src.root))).toBe(false) // the root is written last
     const servedBefore = peer.served
+    const storedBefore = dst.nodes.size
+    const stagedBefore = [...dst.meta.keys()].filter((k) => k.startsWith(STAGED_PREFIX)).length
+    expect(stagedBefore).toBeGreaterThan(0)
     const second = await syncToState(src.root, 0, { store: dst, peers: [peer], config })
+    // Stored and staged nodes are not downloaded again (+1: the probe asks for the root).
+    expect(peer.served - servedBefore).toBeLessThanOrEqual(total - storedBefore - stagedBefore + 1)
     expect(await reachable(dst, src.root)).toEqual(await reachable(src.store, src.root))
     const downloaded = servedBefore + (peer.served - servedBefore)
     // In flight at the abort: at most 2 requests × 64 hashes.

@@ -220,7 +220,11 @@ class SyncRun {
       return this.finish()
     }
     for await (const k of this.store.metaKeys(STAGED_PREFIX))
-      this.stagedKeys.add(k.slice(STAGED_PREFIX.length))
+      this.stagedKeys.add(keyOf(fromHex(k.slice(STAGED_PREFIX.length))))
+    // A store with no completed state and nothing staged holds nothing of ours: skip presence checks.
+    this.checkPresence =
+      this.cfg.checkPresence ??
+      (this.stagedKeys.size > 0 || (await this.store.getMeta(STATE_ROOT_KEY)) !== undefined)
 
     const rootEntry = this.newEntry({ hash: this.root, key: keyOf(this.root), kind: 'state', depth: 0 })
     const rootBytes = await this.probe()
