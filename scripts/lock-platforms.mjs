@@ -17,7 +17,10 @@ for (const [path, meta] of Object.entries(pkgs)) {
   for (const [name, version] of Object.entries(meta.optionalDependencies ?? {})) {
     const key = `node_modules/${name}`
     if (pkgs[key] || pkgs[`${path}/${key}`]) continue
-    const m = /-(android|darwin|linux|win32|freebsd|openbsd|netbsd|sunos|aix|openharmony)-(arm64|x64|ia32|arm|ppc64|s390x|riscv64|loong64)(-(musl|gnu|msvc|gnueabihf))?$/.exec(name)
+    const m =
+      /-(android|darwin|linux|win32|freebsd|openbsd|netbsd|sunos|aix|openharmony)-(arm64|x64|ia32|arm|ppc64|s390x|riscv64|loong64)(-(musl|gnu|msvc|gnueabihf))?$/.exec(
+        name,
+      )
     if (!m) continue
     pkgs[key] = {
       version,
