@@ -12,12 +12,10 @@ import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { toHex } from '../../core/bytes.ts'
 import { generateDevnet } from '../../core/chain/devnet.ts'
 import { genesisToJson, parseGenesis } from '../../core/chain/genesis.ts'
 import { RootsyncError } from '../../core/errors.ts'
-import { loadOrCreateKey } from '../libp2p.ts'
 import { intOption, readJson } from './usage.ts'
 
 export const DEVNET_USAGE = `rootsync devnet [--accounts N] [--contracts M] [--slots K] [--peers P] [--block-time MS]
@@ -43,7 +41,7 @@ interface Ready {
   head: { number: number; hash: string; stateRoot: string }
 }
 
-function freePort(): Promise<number> {
+function _freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer()
     srv.once('error', reject)
