@@ -5,27 +5,16 @@
  */
 import '../src/node/polyfills.ts'
 import { spawn } from 'node:child_process'
-import { createReadStream, existsSync, statSync } from 'node:fs'
-import { createServer } from 'node:http'
-import { extname, join, normalize, resolve } from 'node:path'
+import type { Server } from 'node:http'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'vite'
+import { serveApp } from '../src/node/static-server.ts'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const DIST = join(ROOT, 'dist')
 const DATA = resolve(process.env.DEVNET_DIR ?? join(ROOT, '.devnet'))
 const PORT = Number(process.env.PORT ?? 5173)
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript',
-  '.css': 'text/css',
-  '.json': 'application/json',
-  '.webmanifest': 'application/manifest+json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.wasm': 'application/wasm',
-}
-
 console.log('building the web app…')
 await build({ root: ROOT, logLevel: 'warn' })
 
@@ -44,22 +33,9 @@ const up = new Promise<void>((res, rej) => {
   devnet.once('exit', (code) => rej(new Error(`the devnet exited (code ${code})`)))
 })
 
-const server = createServer((req, res) => {
-  const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
-  const file =
-    path === '/bootstrap.json'
-      ? join(DATA, 'bootstrap.json')
-      : join(DIST, normalize(path).replace(/^(\.\.[/\\])+/, ''))
-  const target = existsSync(file) && statSync(file).isFile() ? file : join(DIST, 'index.html')
-  res.writeHead(200, {
-    'content-type': TYPES[extname(target)] ?? 'application/octet-stream',
-    'cache-control': 'no-cache',
-  })
-  createReadStream(target).pipe(res)
-})
-
+let server: Server | undefined
 const stop = () => {
-  server.close()
+  server?.close()
   devnet.kill('SIGINT')
   devnet.once('exit', () => process.exit(0))
 }
@@ -72,4 +48,10 @@ try {
   console.error(`npm start: ${(e as Error).message}`)
   process.exit(1)
 }
-server.listen(PORT, '127.0.0.1', () => console.log(`\nrootsync is running: open http://127.0.0.1:${PORT}/\n`))
+server = await serveApp({
+  dist: DIST,
+  bootstrapFile: join(DATA, 'bootstrap.json'),
+  host: '127.0.0.1',
+  port: PORT,
+})
+console.log(`\nrootsync is running: open http://127.0.0.1:${PORT}/\n`)

@@ -1,0 +1,37 @@
+/**
+ * Real headless Chromium for end-to-end tests: Debian's `chromium` driven by playwright-core
+ * (`.ci/run` installs it; `npx playwright install` cannot download browsers here). The flags keep it
+ * off the network (this machine refuses outside connections) and quiet.
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type BrowserContext, chromium } from 'playwright-core'
+
+export function chromiumPath(): string {
+  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH
+  try {
+    return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim()
+  } catch {
+    throw new Error(
+      "Chromium not found: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH",
+    )
+  }
+}
+
+export async function launchBrowser(): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'rootsync-chromium-')), {
+    executablePath: chromiumPath(),
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+}
