@@ -287,6 +287,30 @@ describe('state sync', () => {
     expect(r.maxFrontier).toBeLessThanOrEqual(cap + 3 * 64 * 17)
   })
 
+  it('a peer that ignores the abort signal cannot hold the sync: its requests expire', async () => {
+    const src = await makeState(500)
+    const deaf = honestRoot(faultPeer('deaf', src.store, 'honest'), src.store, src.root)
+    const inner = deaf.getNodes.bind(deaf)
+    deaf.getNodes = (hashes, signal) =>
+      hashes.length === 1 && toHex(hashes[0]!) === toHex(src.root)
+        ? inner(hashes, signal)
+        : new Promise(() => {})
+    const dst = new MemoryNodeStore()
+    const r = await syncToState(src.root, 0, {
+      store: dst,
+      peers: [deaf, faultPeer('honest', src.store, 'honest', { latencyMs: 2 })],
+      config: { requestTimeoutMs: 300, progressIntervalMs: 20 },
+    })
+    expect(await reachable(dst, src.root)).toEqual(await reachable(src.store, src.root))
+    expect(r.peers.find((p) => p.id === 'deaf')!.timeouts).toBeGreaterThan(0)
+    const alone = await syncToState(src.root, 0, {
+      store: new MemoryNodeStore(),
+      peers: [deaf],
+      config: { requestTimeoutMs: 300, progressIntervalMs: 20, maxRetries: 2 },
+    }).catch((e) => e)
+    expect(alone).toBeInstanceOf(FailedToFetchStateNodes)
+  })
+
   it('an AbortSignal cancels cleanly', async () => {
     const src = await makeState(500)
     const ac = new AbortController()

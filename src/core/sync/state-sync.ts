@@ -378,17 +378,37 @@ class SyncRun {
     ps.stats.requests++
     this.inFlight++
     const started = this.now()
-    const signal = AbortSignal.any([this.signal, AbortSignal.timeout(this.cfg.requestTimeoutMs)])
-    ps.peer
-      .getNodes(
+    const { signal, clear } = timeoutSignal(this.signal, this.cfg.requestTimeoutMs)
+    // A peer (or transport) that ignores the abort must not hold a request slot forever.
+    let deadline: ReturnType<typeof setTimeout> | undefined
+    const ignored = new Promise<never>((_, reject) => {
+      deadline = setTimeout(
+        () =>
+          reject(
+            new DOMException(
+              `no reply within ${this.cfg.requestTimeoutMs} ms (abort ignored)`,
+              'TimeoutError',
+            ),
+          ),
+        this.cfg.requestTimeoutMs + 1000,
+      )
+    })
+    Promise.race([
+      ps.peer.getNodes(
         wants.map((e) => e.want.hash),
         signal,
-      )
+      ),
+      ignored,
+    ])
       .then(
         (items) => this.replies.push({ ps, wants, items, ms: this.now() - started }),
         (error: Error) => this.replies.push({ ps, wants, error, ms: this.now() - started }),
       )
-      .finally(() => this.poke())
+      .finally(() => {
+        clearTimeout(deadline)
+        clear()
+        this.poke()
+      })
   }
 
   private requeue(e: Entry): void {
