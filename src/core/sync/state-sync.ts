@@ -477,8 +477,9 @@ class SyncRun {
         continue
       }
       if (!equals(keccak256(b), e.want.hash)) {
+        // Charged to the peer, and this hash is not asked of it again; other peers still may.
         bad++
-        e.attempts++
+        ;(e.lackedBy ??= new Set()).add(ps.peer.id)
         this.requeue(e)
         continue
       }

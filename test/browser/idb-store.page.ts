@@ -1,0 +1,74 @@
+/**
+ * Runs in Chromium (bundled by idb-store.test.ts): a real sync into the real IndexedDB store, then
+ * a "reload" (close and reopen) and an integrity walk. Results go to `window.__result`.
+ */
+import { toHex } from '../../src/core/bytes.ts'
+import { generateDevnet } from '../../src/core/chain/devnet.ts'
+import { genesisStateRoot } from '../../src/core/chain/genesis.ts'
+import { MemoryNodeStore } from '../../src/core/store.ts'
+import { readSyncedRoot, syncToState } from '../../src/core/sync/state-sync.ts'
+import { verifyStoredState } from '../../src/core/sync/verify.ts'
+import { IdbNodeStore } from '../../src/store/idb-store.ts'
+import { faultPeer } from '../helpers/fault-peers.ts'
+
+declare global {
+  interface Window {
+    __result?: unknown
+  }
+}
+
+async function main() {
+  const { genesis } = generateDevnet({ seed: 'idb', accounts: 2000, contracts: 20, slots: 10 })
+  const src = new MemoryNodeStore()
+  const nodes: [Uint8Array, Uint8Array][] = []
+  const root = genesisStateRoot(genesis, (h, b) => nodes.push([h, b]))
+  await src.write({ nodes })
+  const name = `rootsync-test-${Math.random()}`
+  const store = await IdbNodeStore.open(name)
+  // A corrupting peer that passes the probe (serves the root honestly), beside an honest one.
+  const liar = faultPeer('b', src, 'corrupt')
+  const lie = liar.getNodes.bind(liar)
+  const rootBytes = (await src.getNode(root))!
+  liar.getNodes = (hashes, signal) =>
+    hashes.length === 1 && toHex(hashes[0]!) === toHex(root)
+      ? Promise.resolve([rootBytes])
+      : lie(hashes, signal)
+  const r = await syncToState(root, 0, {
+    store,
+    peers: [faultPeer('a', src, 'honest', { latencyMs: 3 }), liar],
+    config: { banThreshold: 1000, initialBatch: 32 },
+  })
+  const sizeAfterSync = store.size
+  store.close()
+  // "Reload": a fresh store object over the same database.
+  const reopened = await IdbNodeStore.open(name)
+  const synced = await readSyncedRoot(reopened)
+  const report = await verifyStoredState(reopened, synced!.root)
+  // Every stored node is the one asked for.
+  let mismatches = 0
+  for (const [h, v] of nodes) {
+    const got = await reopened.getNode(h)
+    if (!got || toHex(got) !== toHex(v)) mismatches++
+  }
+  const absent = await reopened.hasNodes([new Uint8Array(32).fill(7), nodes[0]![0]])
+  const records = await reopened.db.count('packs')
+  reopened.close()
+  return {
+    root: toHex(root),
+    syncedRoot: synced ? toHex(synced.root) : null,
+    downloaded: r.nodes,
+    sourceNodes: src.nodes.size,
+    sizeAfterSync,
+    sizeAfterReopen: reopened.size,
+    verified: report.nodes + report.code,
+    mismatches,
+    absent,
+    packRecords: records,
+    badFromCorrupt: r.peers.find((p) => p.id === 'b')?.bad ?? 0,
+  }
+}
+
+main().then(
+  (r) => (window.__result = r),
+  (e) => (window.__result = { error: String(e?.stack ?? e) }),
+)
