@@ -57,24 +57,7 @@ const NO_NIBBLES = new Uint8Array(0)
 
 const leaf = (path: Nibbles, value: Uint8Array): LeafNode => ({ kind: 'leaf', path, value })
 const ext = (path: Nibbles, child: TrieNode): ExtensionNode => ({ kind: 'extension', path, child })
-const emptyChildren = (): (TrieNode | null)[] => [
-  null,
-  null,
-  null,
-  null,
-  null,
-  null,
-  null,
-  null,
-  null,
-  null,
-  null,
-  null,
-  null,
-  null,
-  null,
-  null,
-]
+const emptyChildren = (): (TrieNode | null)[] => new Array(16).fill(null)
 
 export function trieInsert(n: TrieNode | null, key: Nibbles, off: number, value: Uint8Array): TrieNode {
   if (n === null) return leaf(off === 0 ? key : key.subarray(off), value)
