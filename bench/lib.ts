@@ -6,7 +6,13 @@
  * takes a `process.memoryUsage()` sample at most every `intervalMs`. `settle()` forces a full GC
  * (needs `node --expose-gc`) and samples the live heap.
  */
-import type { NodeStore, WriteBatch } from '../src/core/store.ts'
+import {
+  type NodeStore,
+  stagedHashesFromMeta,
+  stagedMetaKey,
+  stagingAsMeta,
+  type WriteBatch,
+} from '../src/core/store.ts'
 
 export const MB = 1024 * 1024
 
@@ -331,9 +337,15 @@ export class ExternalNodeStore implements NodeStore {
       const e = this.find(h)
       if (e >= 0) this.entLen[e] = -1
     }
-    for (const [k, v] of batch.meta ?? []) {
+    for (const [k, v] of [...(batch.meta ?? []), ...stagingAsMeta(batch)]) {
       if (v === null) this.meta.delete(k)
       else this.meta.set(k, v)
     }
+  }
+  async getStaged(hash: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.meta.get(stagedMetaKey(hash))
+  }
+  stagedHashes(): AsyncIterable<Uint8Array> {
+    return stagedHashesFromMeta(this)
   }
 }

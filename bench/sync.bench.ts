@@ -105,10 +105,14 @@ function countingStore(inner: NodeStore): { store: NodeStore; ops: StoreOps } {
     },
     getMeta: (k) => inner.getMeta(k),
     metaKeys: (p) => inner.metaKeys(p),
+    getStaged: (h) => inner.getStaged(h),
+    stagedHashes: () => inner.stagedHashes(),
     write: (b: WriteBatch) => {
       ops.batches++
       for (const _ of b.nodes ?? []) ops.nodePuts++
       for (const [, v] of b.meta ?? []) v === null ? ops.metaDels++ : ops.metaPuts++
+      for (const _ of b.stage ?? []) ops.metaPuts++
+      for (const _ of b.unstage ?? []) ops.metaDels++
       return inner.write(b)
     },
   }

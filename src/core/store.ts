@@ -7,7 +7,7 @@
  * Implementations: `MemoryNodeStore` here (tests, benchmarks), LevelDB in Node, IndexedDB in the
  * browser.
  */
-import { toHex } from './bytes.ts'
+import { fromHex, toHex } from './bytes.ts'
 
 export interface WriteBatch {
   /** Content-addressed entries: trie nodes and code, keyed by their keccak-256. */
@@ -16,6 +16,10 @@ export interface WriteBatch {
   meta?: Iterable<readonly [key: string, value: Uint8Array | null]>
   /** Content-addressed entries to delete (pruning). */
   deleteNodes?: Iterable<Uint8Array>
+  /** Nodes an unfinished sync keeps aside (verified, waiting for their children), by hash. */
+  stage?: Iterable<readonly [hash: Uint8Array, value: Uint8Array]>
+  /** Staged nodes to drop (their subtree completed, or they belong to an abandoned target). */
+  unstage?: Iterable<Uint8Array>
 }
 
 export interface NodeStore {
@@ -26,8 +30,30 @@ export interface NodeStore {
   getMeta(key: string): Promise<Uint8Array | undefined>
   /** Metadata keys (without values) that start with `prefix`. */
   metaKeys(prefix: string): AsyncIterable<string>
+  /** A staged node (see `WriteBatch.stage`). */
+  getStaged(hash: Uint8Array): Promise<Uint8Array | undefined>
+  /** Hashes of every staged node. */
+  stagedHashes(): AsyncIterable<Uint8Array>
   /** Applies every part of the batch atomically: all of it is visible after, or none of it. */
   write(batch: WriteBatch): Promise<void>
+}
+
+/**
+ * Stores without a packed layout keep staged nodes as metadata records under this prefix; these
+ * helpers give them the staging part of the interface.
+ */
+export const STAGED_META_PREFIX = 'sync/staged/'
+export const stagedMetaKey = (hash: Uint8Array): string => STAGED_META_PREFIX + toHex(hash)
+
+export function stagingAsMeta(batch: WriteBatch): [string, Uint8Array | null][] {
+  const out: [string, Uint8Array | null][] = []
+  for (const [h, v] of batch.stage ?? []) out.push([stagedMetaKey(h), v])
+  for (const h of batch.unstage ?? []) out.push([stagedMetaKey(h), null])
+  return out
+}
+
+export async function* stagedHashesFromMeta(store: Pick<NodeStore, 'metaKeys'>): AsyncIterable<Uint8Array> {
+  for await (const k of store.metaKeys(STAGED_META_PREFIX)) yield fromHex(k.slice(STAGED_META_PREFIX.length))
 }
 
 export class MemoryNodeStore implements NodeStore {
@@ -54,9 +80,15 @@ export class MemoryNodeStore implements NodeStore {
     this.writes++
     for (const [h, v] of batch.nodes ?? []) this.nodes.set(toHex(h), v)
     for (const h of batch.deleteNodes ?? []) this.nodes.delete(toHex(h))
-    for (const [k, v] of batch.meta ?? []) {
+    for (const [k, v] of [...(batch.meta ?? []), ...stagingAsMeta(batch)]) {
       if (v === null) this.meta.delete(k)
       else this.meta.set(k, v)
     }
+  }
+  async getStaged(hash: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.meta.get(stagedMetaKey(hash))
+  }
+  stagedHashes(): AsyncIterable<Uint8Array> {
+    return stagedHashesFromMeta(this)
   }
 }

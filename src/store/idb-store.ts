@@ -12,6 +12,10 @@
  * opens. A prefix hit is confirmed against the full hash stored in the pack, so prefix collisions
  * cannot return a wrong node. Recently read packs are cached.
  *
+ * Nodes the sync keeps aside while their children arrive (`WriteBatch.stage`) go into the same
+ * pack, flagged in the index, so they cost no records of their own either (one record per staged
+ * node held a sync at 7.8k nodes/s; packed, 113k — docs/benchmarks.md).
+ *
  * Deletions are tombstones in a later index record (the browser rarely deletes: "clear data" drops
  * the whole database).
  *
@@ -20,6 +24,7 @@
  * is stored) and surfaces as `StoreFullError`.
  */
 import { type IDBPDatabase, openDB } from 'idb'
+import { fromHex, toHex } from '../core/bytes.ts'
 import { RootsyncError } from '../core/errors.ts'
 import type { NodeStore, WriteBatch } from '../core/store.ts'
 
@@ -40,7 +45,9 @@ const META = 'meta'
 interface IndexRecord {
   pack: number // 0 for a tombstone-only record
   hashes: Uint8Array // 32 bytes each
-  offsets: Uint32Array // offset of each node's [hash][len][bytes] entry in the pack; 0xffffffff = deleted
+  offsets: Uint32Array // offset of each entry's [hash][len][bytes] in the pack; 0xffffffff = deleted
+  /** Per entry: 0 node, 1 staged node (sync bookkeeping). Absent = all nodes. */
+  kinds?: Uint8Array
 }
 
 const DELETED = 0xffffffff
@@ -113,6 +120,8 @@ class PrefixTable {
 
 export class IdbNodeStore implements NodeStore {
   private readonly table = new PrefixTable()
+  /** Staged nodes (few at a time): hex hash → [pack, offset]. */
+  private readonly staged = new Map<string, [number, number]>()
   private readonly cache = new Map<number, Uint8Array>()
   private readonly cacheLimit = 64
 
@@ -143,6 +152,11 @@ export class IdbNodeStore implements NodeStore {
   private applyIndex(r: IndexRecord): void {
     for (let i = 0; i < r.offsets.length; i++) {
       const h = r.hashes.subarray(32 * i, 32 * i + 32)
+      if (r.kinds?.[i] === 1) {
+        if (r.offsets[i] === DELETED) this.staged.delete(toHex(h))
+        else this.staged.set(toHex(h), [r.pack, r.offsets[i]!])
+        continue
+      }
       if (r.offsets[i] === DELETED) {
         for (const s of this.table.find(h)) this.table.setOffset(s, DELETED)
       } else this.table.insert(h, r.pack, r.offsets[i]!)
@@ -160,6 +174,21 @@ export class IdbNodeStore implements NodeStore {
     this.cache.set(id, p)
     if (this.cache.size > this.cacheLimit) this.cache.delete(this.cache.keys().next().value!)
     return p
+  }
+
+  private async entry(pack: number, off: number): Promise<Uint8Array> {
+    const p = await this.pack(pack)
+    const len = new DataView(p.buffer, p.byteOffset).getUint32(off + 32)
+    return p.slice(off + 36, off + 36 + len)
+  }
+
+  async getStaged(hash: Uint8Array): Promise<Uint8Array | undefined> {
+    const at = this.staged.get(toHex(hash))
+    return at ? this.entry(at[0], at[1]) : undefined
+  }
+
+  async *stagedHashes(): AsyncIterable<Uint8Array> {
+    for (const k of [...this.staged.keys()]) yield fromHex(k)
   }
 
   /** The node bytes (a copy) if stored. */
@@ -201,12 +230,18 @@ export class IdbNodeStore implements NodeStore {
   }
 
   async write(batch: WriteBatch): Promise<void> {
-    const nodes = [...(batch.nodes ?? [])]
+    const stage = [...(batch.stage ?? [])]
+    const nodes = [...(batch.nodes ?? []), ...stage]
     const deletes = [...(batch.deleteNodes ?? [])]
+    const unstage = [...(batch.unstage ?? [])]
     const meta = [...(batch.meta ?? [])]
     let pack: Uint8Array | null = null
-    const hashes = new Uint8Array(32 * (nodes.length + deletes.length))
-    const offsets = new Uint32Array(nodes.length + deletes.length)
+    const n = nodes.length + deletes.length + unstage.length
+    const hashes = new Uint8Array(32 * n)
+    const offsets = new Uint32Array(n)
+    const kinds = new Uint8Array(n)
+    kinds.fill(1, nodes.length - stage.length, nodes.length)
+    kinds.fill(1, nodes.length + deletes.length)
     if (nodes.length) {
       let size = 0
       for (const [, v] of nodes) size += 36 + v.length
@@ -222,7 +257,7 @@ export class IdbNodeStore implements NodeStore {
         o += 36 + v.length
       })
     }
-    deletes.forEach((h, j) => {
+    ;[...deletes, ...unstage].forEach((h, j) => {
       hashes.set(h, 32 * (nodes.length + j))
       offsets[nodes.length + j] = DELETED
     })
@@ -231,7 +266,7 @@ export class IdbNodeStore implements NodeStore {
       const tx = this.db.transaction([PACKS, INDEX, META], 'readwrite')
       const packId = pack ? ((await tx.objectStore(PACKS).add(pack.buffer)) as number) : 0
       if (offsets.length) {
-        record = { pack: packId, hashes, offsets }
+        record = { pack: packId, hashes, offsets, kinds }
         await tx.objectStore(INDEX).add(record)
       }
       for (const [k, v] of meta) {

@@ -7,7 +7,13 @@
 import { ClassicLevel } from 'classic-level'
 import { utf8 } from '../core/bytes.ts'
 import { RootsyncError } from '../core/errors.ts'
-import type { NodeStore, WriteBatch } from '../core/store.ts'
+import {
+  type NodeStore,
+  stagedHashesFromMeta,
+  stagedMetaKey,
+  stagingAsMeta,
+  type WriteBatch,
+} from '../core/store.ts'
 
 const NODE = 0x6e
 const META = 0x6d
@@ -73,6 +79,14 @@ export class LevelNodeStore implements NodeStore {
       yield dec.decode(k.subarray(1))
   }
 
+  async getStaged(hash: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.getMeta(stagedMetaKey(hash))
+  }
+
+  stagedHashes(): AsyncIterable<Uint8Array> {
+    return stagedHashesFromMeta(this)
+  }
+
   async getMeta(key: string): Promise<Uint8Array | undefined> {
     return (await this.db.get(metaKey(key))) ?? undefined
   }
@@ -81,7 +95,7 @@ export class LevelNodeStore implements NodeStore {
     const ops: ({ type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array })[] = []
     for (const [h, v] of batch.nodes ?? []) ops.push({ type: 'put', key: nodeKey(h), value: v })
     for (const h of batch.deleteNodes ?? []) ops.push({ type: 'del', key: nodeKey(h) })
-    for (const [k, v] of batch.meta ?? []) {
+    for (const [k, v] of [...(batch.meta ?? []), ...stagingAsMeta(batch)]) {
       ops.push(v === null ? { type: 'del', key: metaKey(k) } : { type: 'put', key: metaKey(k), value: v })
     }
     if (ops.length) await this.db.batch(ops)

@@ -57,7 +57,7 @@ import {
   type SyncProgress,
 } from './types.ts'
 
-export const STAGED_PREFIX = 'sync/staged/'
+export { STAGED_META_PREFIX as STAGED_PREFIX } from '../store.ts'
 
 /**
  * The engine's identity for a hash: a 16-character string of its bytes (a Map key that is cheap to
@@ -84,7 +84,6 @@ export function keyOf(h: Uint8Array): string {
   )
 }
 
-const stagedKey = (hash: Uint8Array) => STAGED_PREFIX + toHex(hash)
 export const STATE_ROOT_KEY = 'state/root'
 
 export interface SyncOptions {
@@ -178,6 +177,8 @@ class SyncRun {
   private pendingNodes: [Uint8Array, Uint8Array][] = []
   private readonly pendingNodeKeys = new Set<string>()
   private pendingMeta = new Map<string, Uint8Array | null>()
+  /** Staging changes since the last flush: bytes to stage, or null to unstage. */
+  private pendingStage = new Map<string, [Uint8Array, Uint8Array | null]>()
   private readonly replies: Reply[] = []
   private wake: (() => void) | null = null
   private inFlight = 0
@@ -219,8 +220,7 @@ class SyncRun {
       await this.store.write({ meta: [[STATE_ROOT_KEY, rlpEncode([this.root, this.height])]] })
       return this.finish()
     }
-    for await (const k of this.store.metaKeys(STAGED_PREFIX))
-      this.stagedKeys.add(keyOf(fromHex(k.slice(STAGED_PREFIX.length))))
+    for await (const h of this.store.stagedHashes()) this.stagedKeys.add(keyOf(h))
     // A store with no completed state and nothing staged holds nothing of ours: skip presence checks.
     this.checkPresence =
       this.cfg.checkPresence ??
@@ -248,7 +248,7 @@ class SyncRun {
       // Everything reachable from the root is now stored; what is still staged belongs to an older
       // target and will never be adopted.
       if (this.stagedKeys.size) {
-        for await (const k of this.store.metaKeys(STAGED_PREFIX)) this.pendingMeta.set(k, null)
+        for await (const h of this.store.stagedHashes()) this.pendingStage.set(keyOf(h), [h, null])
         this.stagedKeys.clear()
         await this.flush()
       }
@@ -593,14 +593,14 @@ class SyncRun {
     // Children received before a restart and kept aside: adopt them instead of downloading.
     const again: [Entry, Uint8Array, boolean][] = []
     for (const ce of adopt) {
-      const staged = await this.store.getMeta(stagedKey(ce.want.hash))
+      const staged = await this.store.getStaged(ce.want.hash)
       if (staged && equals(keccak256(staged), ce.want.hash)) {
         this.skipped++
         again.push([ce, staged, true])
       } else {
         // Missing or corrupt aside-copy: forget it and download the node.
         this.stagedKeys.delete(ce.want.key)
-        this.pendingMeta.set(stagedKey(ce.want.hash), null)
+        this.pendingStage.set(ce.want.key, [ce.want.hash, null])
         ce.queued = true
         this.frontier.push(ce.want)
       }
@@ -666,7 +666,7 @@ class SyncRun {
       this.pendingNodeKeys.add(key)
       // Staged since the last flush: never written, so nothing to delete.
       if (!this.toStage.delete(e) && this.stagedKeys.delete(key))
-        this.pendingMeta.set(stagedKey(e.want.hash), null)
+        this.pendingStage.set(key, [e.want.hash, null])
       if (e.want.depth === 0 && e.want.kind === 'state') {
         this.rootDone = true
         this.pendingMeta.set(STATE_ROOT_KEY, rlpEncode([this.root, this.height]))
@@ -678,7 +678,7 @@ class SyncRun {
   }
 
   private pendingOps(): number {
-    return this.pendingNodes.length + this.pendingMeta.size + this.toStage.size
+    return this.pendingNodes.length + this.pendingMeta.size + this.pendingStage.size + this.toStage.size
   }
 
   private async flush(): Promise<void> {
@@ -687,7 +687,7 @@ class SyncRun {
     // completed meanwhile (deepest first) and are never written twice.
     for (const e of this.toStage) {
       if (this.entries.get(e.want.key) !== e || !e.bytes) continue
-      this.pendingMeta.set(stagedKey(e.want.hash), e.bytes)
+      this.pendingStage.set(e.want.key, [e.want.hash, e.bytes])
       this.stagedKeys.add(e.want.key)
     }
     this.toStage.clear()
@@ -696,7 +696,14 @@ class SyncRun {
     const meta = this.pendingMeta
     this.pendingNodes = []
     this.pendingMeta = new Map()
-    await this.store.write({ nodes, meta })
+    const staging = [...this.pendingStage.values()]
+    this.pendingStage = new Map()
+    await this.store.write({
+      nodes,
+      meta,
+      stage: staging.filter((x): x is [Uint8Array, Uint8Array] => x[1] !== null),
+      unstage: staging.filter(([, v]) => v === null).map(([h]) => h),
+    })
     this.pendingNodeKeys.clear()
   }
 
