@@ -15,6 +15,7 @@ import { headerHash } from '../../src/core/chain/header.ts'
 import { StateDB } from '../../src/core/chain/state.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
 import { readSyncedRoot } from '../../src/core/sync/state-sync.ts'
+import { verifyStoredState } from '../../src/core/sync/verify.ts'
 import { childRefs, decodeNode, type RefKind } from '../../src/core/trie/node.ts'
 import { PeerClient } from '../../src/net/client.ts'
 import { createClientLibp2p } from '../../src/node/libp2p.ts'
@@ -184,9 +185,9 @@ describe('rootsync sync killed with SIGKILL at random points', () => {
       root,
       '--json',
       '--max-batch',
-      '64',
+      '16',
       '--in-flight',
-      '2',
+      '1',
     ]
     const servedBefore = await served()
     let kills = 0
@@ -195,17 +196,26 @@ describe('rootsync sync killed with SIGKILL at random points', () => {
     let seed = 7
     const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff
     for (let trial = 0; trial < 20; trial++) {
-      const r = await runCli(args, { killAfterMs: 400 + Math.floor(rand() * 1600) })
+      const r = await runCli(args, { killAfterMs: 300 + Math.floor(rand() * 1000) })
       if (r.code === 0) {
         completedEarly = true
         break
       }
       kills++
       expect(r.signal).toBe('SIGKILL')
-      // Killed: the data dir must not claim a completed state (what `rootsync verify` reads first).
+      // Killed: the data dir claims a completed state only if it is one (the kill may land after the
+      // sync finished, while the process shuts down).
       const store = await LevelNodeStore.open(join(dir, 'db'))
-      expect(await readSyncedRoot(store)).toBeNull()
+      const synced = await readSyncedRoot(store)
+      if (synced) {
+        expect(toHex(synced.root)).toBe(root)
+        await verifyStoredState(store, synced.root)
+      }
       await store.close()
+      if (synced) {
+        completedEarly = true
+        break
+      }
     }
     if (!completedEarly) {
       const r = await runCli(args)
@@ -216,8 +226,8 @@ describe('rootsync sync killed with SIGKILL at random points', () => {
     expect(v.code).toBe(0)
     expect(JSON.parse(v.stdout).root).toBe(root)
     // Every run asks each of 3 peers for the root once (the probe); each kill can lose at most the
-    // requests in flight: 3 peers × 2 requests × 64 hashes.
+    // requests in flight: 3 peers × 1 request × 16 hashes.
     const extra = (await served()) - servedBefore - total
-    expect(extra).toBeLessThanOrEqual((kills + 1) * 3 + kills * 3 * 2 * 64)
+    expect(extra).toBeLessThanOrEqual((kills + 1) * 3 + kills * 3 * 1 * 16)
   }, 300_000)
 })

@@ -242,7 +242,9 @@ class SyncRun {
         this.wake = null
         while (this.replies.length && !this.fatal) await this.handle(this.replies.shift()!)
         this.tick()
-        if (this.flushDue || this.pendingOps() >= this.cfg.flushOps) await this.flush()
+        // Persist what the replies just handled brought, in one atomic batch, before asking for more:
+        // a crash then loses at most the requests in flight.
+        if (this.flushDue || this.pendingOps() > 0) await this.flush()
       }
       await this.flush()
       // Everything reachable from the root is now stored; what is still staged belongs to an older

@@ -30,7 +30,7 @@ export interface SyncConfig {
   stallMs: number
   /** How often, at most, progress events are emitted. */
   progressIntervalMs: number
-  /** Writes are flushed in batches of about this many operations (or on each progress tick). */
+  /** Unused since every round of replies is flushed on its own (kept for configuration compatibility). */
   flushOps: number
   /**
    * Ask the store whether children are already there (incremental sync, restarts). Default: only
