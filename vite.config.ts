@@ -5,4 +5,5 @@ export default defineConfig({
   base: './',
   plugins: [svelte()],
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022' },
+  worker: { format: 'es' },
 })

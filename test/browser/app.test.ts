@@ -23,10 +23,12 @@ let server: Server
 let url: string
 let node: NodeProc
 let genesisHash: string
+let genesisRoot: string
 
 beforeAll(async () => {
   const files = makeDevnetFiles({ accounts: 500, contracts: 5, slots: 5 })
   node = await startNode('node-0', join(files.dir, 'node-0'), ['--genesis', files.genesisFile])
+  genesisRoot = toHex(genesisStateRoot(files.genesis))
   genesisHash = toHex(headerHash(genesisHeader(files.genesis, genesisStateRoot(files.genesis))))
   const bootstrapFile = join(files.dir, 'bootstrap.json')
   writeFileSync(
@@ -66,6 +68,19 @@ describe('web app in Chromium', () => {
     expect(await page.getByRole('heading', { name: 'Devnet peers' }).isVisible()).toBe(true)
     expect(errors).toEqual([])
   })
+
+  it('a Web Worker verifies the checkpoint and syncs the whole state into IndexedDB, shown with a progress bar', async () => {
+    const page = await browser.newPage()
+    await page.goto(url)
+    await expect
+      .poll(() => page.getByTestId('synced-root').textContent(), { timeout: 60_000 })
+      .toBe(genesisRoot)
+    expect(await page.getByTestId('verified-root').textContent()).toBe(genesisRoot)
+    expect(await page.getByRole('progressbar', { name: 'State sync' }).getAttribute('aria-valuenow')).toBe(
+      '100',
+    )
+    expect(await page.getByTestId('sync-error').count()).toBe(0)
+  }, 90_000)
 
   it('says clearly when the bootstrap information cannot be loaded', async () => {
     const page = await browser.newPage()

@@ -1,0 +1,22 @@
+/**
+ * libp2p for the browser worker: WebSockets (RTCPeerConnection does not exist in dedicated workers
+ * in Chromium 156, so WebRTC stays on the page — issue 5), noise, yamux, identify. The browser's
+ * default connection gater refuses plain ws:// and loopback addresses, which a local devnet uses;
+ * `allowLocal` lifts that for devnet builds.
+ */
+import { identify } from '@libp2p/identify'
+import type { Libp2p } from '@libp2p/interface'
+import { noise } from '@libp2p/noise'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+
+export function createBrowserLibp2p(allowLocal: boolean): Promise<Libp2p> {
+  return createLibp2p({
+    transports: [webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify() },
+    ...(allowLocal ? { connectionGater: { denyDialMultiaddr: async () => false } } : {}),
+  })
+}
