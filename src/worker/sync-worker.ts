@@ -4,10 +4,13 @@
  * (hashing, decoding, storage) happens here, off the page's main thread.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import type { BootstrapInfo, FromWorker, ToWorker } from '../client/messages.ts'
+import type { AccountAnswer, BootstrapInfo, FromWorker, ToWorker } from '../client/messages.ts'
+import type { Account } from '../core/account.ts'
+import { verifyAccountProof } from '../core/account-proof.ts'
 import { fromHexExact, toHex } from '../core/bytes.ts'
 import { headerHash } from '../core/chain/header.ts'
 import { type Checkpoint, trustCheckpoint, verifyHeadersTo } from '../core/chain/light.ts'
+import { StateDB } from '../core/chain/state.ts'
 import { useWasmKeccak } from '../core/hash.ts'
 import { syncToState } from '../core/sync/state-sync.ts'
 import { PeerClient } from '../net/client.ts'
@@ -16,6 +19,55 @@ import { IdbNodeStore } from '../store/idb-store.ts'
 import { createBrowserLibp2p } from './libp2p-browser.ts'
 
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m)
+
+/** What reads need: the newest verified header, the peers, and the store once the state is complete. */
+const ctx: {
+  head: { number: number; hash: string; stateRoot: Uint8Array } | null
+  clients: PeerClient[]
+  store: IdbNodeStore | null
+  complete: boolean
+} = { head: null, clients: [], store: null, complete: false }
+
+/**
+ * An account, verified: from the local state if it is complete for the verified head, else by an
+ * EIP-1186 proof from a peer checked against the verified header's state root.
+ */
+async function getAccount(addressHex: string): Promise<AccountAnswer> {
+  const address = fromHexExact(addressHex.trim(), 20, 'address')
+  const head = ctx.head
+  if (!head) throw new Error('no verified header yet: wait until the header chain is verified')
+  const header = { number: head.number, hash: head.hash, stateRoot: toHex(head.stateRoot) }
+  const shape = (a: Account | null) =>
+    a && {
+      balance: a.balance.toString(),
+      nonce: a.nonce.toString(),
+      codeHash: toHex(a.codeHash),
+      storageRoot: toHex(a.storageRoot),
+    }
+  if (ctx.complete && ctx.store) {
+    const a = await new StateDB(ctx.store, head.stateRoot).getAccount(address)
+    return { address: toHex(address), account: shape(a), source: 'local', header }
+  }
+  const errors: string[] = []
+  for (const c of ctx.clients) {
+    try {
+      const v = verifyAccountProof(
+        head.stateRoot,
+        await c.proof({ stateRoot: head.stateRoot, address, slots: [] }),
+      )
+      return {
+        address: toHex(address),
+        account: shape(v.account),
+        source: 'proof',
+        peer: c.id.split('/p2p/').pop(),
+        header,
+      }
+    } catch (e) {
+      errors.push((e as Error).message)
+    }
+  }
+  throw new Error(`no peer gave a valid proof: ${errors.join('; ')}`)
+}
 
 async function run(b: BootstrapInfo): Promise<void> {
   await useWasmKeccak()
@@ -46,6 +98,8 @@ async function run(b: BootstrapInfo): Promise<void> {
   post({ type: 'status', phase: 'verifying-headers', detail: `to block ${best.s.headNumber}` })
   const trusted = await trustCheckpoint(cp, best.c)
   const head = await verifyHeadersTo(cp, trusted, best.s.headNumber, best.c)
+  ctx.clients = [best.c, ...live.map((x) => x.c).filter((c) => c !== best.c)]
+  ctx.head = { number: head.header.number, hash: toHex(head.hash), stateRoot: head.header.stateRoot }
   post({
     type: 'header',
     number: head.header.number,
@@ -55,6 +109,7 @@ async function run(b: BootstrapInfo): Promise<void> {
 
   post({ type: 'status', phase: 'syncing', detail: toHex(head.header.stateRoot) })
   const store = await IdbNodeStore.open(`rootsync-${b.chainId}-${b.genesisHash.slice(2, 10)}`)
+  ctx.store = store
   const started = performance.now()
   const r = await syncToState(head.header.stateRoot, head.header.number, {
     store,
@@ -63,6 +118,7 @@ async function run(b: BootstrapInfo): Promise<void> {
       if (e.type === 'progress' || e.type === 'done') post({ type: 'progress', progress: e.progress })
     },
   })
+  ctx.complete = true
   post({
     type: 'synced',
     root: r.root,
@@ -74,8 +130,15 @@ async function run(b: BootstrapInfo): Promise<void> {
 }
 
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
-  if (ev.data.type !== 'start') return
-  run(ev.data.bootstrap).catch((e: Error & { code?: string }) =>
-    post({ type: 'error', code: e.code ?? 'SYNC_FAILED', message: e.message }),
-  )
+  const m = ev.data
+  if (m.type === 'start') {
+    run(m.bootstrap).catch((e: Error & { code?: string }) =>
+      post({ type: 'error', code: e.code ?? 'SYNC_FAILED', message: e.message }),
+    )
+  } else if (m.type === 'getAccount') {
+    getAccount(m.address).then(
+      (answer) => post({ type: 'account', id: m.id, answer }),
+      (e: Error) => post({ type: 'account-error', id: m.id, message: e.message }),
+    )
+  }
 }

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/bytes.ts'
 import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
 import { headerHash } from '../../src/core/chain/header.ts'
+import { addressOf } from '../../src/core/chain/keys.ts'
 import { serveApp } from '../../src/node/static-server.ts'
 import { launchBrowser } from '../helpers/browser.ts'
 import { ROOT } from '../helpers/cli.ts'
@@ -24,11 +25,13 @@ let url: string
 let node: NodeProc
 let genesisHash: string
 let genesisRoot: string
+let spender: string
 
 beforeAll(async () => {
   const files = makeDevnetFiles({ accounts: 500, contracts: 5, slots: 5 })
   node = await startNode('node-0', join(files.dir, 'node-0'), ['--genesis', files.genesisFile])
   genesisRoot = toHex(genesisStateRoot(files.genesis))
+  spender = toHex(addressOf(files.keys.spenders[0]!))
   genesisHash = toHex(headerHash(genesisHeader(files.genesis, genesisStateRoot(files.genesis))))
   const bootstrapFile = join(files.dir, 'bootstrap.json')
   writeFileSync(
@@ -80,6 +83,25 @@ describe('web app in Chromium', () => {
       '100',
     )
     expect(await page.getByTestId('sync-error').count()).toBe(0)
+  }, 90_000)
+
+  it('account lookup: a verified balance with its source and header; bad input gets a clear message', async () => {
+    const page = await browser.newPage()
+    await page.goto(url)
+    await expect.poll(() => page.getByTestId('phase').textContent(), { timeout: 60_000 }).toBe('synced')
+    await page.getByLabel('Address').fill(spender)
+    await page.getByRole('button', { name: 'Look up' }).click()
+    await expect
+      .poll(() => page.getByTestId('balance').textContent(), { timeout: 20_000 })
+      .toBe('1000000 ETH')
+    expect(await page.getByTestId('source').textContent()).toBe('local')
+    expect(await page.getByTestId('lookup-result').textContent()).toContain(genesisRoot)
+    await page.getByLabel('Address').fill(`0x${'ab'.repeat(20)}`)
+    await page.getByRole('button', { name: 'Look up' }).click()
+    await expect.poll(() => page.getByTestId('absent').count(), { timeout: 20_000 }).toBe(1)
+    await page.getByLabel('Address').fill('0x12')
+    await page.getByRole('button', { name: 'Look up' }).click()
+    expect(await page.getByTestId('lookup-error').textContent()).toMatch(/40 hex digits/)
   }, 90_000)
 
   it('says clearly when the bootstrap information cannot be loaded', async () => {
