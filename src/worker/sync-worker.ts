@@ -8,7 +8,7 @@ import type { AccountAnswer, BootstrapInfo, FromWorker, ToWorker } from '../clie
 import type { Account } from '../core/account.ts'
 import { verifyAccountProof } from '../core/account-proof.ts'
 import { fromHexExact, toHex } from '../core/bytes.ts'
-import { headerHash } from '../core/chain/header.ts'
+import { headerHash, type TrustedHeader } from '../core/chain/header.ts'
 import { type Checkpoint, trustCheckpoint, verifyHeadersTo } from '../core/chain/light.ts'
 import { StateDB } from '../core/chain/state.ts'
 import { useWasmKeccak } from '../core/hash.ts'
@@ -19,6 +19,9 @@ import { IdbNodeStore } from '../store/idb-store.ts'
 import { createBrowserLibp2p } from './libp2p-browser.ts'
 
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m)
+
+/** How often the worker asks peers for a newer head after the first sync. */
+const FOLLOW_MS = 2000
 
 /** What reads need: the newest verified header, the peers, and the store once the state is complete. */
 const ctx: {
@@ -127,6 +130,71 @@ async function run(b: BootstrapInfo): Promise<void> {
     seconds: (performance.now() - started) / 1000,
   })
   post({ type: 'status', phase: 'synced', detail: r.root })
+  await followHead(
+    cp,
+    { header: head.header, hash: head.hash },
+    store,
+    live.map((x) => x.c),
+  )
+}
+
+/**
+ * Keeps up with the chain: when a peer reports a newer head, verify the headers up to it and sync its
+ * state. Subtrees already stored are skipped, so each round downloads only what changed; reads keep
+ * answering from the last complete state meanwhile.
+ */
+async function followHead(
+  cp: Checkpoint,
+  trusted: TrustedHeader,
+  store: IdbNodeStore,
+  clients: PeerClient[],
+): Promise<never> {
+  let at = trusted
+  for (;;) {
+    await new Promise((r) => setTimeout(r, FOLLOW_MS))
+    try {
+      const statuses = await Promise.all(
+        clients.map((c) =>
+          c.status().then(
+            (s) => ({ c, s }),
+            () => null,
+          ),
+        ),
+      )
+      const ahead = statuses.filter(
+        (x): x is NonNullable<typeof x> => !!x && x.s.headNumber > at.header.number,
+      )
+      if (!ahead.length) continue
+      const best = ahead.reduce((a, x) => (x.s.headNumber > a.s.headNumber ? x : a))
+      const next = await verifyHeadersTo(cp, at, best.s.headNumber, best.c)
+      post({
+        type: 'header',
+        number: next.header.number,
+        hash: toHex(next.hash),
+        stateRoot: toHex(next.header.stateRoot),
+      })
+      const started = performance.now()
+      const r = await syncToState(next.header.stateRoot, next.header.number, {
+        store,
+        peers: ahead.map((x) => syncPeerOf(x.c)),
+      })
+      at = next
+      ctx.head = { number: next.header.number, hash: toHex(next.hash), stateRoot: next.header.stateRoot }
+      post({
+        type: 'synced',
+        root: r.root,
+        height: r.height,
+        nodes: r.nodes,
+        seconds: (performance.now() - started) / 1000,
+      })
+    } catch (e) {
+      post({
+        type: 'status',
+        phase: 'synced',
+        detail: `could not follow the head yet: ${(e as Error).message}`,
+      })
+    }
+  }
 }
 
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
