@@ -67,6 +67,17 @@ export async function serve(args: string[]): Promise<void> {
   }
   const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`)
   const log = createLogger({ node: values.data }, { debug: values.debug })
+  // node-datachannel sometimes fails to bind the WebRTC-direct UDP mux (seen right after a restart)
+  // and throws outside any promise. The node can still serve over WebSockets, so say so and go on;
+  // anything else uncaught ends the process as usual.
+  process.on('uncaughtException', (e) => {
+    if (/ICE UDP mux/i.test(e.message)) {
+      log('warn', 'WebRTC-direct listener failed; serving over WebSockets only', { error: e.message })
+      return
+    }
+    log('error', 'uncaught exception', { error: e.stack ?? e.message })
+    process.exit(1)
+  })
   const node = await FullNode.start({
     dataDir: values.data,
     genesis,
