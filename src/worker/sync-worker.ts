@@ -12,13 +12,22 @@ import { headerHash, type TrustedHeader } from '../core/chain/header.ts'
 import { type Checkpoint, trustCheckpoint, verifyHeadersTo } from '../core/chain/light.ts'
 import { StateDB } from '../core/chain/state.ts'
 import { useWasmKeccak } from '../core/hash.ts'
-import { syncToState } from '../core/sync/state-sync.ts'
+import { type SyncResult, syncToState } from '../core/sync/state-sync.ts'
 import { PeerClient } from '../net/client.ts'
 import { syncPeerOf } from '../net/sync-peer.ts'
 import { IdbNodeStore } from '../store/idb-store.ts'
 import { createBrowserLibp2p } from './libp2p-browser.ts'
 
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m)
+
+const postSynced = (r: SyncResult, startedMs: number) =>
+  post({
+    type: 'synced',
+    root: r.root,
+    height: r.height,
+    nodes: r.nodes,
+    seconds: (performance.now() - startedMs) / 1000,
+  })
 
 /** How often the worker asks peers for a newer head after the first sync. */
 const FOLLOW_MS = 2000
@@ -122,13 +131,7 @@ async function run(b: BootstrapInfo): Promise<void> {
     },
   })
   ctx.complete = true
-  post({
-    type: 'synced',
-    root: r.root,
-    height: r.height,
-    nodes: r.nodes,
-    seconds: (performance.now() - started) / 1000,
-  })
+  postSynced(r, started)
   post({ type: 'status', phase: 'synced', detail: r.root })
   await followHead(
     cp,
@@ -180,13 +183,7 @@ async function followHead(
       })
       at = next
       ctx.head = { number: next.header.number, hash: toHex(next.hash), stateRoot: next.header.stateRoot }
-      post({
-        type: 'synced',
-        root: r.root,
-        height: r.height,
-        nodes: r.nodes,
-        seconds: (performance.now() - started) / 1000,
-      })
+      postSynced(r, started)
     } catch (e) {
       post({
         type: 'status',

@@ -2,61 +2,28 @@
  * The web app in real headless Chromium against a real serving node: the page a user opens from
  * `npm start` shows the devnet's chain and peers.
  */
-
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import type { Server } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { BrowserContext } from 'playwright-core'
-import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/bytes.ts'
-import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
-import { headerHash } from '../../src/core/chain/header.ts'
 import { addressOf } from '../../src/core/chain/keys.ts'
-import { serveApp } from '../../src/node/static-server.ts'
-import { launchBrowser } from '../helpers/browser.ts'
-import { ROOT } from '../helpers/cli.ts'
-import { makeDevnetFiles, type NodeProc, startNode, stopAllNodes } from '../helpers/nodes.ts'
+import { type AppFixture, startAppFixture } from '../helpers/app.ts'
 
+let app: AppFixture
 let browser: BrowserContext
-let server: Server
 let url: string
-let node: NodeProc
 let genesisHash: string
 let genesisRoot: string
 let spender: string
+let peerId: string
 
 beforeAll(async () => {
-  const files = makeDevnetFiles({ accounts: 500, contracts: 5, slots: 5 })
-  node = await startNode('node-0', join(files.dir, 'node-0'), ['--genesis', files.genesisFile])
-  genesisRoot = toHex(genesisStateRoot(files.genesis))
-  spender = toHex(addressOf(files.keys.spenders[0]!))
-  genesisHash = toHex(headerHash(genesisHeader(files.genesis, genesisStateRoot(files.genesis))))
-  const bootstrapFile = join(files.dir, 'bootstrap.json')
-  writeFileSync(
-    bootstrapFile,
-    JSON.stringify({
-      chainId: files.genesis.chainId,
-      genesisHash,
-      checkpoint: { number: 0, hash: genesisHash },
-      validators: files.genesis.validators.map(toHex),
-      peers: [{ name: 'node-0', peerId: node.ready.peerId, addrs: node.ready.addrs }],
-      updatedAt: new Date().toISOString(),
-    }),
-  )
-  const dist = mkdtempSync(join(tmpdir(), 'rootsync-dist-'))
-  await build({ root: ROOT, logLevel: 'error', build: { outDir: dist, emptyOutDir: true } })
-  server = await serveApp({ dist, bootstrapFile, host: '127.0.0.1', port: 0 })
-  url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`
-  browser = await launchBrowser()
+  app = await startAppFixture({ accounts: 500, contracts: 5, slots: 5 })
+  ;({ browser, url, genesisHash, genesisRoot } = app)
+  spender = toHex(addressOf(app.files.keys.spenders[0]!))
+  peerId = app.node.ready.peerId
 }, 120_000)
 
-afterAll(async () => {
-  await browser?.close()
-  server?.close()
-  await stopAllNodes()
-})
+afterAll(() => app?.stop())
 
 describe('web app in Chromium', () => {
   it('shows the devnet checkpoint and its peers, with no console errors', async () => {
@@ -67,7 +34,7 @@ describe('web app in Chromium', () => {
     await page.goto(url)
     await expect.poll(() => page.getByTestId('checkpoint').textContent()).toBe(genesisHash)
     expect(await page.getByTestId('chain-id').textContent()).toBe('1337')
-    expect(await page.getByText(node.ready.peerId).count()).toBeGreaterThan(0)
+    expect(await page.getByText(peerId).count()).toBeGreaterThan(0)
     expect(await page.getByRole('heading', { name: 'Devnet peers' }).isVisible()).toBe(true)
     expect(errors).toEqual([])
   })
