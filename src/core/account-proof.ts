@@ -145,3 +145,25 @@ export function verifyAccountProof(stateRoot: Uint8Array, p: AccountProof): Veri
   })
   return { address: p.address, account, storage }
 }
+
+/**
+ * Verifies a proof answering a request for `address` and `slots`: on top of `verifyAccountProof`,
+ * the proof must be for that address and prove exactly those slots, in order. A valid proof of some
+ * other account (or slot) is still a wrong answer.
+ */
+export function verifyRequestedProof(
+  stateRoot: Uint8Array,
+  address: Uint8Array,
+  slots: Uint8Array[],
+  p: AccountProof,
+): VerifiedAccount {
+  if (!equals(p.address, address))
+    throw new ProofError('WRONG_ANSWER', `asked for ${toHex(address)}, got a proof of ${toHex(p.address)}`)
+  if (p.storageProof.length !== slots.length)
+    throw new ProofError('WRONG_ANSWER', `asked for ${slots.length} slots, got ${p.storageProof.length}`)
+  p.storageProof.forEach((s, i) => {
+    if (!equals(padLeft(s.key, 32), padLeft(slots[i]!, 32)))
+      throw new ProofError('WRONG_ANSWER', `asked for slot ${toHex(slots[i]!)}, got ${toHex(s.key)}`)
+  })
+  return verifyAccountProof(stateRoot, p)
+}

@@ -9,12 +9,10 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { timeoutSignal } from '../core/abort.ts'
-import type { AccountProof } from '../core/account-proof.ts'
-import type { Block } from '../core/chain/block.ts'
-import type { SignedHeader } from '../core/chain/header.ts'
 import { RootsyncError } from '../core/errors.ts'
 import * as wire from '../core/protocol/messages.ts'
 import { framedStream } from './framing.ts'
+import { WireClient } from './wire-client.ts'
 
 export interface PeerClientOptions {
   timeoutMs: number
@@ -38,7 +36,7 @@ interface Pooled {
   lp: ReturnType<typeof framedStream<Stream>>
 }
 
-export class PeerClient {
+export class PeerClient extends WireClient {
   private readonly idle = new Map<string, Pooled[]>()
   private readonly opts: PeerClientOptions
   private closed = false
@@ -48,6 +46,7 @@ export class PeerClient {
     readonly target: PeerId | Multiaddr,
     opts: Partial<PeerClientOptions> = {},
   ) {
+    super()
     this.opts = { timeoutMs: 10_000, maxStreamsPerProtocol: 4, ...opts }
   }
 
@@ -131,32 +130,6 @@ export class PeerClient {
         : 'aborted'
       : fallback
     return new PeerRequestError(reason, `${what} (peer ${this.id}): ${(e as Error).message}`)
-  }
-
-  async status(signal?: AbortSignal): Promise<wire.StatusResponse> {
-    return wire.decodeStatusResponse(await this.request('status', wire.encodeStatusRequest(), signal))
-  }
-  async headers(start: number, count: number, signal?: AbortSignal): Promise<SignedHeader[]> {
-    return wire.decodeHeadersResponse(
-      await this.request('headers', wire.encodeHeadersRequest({ start, count }), signal),
-    )
-  }
-  async nodes(hashes: Uint8Array[], signal?: AbortSignal): Promise<Uint8Array[]> {
-    return wire.decodeNodesResponse(
-      await this.request('nodes', wire.encodeNodesRequest({ hashes }), signal),
-      hashes.length,
-    )
-  }
-  async proof(req: wire.ProofRequest, signal?: AbortSignal): Promise<AccountProof> {
-    return wire.decodeProofResponse(await this.request('proof', wire.encodeProofRequest(req), signal))
-  }
-  async root(height: number, signal?: AbortSignal): Promise<SignedHeader> {
-    return wire.decodeRootResponse(await this.request('root', wire.encodeRootRequest({ height }), signal))
-  }
-  async blocks(start: number, count: number, signal?: AbortSignal): Promise<Block[]> {
-    return wire.decodeBlocksResponse(
-      await this.request('blocks', wire.encodeBlocksRequest({ start, count }), signal),
-    )
   }
 
   close(): void {

@@ -48,6 +48,8 @@ interface IndexRecord {
   offsets: Uint32Array // offset of each entry's [hash][len][bytes] in the pack; 0xffffffff = deleted
   /** Per entry: 0 node, 1 staged node (sync bookkeeping). Absent = all nodes. */
   kinds?: Uint8Array
+  /** Byte length of the pack record this index describes. */
+  packBytes?: number
 }
 
 const DELETED = 0xffffffff
@@ -144,12 +146,21 @@ export class IdbNodeStore implements NodeStore {
     return store
   }
 
-  /** Nodes stored (the in-memory index size, tombstones excluded). */
+  /** Nodes stored (the in-memory index size; deleted nodes still count until the table is rebuilt). */
   get size(): number {
     return this.table.count
   }
 
+  /** Nodes kept aside by an unfinished sync, waiting for their children. */
+  get stagedCount(): number {
+    return this.staged.size
+  }
+
+  /** Bytes of node packs written (hashes, lengths and node bytes; IndexedDB's own overhead excluded). */
+  packBytes = 0
+
   private applyIndex(r: IndexRecord): void {
+    this.packBytes += r.packBytes ?? 0
     for (let i = 0; i < r.offsets.length; i++) {
       const h = r.hashes.subarray(32 * i, 32 * i + 32)
       if (r.kinds?.[i] === 1) {
@@ -266,7 +277,7 @@ export class IdbNodeStore implements NodeStore {
       const tx = this.db.transaction([PACKS, INDEX, META], 'readwrite')
       const packId = pack ? ((await tx.objectStore(PACKS).add(pack.buffer)) as number) : 0
       if (offsets.length) {
-        record = { pack: packId, hashes, offsets, kinds }
+        record = { pack: packId, hashes, offsets, kinds, packBytes: pack?.length ?? 0 }
         await tx.objectStore(INDEX).add(record)
       }
       for (const [k, v] of meta) {

@@ -2,7 +2,11 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { encodeAccount, storageKey } from '../../src/core/account.ts'
-import { parseAccountProofJson, verifyAccountProof } from '../../src/core/account-proof.ts'
+import {
+  parseAccountProofJson,
+  verifyAccountProof,
+  verifyRequestedProof,
+} from '../../src/core/account-proof.ts'
 import { numberToBytes, padLeft, toHex } from '../../src/core/bytes.ts'
 import { ProofError } from '../../src/core/errors.ts'
 import { keccak256 } from '../../src/core/hash.ts'
@@ -56,6 +60,24 @@ describe('eth_getProof vectors (execution-apis test chain)', () => {
       expect(flips).toBeGreaterThan(500)
       // Restored: it verifies again (the flips did not leak).
       expect(verifyAccountProof(root, proof).account).not.toBeNull()
+    })
+
+    it(`${file}: a valid proof of another account or slot than asked is a wrong answer`, () => {
+      const slots = proof.storageProof.map((s) => s.key)
+      expect(verifyRequestedProof(root, proof.address, slots, proof).account).not.toBeNull()
+      const other = proof.address.slice()
+      other[0]! ^= 1
+      expect(() => verifyRequestedProof(root, other, slots, proof)).toThrow(/PROOF_WRONG_ANSWER|asked for 0x/)
+      if (slots.length) {
+        const otherSlot = padLeft(slots[0]!, 32).slice()
+        otherSlot[31]! ^= 1
+        expect(() =>
+          verifyRequestedProof(root, proof.address, [otherSlot, ...slots.slice(1)], proof),
+        ).toThrow(ProofError)
+      }
+      expect(() => verifyRequestedProof(root, proof.address, [...slots, new Uint8Array(32)], proof)).toThrow(
+        /slots/,
+      )
     })
 
     it(`${file}: a claimed balance that differs from the proof is rejected`, () => {

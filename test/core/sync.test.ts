@@ -101,6 +101,33 @@ describe('state sync', () => {
     for (const p of r.peers) expect(p.delivered).toBeGreaterThan(0)
   })
 
+  it('a peer offered mid-sync joins once it proves it has the root; one without it is refused', async () => {
+    const src = await makeState()
+    const other = await makeState(300, 'other')
+    const events: SyncEvent[] = []
+    const late = faultPeer('late', src.store, 'honest', { latencyMs: 2 })
+    const r = await syncToState(src.root, 0, {
+      store: new MemoryNodeStore(),
+      peers: [faultPeer('first', src.store, 'honest', { latencyMs: 20 })],
+      config: { initialBatch: 16, maxBatch: 16 },
+      onEvent: (e) => events.push(e),
+      joinPeers: (offer) => {
+        const t = setTimeout(() => {
+          offer(late)
+          offer(faultPeer('elsewhere', other.store, 'honest'))
+        }, 30)
+        return () => clearTimeout(t)
+      },
+    })
+    expect(r.peers.find((p) => p.id === 'late')?.delivered).toBeGreaterThan(0)
+    expect(r.peers.find((p) => p.id === 'elsewhere')).toBeUndefined()
+    expect(events).toContainEqual({
+      type: 'peer-refused',
+      peer: 'elsewhere',
+      reason: 'does not have the target root',
+    })
+  })
+
   const faults: Fault[] = ['corrupt', 'wrong', 'empty', 'stall', 'disconnect', 'slow', 'other-root']
   for (const fault of faults) {
     it(`completes with 1 honest peer among 3 '${fault}' peers, charging every bad reply to its sender`, async () => {

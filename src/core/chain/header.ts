@@ -166,6 +166,8 @@ export function verifyLink(parent: Header, child: Header): void {
 export interface TrustedHeader {
   header: Header
   hash: Uint8Array
+  /** The header with its quorum signatures, when it came from a peer (kept so it can be re-checked). */
+  signed?: SignedHeader
 }
 
 /**
@@ -180,10 +182,12 @@ export function verifyHeaderChain(
   headers: SignedHeader[],
 ): TrustedHeader {
   let prev = trusted.header
+  let signed = trusted.signed
   for (const s of headers) {
     verifyLink(prev, s.header)
     verifyHeaderSignatures(chainId, s, validators)
     prev = s.header
+    signed = s
   }
-  return { header: prev, hash: headerHash(prev) }
+  return { header: prev, hash: headerHash(prev), signed }
 }

@@ -17,6 +17,7 @@ import {
   type SignedHeader,
   type TrustedHeader,
   verifyHeaderChain,
+  verifyHeaderSignatures,
 } from './header.ts'
 
 export interface Checkpoint {
@@ -48,7 +49,7 @@ export async function trustCheckpoint(
       'CHECKPOINT_MISMATCH',
       'the genesis header does not commit to the configured chain id and validators',
     )
-  return { header: h.header, hash: cp.hash }
+  return { header: h.header, hash: cp.hash, signed: h }
 }
 
 /** Verifies headers from `trusted` up to `height` (fetched in chunks) and returns the header there. */
@@ -74,3 +75,23 @@ export async function verifyHeadersTo(
 }
 
 export type { Header }
+
+/**
+ * A header verified in an earlier session and kept locally (the browser's IndexedDB), trusted again
+ * only after its quorum signatures are re-checked against the configured validators — or, at the
+ * checkpoint's height, after its hash matches the checkpoint. Local storage can be corrupted or
+ * tampered with; this makes a stored head as trustworthy as one fetched and verified now.
+ */
+export function trustStoredHeader(cp: Checkpoint, s: SignedHeader): TrustedHeader {
+  const hash = headerHash(s.header)
+  if (s.header.number < cp.number)
+    throw new ChainError('CHECKPOINT_MISMATCH', `stored header ${s.header.number} is below the checkpoint`)
+  if (s.header.number === cp.number) {
+    if (!equals(hash, cp.hash))
+      throw new ChainError(
+        'CHECKPOINT_MISMATCH',
+        'stored header at the checkpoint height is not the checkpoint',
+      )
+  } else verifyHeaderSignatures(cp.chainId, s, cp.validators)
+  return { header: s.header, hash, signed: s }
+}

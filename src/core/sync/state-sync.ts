@@ -92,6 +92,12 @@ export interface SyncOptions {
   config?: Partial<SyncConfig>
   signal?: AbortSignal
   onEvent?: (e: SyncEvent) => void
+  /**
+   * Peers that connect after the sync started (a WebRTC connection coming up on the page, say):
+   * called once the run starts with a function that offers a peer; returns the unsubscribe. An
+   * offered peer is probed for the target root like the first ones and used only if it has it.
+   */
+  joinPeers?: (offer: (peer: SyncPeer) => void) => () => void
   /** Clock (ms); tests may pass a fake. */
   now?: () => number
 }
@@ -208,7 +214,9 @@ class SyncRun {
     this.rootKey = toHex(root)
     this.emit = opts.onEvent ?? (() => {})
     this.peerList = opts.peers
+    this.opts = opts
   }
+  private readonly opts: SyncOptions
   private readonly emit: (e: SyncEvent) => void
   private readonly peerList: SyncPeer[]
 
@@ -230,6 +238,7 @@ class SyncRun {
     const rootBytes = await this.probe()
     await this.accept(rootEntry, rootBytes)
 
+    const unsubscribe = this.opts.joinPeers?.((peer) => void this.join(peer)) ?? (() => {})
     const ticker = setInterval(() => this.poke(), Math.min(this.cfg.progressIntervalMs, 250))
     const onAbort = () => this.poke()
     this.signal.addEventListener('abort', onAbort)
@@ -261,6 +270,7 @@ class SyncRun {
       throw e
     } finally {
       clearInterval(ticker)
+      unsubscribe()
       this.signal.removeEventListener('abort', onAbort)
     }
   }
@@ -293,24 +303,9 @@ class SyncRun {
     this.emit({ type: 'progress', progress: this.progress('probing') })
     await Promise.all(
       this.peerList.map(async (peer) => {
-        const { signal, clear } = timeoutSignal(this.signal, this.cfg.requestTimeoutMs)
-        const stats = newStats(peer.id, this.cfg.initialBatch)
-        try {
-          const t = this.now()
-          const [b] = await peer.getNodes([this.root], signal)
-          stats.rttMs = this.now() - t
-          if (!b || b.length === 0) reasons.push({ peer: peer.id, reason: 'does not have the target root' })
-          else if (!equals(keccak256(b), this.root)) {
-            reasons.push({ peer: peer.id, reason: 'answered with a node that is not the target root' })
-          } else {
-            rootBytes ??= b
-            this.peers.push({ peer, stats, consecutiveFailures: 0, backoffUntil: 0 })
-          }
-        } catch (e) {
-          reasons.push({ peer: peer.id, reason: (e as Error).message })
-        } finally {
-          clear()
-        }
+        const r = await this.probeOne(peer)
+        if (typeof r === 'string') reasons.push({ peer: peer.id, reason: r })
+        else rootBytes ??= r
       }),
     )
     if (this.signal.aborted) throw new SyncAbortedError()
@@ -318,6 +313,33 @@ class SyncRun {
     this.bytes += (rootBytes as Uint8Array).length
     this.processed++
     return rootBytes
+  }
+
+  /** Asks one peer for the target root: its bytes if it has it (and joins the run), else why not. */
+  private async probeOne(peer: SyncPeer): Promise<Uint8Array | string> {
+    const { signal, clear } = timeoutSignal(this.signal, this.cfg.requestTimeoutMs)
+    const stats = newStats(peer.id, this.cfg.initialBatch)
+    try {
+      const t = this.now()
+      const [b] = await peer.getNodes([this.root], signal)
+      stats.rttMs = this.now() - t
+      if (!b || b.length === 0) return 'does not have the target root'
+      if (!equals(keccak256(b), this.root)) return 'answered with a node that is not the target root'
+      this.peers.push({ peer, stats, consecutiveFailures: 0, backoffUntil: 0 })
+      return b
+    } catch (e) {
+      return (e as Error).message
+    } finally {
+      clear()
+    }
+  }
+
+  /** A peer offered mid-sync: used once it proves it has the target root. */
+  private async join(peer: SyncPeer): Promise<void> {
+    if (this.peers.some((p) => p.peer.id === peer.id)) return
+    const r = await this.probeOne(peer)
+    if (typeof r === 'string') this.emit({ type: 'peer-refused', peer: peer.id, reason: r })
+    this.poke()
   }
 
   private usable(ps: PeerState): boolean {

@@ -102,4 +102,6 @@ export type SyncEvent =
   | { type: 'progress'; progress: SyncProgress }
   | { type: 'stall'; sinceMs: number; progress: SyncProgress; reason: string }
   | { type: 'peer-banned'; peer: string; reason: string }
+  /** A peer offered mid-sync that does not have the target state. */
+  | { type: 'peer-refused'; peer: string; reason: string }
   | { type: 'done'; progress: SyncProgress }
