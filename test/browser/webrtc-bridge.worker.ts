@@ -30,10 +30,32 @@ export type Cmd =
   | { op: 'cancel'; peerId: string }
   | { op: 'loop'; peerId: string }
   | { op: 'sync'; via: 'bridge' | 'ws'; peers: string[]; root: string; store: 'memory' | 'idb' }
+  /** Every node the last memory-store sync stored, asked again in fixed batches, `concurrency` at once. */
+  | { op: 'blast'; via: 'bridge' | 'ws'; peer: string; batch: number; concurrency: number }
 
 let timeoutMs = 10_000
 const bridged = new Map<string, BridgedPeer>()
 const closedPeers: string[] = []
+/** Hashes stored by the last sync into a memory store (what `blast` asks for). */
+let known: Uint8Array[] = []
+
+/** Clients for `peers`: bridged peer ids, or WebSocket multiaddrs dialled from this worker. */
+async function clientsFor(
+  via: 'bridge' | 'ws',
+  peers: string[],
+): Promise<{ clients: WireClient[]; stop(): Promise<void> }> {
+  if (via === 'bridge') return { clients: peers.map(peer), stop: async () => {} }
+  const node = await createBrowserLibp2p(true)
+  const ws = peers.map((a) => new PeerClient(node, multiaddr(a), { timeoutMs }))
+  await Promise.all(ws.map((c) => c.status())) // connections up before the clock starts
+  return {
+    clients: ws,
+    async stop() {
+      for (const c of ws) c.close()
+      await node.stop()
+    },
+  }
+}
 
 const peer = (id: string): BridgedPeer => {
   const p = bridged.get(id)
@@ -133,25 +155,14 @@ async function run(cmd: Cmd, progress: (v: unknown) => void): Promise<unknown> {
         cmd.store === 'idb'
           ? await IdbNodeStore.open(`bench-${Date.now()}-${Math.random()}`)
           : new MemoryNodeStore()
-      let clients: WireClient[]
-      let stop = async () => {}
-      if (cmd.via === 'bridge') clients = cmd.peers.map(peer)
-      else {
-        const node = await createBrowserLibp2p(true)
-        const ws = cmd.peers.map((a) => new PeerClient(node, multiaddr(a), { timeoutMs }))
-        await Promise.all(ws.map((c) => c.status())) // connections up before the clock starts
-        clients = ws
-        stop = async () => {
-          for (const c of ws) c.close()
-          await node.stop()
-        }
-      }
+      const { clients, stop } = await clientsFor(cmd.via, cmd.peers)
       const r = await syncToState(fromHex(cmd.root), 0, {
         store,
         peers: clients.map((c, i) => syncPeerOf(c, `${cmd.via}${i}`)),
       })
       const synced = await readSyncedRoot(store)
       await stop()
+      if (store instanceof MemoryNodeStore) known = [...store.nodes.keys()].map((h) => fromHex(h))
       return {
         nodes: r.nodes,
         bytes: r.bytes,
@@ -164,6 +175,32 @@ async function run(cmd: Cmd, progress: (v: unknown) => void): Promise<unknown> {
           errors: s.errors,
         })),
       }
+    }
+    case 'blast': {
+      const { clients, stop } = await clientsFor(cmd.via, [cmd.peer])
+      const c = clients[0]!
+      let next = 0
+      let nodes = 0
+      let bytes = 0
+      let bad = 0
+      const t0 = performance.now()
+      await Promise.all(
+        Array.from({ length: cmd.concurrency }, async () => {
+          while (next < known.length) {
+            const batch = known.slice(next, next + cmd.batch)
+            next += batch.length
+            const got = await c.nodes(batch)
+            for (const [i, n] of got.entries()) {
+              if (equals(keccak256(n), batch[i]!)) nodes++
+              else bad++
+              bytes += n.length
+            }
+          }
+        }),
+      )
+      const ms = performance.now() - t0
+      await stop()
+      return { nodes, bytes, bad, ms }
     }
   }
 }
