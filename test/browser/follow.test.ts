@@ -41,7 +41,9 @@ describe('keeping up with the head', () => {
   it('syncs newer verified heads after the first sync; the shown root is the signed header’s', async () => {
     const page = await browser.newPage()
     await page.goto(url)
-    await expect.poll(() => page.getByTestId('phase').textContent(), { timeout: 60_000 }).toBe('synced')
+    await expect
+      .poll(() => page.getByTestId('phase').getAttribute('data-phase'), { timeout: 60_000 })
+      .toBe('synced')
     const text = async () => (await page.getByTestId('synced').textContent()) ?? ''
     const height = (t: string) => Number(/at block\s+(\d+)/.exec(t)?.[1])
     const first = height(await text())

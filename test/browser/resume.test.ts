@@ -33,9 +33,10 @@ describe('reload mid-sync', () => {
     await page.reload()
     await expect.poll(() => page.getByTestId('resumed').count(), { timeout: 30_000, interval: 20 }).toBe(1)
     await expect.poll(() => page.getByTestId('synced-root').textContent(), { timeout: 60_000 }).toBe(root)
-    const downloaded = Number(
-      /\((\d+) nodes in/.exec((await page.getByTestId('synced').textContent()) ?? '')?.[1],
-    )
+    const num = (re: RegExp, t: string | null) => Number(re.exec(t ?? '')?.[1]?.replace(/,/g, ''))
+    const resumedFrom = num(/Resumed from ([\d,]+) nodes/, await page.getByTestId('resumed').textContent())
+    const downloaded = num(/\(([\d,]+) nodes downloaded in/, await page.getByTestId('synced').textContent())
+    expect(resumedFrom).toBeGreaterThan(0)
     expect(downloaded).toBeGreaterThan(0)
     expect(downloaded).toBeLessThan(total)
   }, 180_000)

@@ -23,6 +23,8 @@ export interface AppFixture {
   genesisRoot: string
   url: string
   browser: BrowserContext
+  /** Another browser with an empty profile (no IndexedDB, no service worker); closed by `stop()`. */
+  freshBrowser(opts?: Parameters<typeof launchBrowser>[0]): Promise<BrowserContext>
   stop(): Promise<void>
 }
 
@@ -55,6 +57,7 @@ export async function startAppFixture(
   await build({ root: ROOT, logLevel: 'error', build: { outDir: dist, emptyOutDir: true } })
   const server = await serveApp({ dist, bootstrapFile, host: '127.0.0.1', port: 0 })
   const browser = await launchBrowser()
+  const extra: BrowserContext[] = []
   return {
     files,
     node,
@@ -62,7 +65,13 @@ export async function startAppFixture(
     genesisRoot: toHex(genesisRoot),
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`,
     browser,
+    async freshBrowser(opts) {
+      const b = await launchBrowser(opts)
+      extra.push(b)
+      return b
+    },
     async stop() {
+      for (const b of extra) await b.close().catch(() => {})
       await browser.close()
       server.close()
       await stopAllNodes()

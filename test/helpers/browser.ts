@@ -20,8 +20,11 @@ export function chromiumPath(): string {
   }
 }
 
-export async function launchBrowser(): Promise<BrowserContext> {
+export async function launchBrowser(
+  opts: { serviceWorkers?: 'allow' | 'block' } = {},
+): Promise<BrowserContext> {
   return chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'rootsync-chromium-')), {
+    ...opts,
     executablePath: chromiumPath(),
     headless: true,
     args: [

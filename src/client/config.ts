@@ -1,0 +1,113 @@
+/**
+ * Where the client's trust and peers come from, in order: URL parameters, then settings saved from
+ * the settings form, then the devnet's bootstrap.json. Each field is validated with an error that
+ * says which field and what is expected, because a wrong checkpoint or validator set means the
+ * client can verify nothing.
+ *
+ * URL parameters (all optional; any given one overrides the others' value):
+ *   chainId=1337
+ *   checkpoint=<number>:<0x header hash>     e.g. 0:0xabc…  (the genesis header, or a later one)
+ *   validators=0x…,0x…                       the validator set that signs from the checkpoint
+ *   peers=<multiaddr>,<multiaddr>            each ending in /p2p/<peer id>
+ *   address=0x…                              an account to look up as soon as possible
+ */
+import type { BootstrapInfo, PeerInfo } from './messages.ts'
+
+export class ConfigError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** The fields a person can set (URL or form); strings as typed. */
+export interface ConfigFields {
+  chainId?: string
+  checkpoint?: string
+  validators?: string
+  peers?: string
+}
+
+export const SETTINGS_KEY = 'rootsync.settings'
+
+const HASH = /^0x[0-9a-fA-F]{64}$/
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/
+
+const list = (s: string) =>
+  s
+    .split(/[\s,]+/)
+    .map((x) => x.trim())
+    .filter(Boolean)
+
+/** Multiaddrs, grouped by peer: one peer may be reachable over WebSockets and WebRTC. */
+export function parsePeers(s: string): PeerInfo[] {
+  const byId = new Map<string, PeerInfo>()
+  for (const addr of list(s)) {
+    const m = /\/p2p\/([1-9A-HJ-NP-Za-km-z]{46,60})$/.exec(addr)
+    if (!addr.startsWith('/') || !m)
+      throw new ConfigError('peers', `"${addr}" is not a multiaddr ending in /p2p/<peer id>`)
+    if (!/\/(ws|wss|webrtc-direct)(\/|$)/.test(addr))
+      throw new ConfigError(
+        'peers',
+        `"${addr}" uses no transport a browser can dial (ws, wss or webrtc-direct)`,
+      )
+    const peerId = m[1]!
+    const p = byId.get(peerId) ?? { name: `peer-${byId.size + 1}`, peerId, addrs: [] }
+    p.addrs.push(addr)
+    byId.set(peerId, p)
+  }
+  return [...byId.values()]
+}
+
+/** Applies `f` over `base` (which may be null when there is no bootstrap.json). */
+export function resolveConfig(base: BootstrapInfo | null, f: ConfigFields): BootstrapInfo {
+  // A JSON copy: `base` may be a reactive proxy, which structuredClone refuses.
+  const c: Partial<BootstrapInfo> = base ? JSON.parse(JSON.stringify(base)) : {}
+  if (f.chainId?.trim()) {
+    const n = Number(f.chainId.trim())
+    if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError('chainId', 'expected a positive integer')
+    c.chainId = n
+  }
+  if (f.checkpoint?.trim()) {
+    const m = /^(\d+):(0x[0-9a-fA-F]{64})$/.exec(f.checkpoint.trim())
+    if (!m) throw new ConfigError('checkpoint', 'expected <block number>:<0x + 64 hex digits header hash>')
+    c.checkpoint = { number: Number(m[1]), hash: m[2]!.toLowerCase() }
+    if (c.checkpoint.number === 0) c.genesisHash = c.checkpoint.hash
+  }
+  if (f.validators?.trim()) {
+    const v = list(f.validators)
+    for (const a of v) if (!ADDRESS.test(a)) throw new ConfigError('validators', `"${a}" is not a 0x address`)
+    c.validators = v.map((a) => a.toLowerCase())
+  }
+  if (f.peers?.trim()) c.peers = parsePeers(f.peers)
+  if (c.chainId === undefined)
+    throw new ConfigError('chainId', 'not set (no bootstrap.json, URL or settings)')
+  if (!c.checkpoint || !HASH.test(c.checkpoint.hash)) throw new ConfigError('checkpoint', 'not set')
+  if (!c.validators?.length) throw new ConfigError('validators', 'not set')
+  if (!c.peers?.length) throw new ConfigError('peers', 'no peers to sync from')
+  c.genesisHash ??= ''
+  return c as BootstrapInfo
+}
+
+export function fieldsFromUrl(search: string): ConfigFields {
+  const q = new URLSearchParams(search)
+  const f: ConfigFields = {}
+  for (const k of ['chainId', 'checkpoint', 'validators', 'peers'] as const) {
+    const v = q.get(k)
+    if (v !== null) f[k] = v
+  }
+  return f
+}
+
+/** The form's fields for a resolved config (to prefill it). */
+export function fieldsOf(c: BootstrapInfo): Required<ConfigFields> {
+  return {
+    chainId: String(c.chainId),
+    checkpoint: `${c.checkpoint.number}:${c.checkpoint.hash}`,
+    validators: c.validators.join('\n'),
+    peers: c.peers.flatMap((p) => p.addrs).join('\n'),
+  }
+}

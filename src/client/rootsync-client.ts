@@ -1,0 +1,123 @@
+/**
+ * rootsync for a page: starts the sync worker, brings in WebRTC peers through the page (workers
+ * cannot open RTCPeerConnections), and offers verified reads. The app's UI uses exactly this; a
+ * wallet embeds it the same way:
+ *
+ *   const rs = createRootsyncClient()
+ *   rs.subscribe((m) => …)          // status, verified header, progress, peers, store figures
+ *   rs.start(config)                // BootstrapInfo: chain id, checkpoint, validators, peers
+ *   const a = await rs.getAccount('0x…')   // a.source: 'local' | 'proof', a.header: what it is proven against
+ *
+ * Every answer is verified in the worker against a header verified from the checkpoint.
+ */
+import type { AccountAnswer, BootstrapInfo, FromWorker, StorageAnswer, ToWorker } from './messages.ts'
+
+export class ReadError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'ReadError'
+  }
+}
+
+export interface RootsyncClient {
+  start(config: BootstrapInfo): void
+  getAccount(address: string): Promise<AccountAnswer>
+  getStorage(address: string, slot: string): Promise<StorageAnswer>
+  subscribe(listener: (m: FromWorker) => void): () => void
+  /** Resume after a failure the worker waits on (a full store, once space is freed). */
+  retry(): void
+  /** Stops the worker, deletes this chain's local database and starts again from the checkpoint. */
+  clearData(): Promise<void>
+  readonly dbName: string | null
+  close(): void
+}
+
+/** One database per chain and genesis (or checkpoint), so two chains never mix their nodes. */
+export const dbNameOf = (c: BootstrapInfo) =>
+  `rootsync-${c.chainId}-${(c.genesisHash || c.checkpoint.hash).slice(2, 10)}`
+
+export function createRootsyncClient(): RootsyncClient {
+  const listeners = new Set<(m: FromWorker) => void>()
+  const pending = new Map<number, { resolve(a: never): void; reject(e: Error): void }>()
+  let nextId = 1
+  let worker: Worker | null = null
+  let config: BootstrapInfo | null = null
+  let bridge: { close(): Promise<void> } | null = null
+
+  const send = (m: ToWorker, transfer: Transferable[] = []) => worker?.postMessage(m, transfer)
+
+  function spawn(c: BootstrapInfo) {
+    worker = new Worker(new URL('../worker/sync-worker.ts', import.meta.url), {
+      type: 'module',
+      name: 'rootsync-sync',
+    })
+    worker.onmessage = (ev: MessageEvent<FromWorker>) => {
+      const m = ev.data
+      if (m.type === 'account' || m.type === 'storage' || m.type === 'read-error') {
+        const p = pending.get(m.id)
+        pending.delete(m.id)
+        if (m.type === 'read-error') p?.reject(new ReadError(m.code, m.message))
+        else p?.resolve(m.answer as never)
+      }
+      for (const l of listeners) l(m)
+    }
+    worker.onerror = (e) => {
+      for (const l of listeners)
+        l({ type: 'error', code: 'WORKER_CRASHED', message: e.message || 'the sync worker stopped' })
+    }
+    send({ type: 'start', bootstrap: c, dbName: dbNameOf(c) })
+  }
+
+  function read<T>(m: ToWorker & { id: number }): Promise<T> {
+    if (!worker) return Promise.reject(new ReadError('NOT_STARTED', 'start() the client first'))
+    return new Promise<T>((resolve, reject) => {
+      pending.set(m.id, { resolve: resolve as (a: never) => void, reject })
+      send(m)
+    })
+  }
+
+  function stop() {
+    worker?.terminate()
+    worker = null
+    for (const p of pending.values()) p.reject(new ReadError('STOPPED', 'the client was stopped'))
+    pending.clear()
+  }
+
+  return {
+    get dbName() {
+      return config && dbNameOf(config)
+    },
+    start(c) {
+      config = c
+      spawn(c)
+    },
+    getAccount: (address) => read({ type: 'getAccount', id: nextId++, address }),
+    getStorage: (address, slot) => read({ type: 'getStorage', id: nextId++, address, slot }),
+    subscribe(l) {
+      listeners.add(l)
+      return () => listeners.delete(l)
+    },
+    retry: () => send({ type: 'retry' }),
+    async clearData() {
+      if (!config) return
+      await bridge?.close()
+      bridge = null
+      stop()
+      const name = dbNameOf(config)
+      await new Promise<void>((resolve, reject) => {
+        const r = indexedDB.deleteDatabase(name)
+        r.onsuccess = () => resolve()
+        r.onerror = () => reject(new Error(`could not delete ${name}: ${r.error?.message}`))
+        r.onblocked = () => reject(new Error(`${name} is still open in another tab; close it and try again`))
+      })
+      spawn(config)
+    },
+    close() {
+      void bridge?.close()
+      stop()
+    },
+  }
+}

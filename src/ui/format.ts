@@ -1,0 +1,30 @@
+/** Display helpers: wei as ether, byte sizes, durations, short hashes. */
+
+export function ether(wei: string): string {
+  const w = BigInt(wei)
+  const whole = w / 10n ** 18n
+  const frac = (w % 10n ** 18n).toString().padStart(18, '0').replace(/0+$/, '')
+  return `${whole}${frac ? `.${frac}` : ''} ETH`
+}
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`
+  const units = ['KB', 'MB', 'GB', 'TB']
+  let v = n / 1024
+  let i = 0
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`
+}
+
+export function seconds(s: number | null): string {
+  if (s === null || !Number.isFinite(s)) return '—'
+  if (s < 60) return `${Math.ceil(s)} s`
+  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`
+}
+
+export const short = (h: string) => (h.length > 18 ? `${h.slice(0, 10)}…${h.slice(-6)}` : h)
+
+export const count = (n: number) => n.toLocaleString('en-US')

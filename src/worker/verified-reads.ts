@@ -1,0 +1,133 @@
+/**
+ * Verified reads: an account, or one storage slot, under the newest verified header.
+ *
+ * When the local state for that header's root is complete, the answer comes from IndexedDB through
+ * the trie, which re-hashes every node it loads against the hash that pointed to it (corrupt local
+ * data is an error, never an answer). Before that, it is an EIP-1186 proof from a peer, checked
+ * against the verified header's state root; a peer whose proof fails is charged and the next one
+ * asked. Either way the answer names its source and the header it is proven against.
+ */
+import type { AccountAnswer, HeaderView, StorageAnswer } from '../client/messages.ts'
+import { timeoutSignal } from '../core/abort.ts'
+import type { Account } from '../core/account.ts'
+import { verifyRequestedProof } from '../core/account-proof.ts'
+import { fromHexExact, padLeft, toHex } from '../core/bytes.ts'
+import { StateDB } from '../core/chain/state.ts'
+import { InputError, RootsyncError } from '../core/errors.ts'
+import type { NodeStore } from '../core/store.ts'
+import type { PeerRegistry } from './peer-registry.ts'
+
+export interface ReadContext {
+  /** The newest verified header; waits for one (the first header verification) if there is none. */
+  head(): Promise<HeaderView & { root: Uint8Array }>
+  /** The store, when the state under `root` is complete in it. */
+  localState(root: Uint8Array): NodeStore | null
+  peers: PeerRegistry
+}
+
+const PROOF_TIMEOUT_MS = 5000
+
+const shape = (a: Account | null): AccountAnswer['account'] =>
+  a && {
+    balance: a.balance.toString(),
+    nonce: a.nonce.toString(),
+    codeHash: toHex(a.codeHash),
+    storageRoot: toHex(a.storageRoot),
+  }
+
+function parseSlot(slotHex: string): Uint8Array {
+  const s = slotHex.trim()
+  if (!/^0x[0-9a-fA-F]{1,64}$/.test(s))
+    throw new InputError('slot: expected 0x followed by 1 to 64 hex digits')
+  return padLeft(fromHexExact(s.length % 2 ? `0x0${s.slice(2)}` : s, (s.length - 1) >> 1, 'slot'), 32)
+}
+
+function parseAddress(addressHex: string): Uint8Array {
+  const a = addressHex.trim()
+  if (!/^0x[0-9a-fA-F]{40}$/.test(a)) throw new InputError('address: expected 0x followed by 40 hex digits')
+  return fromHexExact(a, 20, 'address')
+}
+
+/** Asks peers in turn for a proof of `address` (and `slots`) until one verifies. */
+async function proven(ctx: ReadContext, root: Uint8Array, address: Uint8Array, slots: Uint8Array[]) {
+  const errors: string[] = []
+  for (const p of ctx.peers.usable()) {
+    let proof: Awaited<ReturnType<typeof p.client.proof>>
+    const { signal, clear } = timeoutSignal(undefined, PROOF_TIMEOUT_MS)
+    try {
+      proof = await p.client.proof({ stateRoot: root, address, slots }, signal)
+    } catch (e) {
+      errors.push(`${p.view.name}: ${(e as Error).message}`)
+      continue
+    } finally {
+      clear()
+    }
+    try {
+      return { v: verifyRequestedProof(root, address, slots, proof), peer: p.view.name }
+    } catch (e) {
+      ctx.peers.charge(p, 'bad', `invalid proof: ${(e as Error).message}`)
+      errors.push(`${p.view.name}: invalid proof (${(e as Error).message})`)
+    }
+  }
+  throw new RootsyncError(
+    'NO_VALID_PROOF',
+    errors.length
+      ? `no peer gave a valid proof: ${errors.join('; ')}`
+      : 'no connected peer to ask for a proof',
+  )
+}
+
+export async function getAccount(ctx: ReadContext, addressHex: string): Promise<AccountAnswer> {
+  const t = performance.now()
+  const address = parseAddress(addressHex)
+  const { root, ...header } = await ctx.head()
+  const local = ctx.localState(root)
+  if (local) {
+    const account = shape(await new StateDB(local, root).getAccount(address))
+    return { address: toHex(address), account, source: 'local', header, ms: performance.now() - t }
+  }
+  const { v, peer } = await proven(ctx, root, address, [])
+  return {
+    address: toHex(address),
+    account: shape(v.account),
+    source: 'proof',
+    peer,
+    header,
+    ms: performance.now() - t,
+  }
+}
+
+export async function getStorage(
+  ctx: ReadContext,
+  addressHex: string,
+  slotHex: string,
+): Promise<StorageAnswer> {
+  const t = performance.now()
+  const address = parseAddress(addressHex)
+  const slot = parseSlot(slotHex)
+  const { root, ...header } = await ctx.head()
+  const word = (v: bigint) => `0x${v.toString(16).padStart(64, '0')}`
+  const local = ctx.localState(root)
+  if (local) {
+    const value = await new StateDB(local, root).getStorage(address, slot)
+    return {
+      address: toHex(address),
+      slot: toHex(slot),
+      value: word(value),
+      source: 'local',
+      header,
+      ms: performance.now() - t,
+    }
+  }
+  const { v, peer } = await proven(ctx, root, address, [slot])
+  const value = v.account ? (v.storage[0]?.value ?? 0n) : 0n
+  return {
+    address: toHex(address),
+    slot: toHex(slot),
+    value: word(value),
+    source: 'proof',
+    peer,
+    header,
+    ms: performance.now() - t,
+  }
+}
