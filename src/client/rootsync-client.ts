@@ -22,11 +22,16 @@ export class ReadError extends Error {
   }
 }
 
+/** What subscribers hear: the worker's messages, and the page's WebRTC dials. */
+export type ClientEvent =
+  | FromWorker
+  | { type: 'webrtc'; peerId: string; event: 'connected' | 'failed' | 'closed'; message?: string }
+
 export interface RootsyncClient {
   start(config: BootstrapInfo): void
   getAccount(address: string): Promise<AccountAnswer>
   getStorage(address: string, slot: string): Promise<StorageAnswer>
-  subscribe(listener: (m: FromWorker) => void): () => void
+  subscribe(listener: (m: ClientEvent) => void): () => void
   /** Resume after a failure the worker waits on (a full store, once space is freed). */
   retry(): void
   /** Stops the worker, deletes this chain's local database and starts again from the checkpoint. */
@@ -40,13 +45,16 @@ export const dbNameOf = (c: BootstrapInfo) =>
   `rootsync-${c.chainId}-${(c.genesisHash || c.checkpoint.hash).slice(2, 10)}`
 
 export function createRootsyncClient(): RootsyncClient {
-  const listeners = new Set<(m: FromWorker) => void>()
+  const listeners = new Set<(m: ClientEvent) => void>()
   const pending = new Map<number, { resolve(a: never): void; reject(e: Error): void }>()
   let nextId = 1
   let worker: Worker | null = null
   let config: BootstrapInfo | null = null
   let bridge: { close(): Promise<void> } | null = null
 
+  const emit = (m: ClientEvent) => {
+    for (const l of listeners) l(m)
+  }
   const send = (m: ToWorker, transfer: Transferable[] = []) => worker?.postMessage(m, transfer)
 
   function spawn(c: BootstrapInfo) {
@@ -62,13 +70,39 @@ export function createRootsyncClient(): RootsyncClient {
         if (m.type === 'read-error') p?.reject(new ReadError(m.code, m.message))
         else p?.resolve(m.answer as never)
       }
-      for (const l of listeners) l(m)
+      emit(m)
     }
     worker.onerror = (e) => {
       for (const l of listeners)
         l({ type: 'error', code: 'WORKER_CRASHED', message: e.message || 'the sync worker stopped' })
     }
     send({ type: 'start', bootstrap: c, dbName: dbNameOf(c) })
+    void bridgeWebRtc(c, worker)
+  }
+
+  /**
+   * Peers the worker cannot reach itself (WebRTC-direct only: no WebSocket address) are dialled here
+   * on the page and bridged in. WebSockets are preferred where both exist: they cost the page nothing.
+   * The bridge and libp2p load lazily, only when such a peer is configured.
+   */
+  async function bridgeWebRtc(c: BootstrapInfo, w: Worker) {
+    const webrtcOnly = c.peers.filter(
+      (p) =>
+        !p.addrs.some((a) => /\/wss?(\/|$)/.test(a)) && p.addrs.some((a) => a.includes('/webrtc-direct/')),
+    )
+    if (!webrtcOnly.length) return
+    try {
+      const { bridgeWebRtcPeers } = await import('../page/webrtc-bridge.ts')
+      if (worker !== w) return
+      const b = await bridgeWebRtcPeers(webrtcOnly, w, {
+        allowLocal: true,
+        onEvent: (e) => emit({ type: 'webrtc', peerId: e.peerId, event: e.type, message: e.message }),
+      })
+      if (worker === w) bridge = b
+      else await b.close()
+    } catch (e) {
+      emit({ type: 'webrtc', peerId: '*', event: 'failed', message: (e as Error).message })
+    }
   }
 
   function read<T>(m: ToWorker & { id: number }): Promise<T> {

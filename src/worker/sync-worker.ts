@@ -86,7 +86,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       const p = peers.add({
         ...m.peer,
         transport: 'webrtc',
-        client: new BridgedPeer(`${m.peer.name} (WebRTC)`, m.port),
+        client: new BridgedPeer(m.peer.peerId, m.port, 10_000),
       })
       if (chainId) void peers.check(p, chainId)
       break

@@ -132,6 +132,23 @@ describe('web app in Chromium', () => {
     await expect.poll(() => page.getByTestId('config-error').textContent()).toMatch(/^checkpoint: expected/)
   }, 90_000)
 
+  it('a peer reachable only over WebRTC-direct is dialled by the page and bridged to the worker, which syncs from it', async () => {
+    const webrtc = app.node.ready.addrs.find((a) => a.includes('/webrtc-direct/'))
+    expect(webrtc).toBeDefined()
+    const ctx = await app.freshBrowser()
+    const page = await ctx.newPage()
+    await page.goto(`${url}?${new URLSearchParams({ peers: webrtc! })}`)
+    await synced(page)
+    const row = page.locator(`[data-testid=peer-row][data-transport=webrtc]`)
+    expect(await row.getAttribute('data-peer-id')).toBe(app.node.ready.peerId)
+    expect(await row.getByTestId('peer-state').textContent()).toBe('connected')
+    expect(
+      Number((await row.getByTestId('peer-served').textContent())!.split(' ')[0]!.replace(/,/g, '')),
+    ).toBeGreaterThan(500)
+    expect(await page.locator('[data-testid=peer-row][data-transport=websocket]').count()).toBe(0)
+    await ctx.close()
+  }, 90_000)
+
   it('the settings form validates, saves and restarts with the new peers', async () => {
     const page = await browser.newPage()
     await page.goto(url)
