@@ -1,9 +1,41 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte'
 import { defineConfig } from 'vite'
+import { VitePWA } from 'vite-plugin-pwa'
 
-export default defineConfig({
+export default defineConfig(({ command, mode }) => ({
   base: './',
-  plugins: [svelte()],
+  // `src/ui/pwa.ts` registers the service worker only in a built app, never under `vite` dev.
+  define: { __PWA_SERVICE_WORKER__: JSON.stringify(command === 'build') },
+  plugins: [
+    svelte(),
+    // The service worker (src/sw/service-worker.ts) is bundled by a second vite build after the
+    // app's, then workbox-build's injectManifest writes the precache list (every file below, with
+    // a revision hash for the unhashed ones) into it as `self.__WB_MANIFEST`. The web manifest and
+    // icons are committed files in public/; registration is ours (src/ui/pwa.ts, workbox-window).
+    VitePWA({
+      strategies: 'injectManifest',
+      srcDir: 'src/sw',
+      filename: 'service-worker.ts',
+      injectRegister: false,
+      manifest: false,
+      includeManifestIcons: false,
+      injectManifest: {
+        globPatterns: ['**/*.{html,js,css,wasm,png,svg,webmanifest}'],
+        // The chain config is fetched network-first at run time, never precached.
+        globIgnores: ['**/bootstrap.json'],
+        // Build workbox in the app's mode (its dev logging is keyed on NODE_ENV, which test
+        // runners set to "test").
+        buildPlugins: {
+          vite: [
+            {
+              name: 'rootsync:sw-mode',
+              config: () => ({ define: { 'process.env.NODE_ENV': JSON.stringify(mode) } }),
+            },
+          ],
+        },
+      },
+    }),
+  ],
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022' },
   worker: { format: 'es' },
-})
+}))

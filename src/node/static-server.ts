@@ -1,21 +1,32 @@
 /**
  * The web app's static server for `npm start` and the browser tests: files from the built `dist/`,
- * `/bootstrap.json` from the devnet's data directory, and `index.html` for any other path.
+ * `/bootstrap.json` from the devnet's data directory, and `index.html` for any other page path.
+ *
+ * Caching, for the service worker (docs/architecture.md, "Offline"): files under `assets/` have a
+ * content hash in their name and are immutable; everything else (index.html, service-worker.js, the
+ * web manifest, icons, bootstrap.json) is `no-cache`, so the browser revalidates it and a new build's
+ * service worker is found on the next visit. A missing file (a path with an extension) is a 404, not
+ * index.html: an HTML page must never be cached under a script's URL. The worker lives at the root
+ * of its scope, so it needs no `Service-Worker-Allowed` header.
  */
 import { createReadStream, existsSync, statSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
-import { extname, join, normalize } from 'node:path'
+import { extname, join, normalize, relative, sep } from 'node:path'
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
   '.css': 'text/css',
   '.json': 'application/json',
   '.webmanifest': 'application/manifest+json',
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
+  '.ico': 'image/x-icon',
   '.wasm': 'application/wasm',
 }
+
+const IMMUTABLE = 'public, max-age=31536000, immutable'
 
 export function serveApp(o: {
   dist: string
@@ -29,10 +40,20 @@ export function serveApp(o: {
       path === '/bootstrap.json'
         ? o.bootstrapFile
         : join(o.dist, normalize(path).replace(/^(\.\.[/\\])+/, ''))
-    const target = existsSync(file) && statSync(file).isFile() ? file : join(o.dist, 'index.html')
+    let target = file
+    if (!(existsSync(file) && statSync(file).isFile())) {
+      if (extname(path) !== '') {
+        res.writeHead(404, { 'content-type': 'text/plain', 'cache-control': 'no-cache' })
+        res.end('not found\n')
+        return
+      }
+      target = join(o.dist, 'index.html')
+    }
+    const hashed = target !== o.bootstrapFile && relative(o.dist, target).startsWith(`assets${sep}`)
     res.writeHead(200, {
       'content-type': TYPES[extname(target)] ?? 'application/octet-stream',
-      'cache-control': 'no-cache',
+      'cache-control': hashed ? IMMUTABLE : 'no-cache',
+      'x-content-type-options': 'nosniff',
     })
     createReadStream(target).pipe(res)
   })
