@@ -106,6 +106,8 @@ export type FromWorker =
   | { type: 'synced'; root: string; height: number; nodes: number; skipped: number; seconds: number }
   | { type: 'peers'; peers: PeerView[] }
   | { type: 'store'; nodes: number; bytes: number }
+  /** Nodes of older states dropped from the store (kept: the live state's nodes). */
+  | { type: 'pruned'; dropped: number; kept: number }
   | { type: 'error'; code: string; message: string }
   | { type: 'account'; id: number; answer: AccountAnswer }
   | { type: 'storage'; id: number; answer: StorageAnswer }

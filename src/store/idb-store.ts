@@ -27,6 +27,10 @@ import { type IDBPDatabase, openDB } from 'idb'
 import { fromHex, toHex } from '../core/bytes.ts'
 import { RootsyncError } from '../core/errors.ts'
 import type { NodeStore, WriteBatch } from '../core/store.ts'
+import { verifyStoredState } from '../core/sync/verify.ts'
+
+/** A pack was replaced by a compaction between a lookup and its read (internal; retried). */
+class PackMovedError extends Error {}
 
 export class StoreFullError extends RootsyncError {
   constructor(detail: string) {
@@ -86,6 +90,14 @@ class PrefixTable {
   setOffset(slot: number, offset: number): void {
     this.vals[2 * slot + 1] = offset
   }
+  move(slot: number, pack: number, offset: number): void {
+    this.vals[2 * slot] = pack
+    this.vals[2 * slot + 1] = offset
+  }
+  /** Slots (an upper bound for slot numbers). */
+  get capacity(): number {
+    return this.mask + 1
+  }
 
   insert(h: Uint8Array, pack: number, offset: number): void {
     if ((this.count + 1) * 2 > this.mask + 1) this.grow()
@@ -121,9 +133,9 @@ class PrefixTable {
 }
 
 export class IdbNodeStore implements NodeStore {
-  private readonly table = new PrefixTable()
+  private table = new PrefixTable()
   /** Staged nodes (few at a time): hex hash → [pack, offset]. */
-  private readonly staged = new Map<string, [number, number]>()
+  private staged = new Map<string, [number, number]>()
   private readonly cache = new Map<number, Uint8Array>()
   private readonly cacheLimit = 64
 
@@ -181,7 +193,10 @@ export class IdbNodeStore implements NodeStore {
       this.cache.set(id, p)
       return p
     }
-    p = new Uint8Array((await this.db.get(PACKS, id)) as ArrayBuffer)
+    const buf = (await this.db.get(PACKS, id)) as ArrayBuffer | undefined
+    // A compaction may have replaced the pack since the slot was looked up: callers look again.
+    if (!buf) throw new PackMovedError()
+    p = new Uint8Array(buf)
     this.cache.set(id, p)
     if (this.cache.size > this.cacheLimit) this.cache.delete(this.cache.keys().next().value!)
     return p
@@ -204,15 +219,131 @@ export class IdbNodeStore implements NodeStore {
 
   /** The node bytes (a copy) if stored. */
   async getNode(hash: Uint8Array): Promise<Uint8Array | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const slot = await this.slotOf(hash)
+        if (slot < 0) return undefined
+        const p = await this.pack(this.table.pack(slot))
+        const off = this.table.offset(slot)
+        const len = new DataView(p.buffer, p.byteOffset).getUint32(off + 32)
+        return p.slice(off + 36, off + 36 + len)
+      } catch (e) {
+        if (!(e instanceof PackMovedError) || attempt > 2) throw e
+      }
+    }
+  }
+
+  /** The table slot holding `hash` (full hash confirmed), or -1. */
+  private async slotOf(hash: Uint8Array): Promise<number> {
     for (const s of this.table.find(hash)) {
       const off = this.table.offset(s)
       if (off === DELETED) continue
-      const p = await this.pack(this.table.pack(s))
-      if (!sameHash(p, off, hash)) continue
-      const len = new DataView(p.buffer, p.byteOffset).getUint32(off + 32)
-      return p.slice(off + 36, off + 36 + len)
+      if (sameHash(await this.pack(this.table.pack(s)), off, hash)) return s
     }
-    return undefined
+    return -1
+  }
+
+  /**
+   * Pruning: drops every node not reachable from `root` (staged nodes are kept), so a client that
+   * follows the head does not grow without bound. Live nodes are marked by the integrity walk (each
+   * re-hashed on the way, so a corrupt store fails here, loudly, before anything is dropped); then
+   * each pack is rewritten with only its live entries, new pack and index in, old ones out, in one
+   * transaction per pack. A crash between packs leaves some garbage, never a missing live node.
+   */
+  async compact(
+    root: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<{ kept: number; dropped: number; bytes: number }> {
+    const live = new Uint8Array(this.table.capacity)
+    await verifyStoredState(this, root, {
+      signal,
+      onNode: (h) => {
+        for (const s of this.table.find(h)) live[s] = 1
+      },
+    })
+    const keys = (await this.db.getAllKeys(INDEX)) as number[]
+    let kept = 0
+    let dropped = 0
+    for (const key of keys) {
+      if (signal?.aborted) break
+      const r = (await this.db.get(INDEX, key)) as IndexRecord | undefined
+      if (!r) continue
+      const old = r.pack ? await this.pack(r.pack).catch(() => null) : null
+      // Entries to keep: live nodes at this very location, and staged nodes still staged here.
+      const keep: number[] = []
+      const slots: number[] = []
+      for (let i = 0; i < r.offsets.length; i++) {
+        const off = r.offsets[i]!
+        if (off === DELETED || !old) continue
+        const h = r.hashes.subarray(32 * i, 32 * i + 32)
+        if (r.kinds?.[i] === 1) {
+          const at = this.staged.get(toHex(h))
+          if (at && at[0] === r.pack && at[1] === off) keep.push(i)
+          continue
+        }
+        let slot = -1
+        for (const s of this.table.find(h))
+          if (this.table.pack(s) === r.pack && this.table.offset(s) === off) slot = s
+        if (slot >= 0 && live[slot]) {
+          keep.push(i)
+          slots.push(slot)
+        } else dropped++
+      }
+      if (r.pack && keep.length === r.offsets.length) {
+        kept += slots.length
+        continue // nothing to drop here
+      }
+      let size = 0
+      for (const i of keep)
+        size += 36 + new DataView(old!.buffer, old!.byteOffset).getUint32(r.offsets[i]! + 32)
+      const pack = new Uint8Array(size)
+      const hashes = new Uint8Array(32 * keep.length)
+      const offsets = new Uint32Array(keep.length)
+      const kinds = new Uint8Array(keep.length)
+      let o = 0
+      keep.forEach((i, j) => {
+        const from = r.offsets[i]!
+        const len = 36 + new DataView(old!.buffer, old!.byteOffset).getUint32(from + 32)
+        pack.set(old!.subarray(from, from + len), o)
+        hashes.set(r.hashes.subarray(32 * i, 32 * i + 32), 32 * j)
+        offsets[j] = o
+        kinds[j] = r.kinds?.[i] ?? 0
+        o += len
+      })
+      const tx = this.db.transaction([PACKS, INDEX], 'readwrite')
+      let packId = 0
+      if (keep.length) {
+        packId = (await tx.objectStore(PACKS).add(pack.buffer)) as number
+        await tx
+          .objectStore(INDEX)
+          .add({ pack: packId, hashes, offsets, kinds, packBytes: size } satisfies IndexRecord)
+      }
+      if (r.pack) await tx.objectStore(PACKS).delete(r.pack)
+      await tx.objectStore(INDEX).delete(key)
+      await tx.done
+      // Point the in-memory index at the new locations (reads in flight retry on a moved pack).
+      this.packBytes += size - (r.packBytes ?? 0)
+      let k = 0
+      keep.forEach((i, j) => {
+        const h = r.hashes.subarray(32 * i, 32 * i + 32)
+        if (r.kinds?.[i] === 1) this.staged.set(toHex(h), [packId, offsets[j]!])
+        else this.table.move(slots[k++]!, packId, offsets[j]!)
+      })
+      kept += slots.length
+      this.cache.delete(r.pack)
+      if (keep.length) this.cache.set(packId, pack)
+    }
+    // Dropped entries still hold slots: rebuild the index from the records as at open, then swap.
+    let cursor = await this.db.transaction(INDEX).store.openCursor()
+    const fresh = new IdbNodeStore(this.db)
+    while (cursor) {
+      fresh.applyIndex(cursor.value as IndexRecord)
+      cursor = await cursor.continue()
+    }
+    this.table = fresh.table
+    this.staged = fresh.staged
+    this.packBytes = fresh.packBytes
+    return { kept, dropped, bytes: this.packBytes }
   }
 
   async hasNode(hash: Uint8Array): Promise<boolean> {

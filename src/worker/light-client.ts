@@ -44,6 +44,9 @@ export interface LightClient extends ReadContext {
 /** How long a read waits for the first verified header before failing. */
 const HEAD_WAIT_MS = 20_000
 
+/** Nodes of older states tolerated beyond the live state's own count before pruning. */
+const PRUNE_SLACK = 1000
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export function checkpointOf(b: BootstrapInfo): Checkpoint {
@@ -62,6 +65,8 @@ export function createLightClient(d: LightClientDeps): LightClient {
   let head: TrustedHeader | null = null
   let completeRoot: string | null = null
   let peersHead = 0
+  /** Nodes of the newest complete state, as last counted (0: not yet known). */
+  let liveNodes = 0
   const headWaiters: (() => void)[] = []
   let wakeRetry: (() => void) | null = null
 
@@ -147,6 +152,7 @@ export function createLightClient(d: LightClientDeps): LightClient {
       })
       last = r.peers
       completeRoot = r.root
+      await prune(root)
       post({
         type: 'synced',
         root: r.root,
@@ -160,6 +166,25 @@ export function createLightClient(d: LightClientDeps): LightClient {
       peers.sync(last, true)
       postStore()
     }
+  }
+
+  /**
+   * Following the head stores each block's changed nodes beside the old ones; once the store holds
+   * twice as many nodes as the state it serves (+ PRUNE_SLACK), everything the newest complete root
+   * does not reach is dropped (IdbNodeStore.compact). The cost, one walk of the live state, is so
+   * paid once per live-state-sized amount of change. Reads keep answering meanwhile.
+   */
+  async function prune(root: Uint8Array): Promise<void> {
+    if (!liveNodes) {
+      liveNodes = store.size
+      return
+    }
+    if (store.size < liveNodes * 2 + PRUNE_SLACK) return
+    const before = store.size
+    post({ type: 'status', phase: 'synced', detail: `pruning ${before - liveNodes}+ nodes of older states` })
+    const r = await store.compact(root)
+    liveNodes = r.kept
+    post({ type: 'pruned', dropped: r.dropped, kept: r.kept })
   }
 
   /** One step towards the peers' head: verify headers to it and sync its state. */

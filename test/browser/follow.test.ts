@@ -7,6 +7,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { BrowserContext } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/bytes.ts'
+import { addressOf } from '../../src/core/chain/keys.ts'
 import { PeerClient } from '../../src/net/client.ts'
 import { createClientLibp2p } from '../../src/node/libp2p.ts'
 import { type AppFixture, startAppFixture } from '../helpers/app.ts'
@@ -24,7 +25,7 @@ beforeAll(async () => {
     '--block-time',
     '500',
     '--txs',
-    '5',
+    '40',
   ])
   ;({ browser, url } = app)
   client = await createClientLibp2p()
@@ -38,7 +39,7 @@ afterAll(async () => {
 })
 
 describe('keeping up with the head', () => {
-  it('syncs newer verified heads after the first sync; the shown root is the signed header’s', async () => {
+  it('syncs newer verified heads after the first sync (the shown root is the signed header’s), and prunes older states', async () => {
     const page = await browser.newPage()
     await page.goto(url)
     await expect
@@ -53,5 +54,17 @@ describe('keeping up with the head', () => {
     const [signed] = await peer.headers(h, 1)
     // Root and height read together, from one rendering of the synced line.
     expect(now).toContain(toHex(signed!.header.stateRoot))
-  }, 120_000)
+
+    // Older states are pruned once they outweigh the live one; the newest state stays whole.
+    await expect.poll(() => page.getByTestId('pruned').count(), { timeout: 90_000 }).toBe(1)
+    const pruned = (await page.getByTestId('pruned').textContent())!
+    const [dropped, kept] = [...pruned.matchAll(/([\d,]+) /g)].map((m) => Number(m[1]!.replace(/,/g, '')))
+    expect(dropped).toBeGreaterThan(0)
+    expect(kept).toBeGreaterThan(1000)
+    const spender = toHex(addressOf(app.files.keys.spenders[0]!))
+    await page.getByLabel('Address', { exact: true }).fill(spender)
+    await page.getByRole('button', { name: 'Look up' }).click()
+    await expect.poll(() => page.getByTestId('source').textContent(), { timeout: 20_000 }).toBe('local state')
+    expect(await page.getByTestId('balance').count()).toBe(1)
+  }, 180_000)
 })

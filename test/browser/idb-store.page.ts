@@ -5,6 +5,7 @@
 import { toHex } from '../../src/core/bytes.ts'
 import { generateDevnet } from '../../src/core/chain/devnet.ts'
 import { genesisStateRoot } from '../../src/core/chain/genesis.ts'
+import { StateDB } from '../../src/core/chain/state.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
 import { readSyncedRoot, syncToState } from '../../src/core/sync/state-sync.ts'
 import { verifyStoredState } from '../../src/core/sync/verify.ts'
@@ -52,12 +53,30 @@ async function main() {
   }
   const absent = await reopened.hasNodes([new Uint8Array(32).fill(7), nodes[0]![0]])
   const records = await reopened.db.count('packs')
+
+  // Pruning: a newer state B (200 accounts changed), synced incrementally, then everything not
+  // reachable from B dropped; B stays whole across another reopen, A-only nodes are gone.
+  const sourceNodes = src.nodes.size
+  const state = new StateDB(src, root)
+  for (const [address, a] of genesis.alloc.slice(0, 200))
+    await state.putAccount(address, { ...(await state.getAccount(address))!, balance: a.balance + 1n })
+  const rootB = await state.flush()
+  await syncToState(rootB, 1, { store: reopened, peers: [faultPeer('a', src, 'honest')] })
+  const sizeBeforeCompact = reopened.size
+  const bytesBeforeCompact = reopened.packBytes
+  const compacted = await reopened.compact(rootB)
+  const reportB = await verifyStoredState(reopened, rootB)
+  const aOnly = (await reopened.getNode(root)) === undefined
   reopened.close()
+  const again = await IdbNodeStore.open(name)
+  const reportAgain = await verifyStoredState(again, rootB)
+  const sizeAfterCompactReopen = again.size
+  again.close()
   return {
     root: toHex(root),
     syncedRoot: synced ? toHex(synced.root) : null,
     downloaded: r.nodes,
-    sourceNodes: src.nodes.size,
+    sourceNodes,
     sizeAfterSync,
     sizeAfterReopen: reopened.size,
     verified: report.nodes + report.code,
@@ -65,6 +84,13 @@ async function main() {
     absent,
     packRecords: records,
     badFromCorrupt: r.peers.find((p) => p.id === 'b')?.bad ?? 0,
+    sizeBeforeCompact,
+    compacted,
+    bytesBeforeCompact,
+    liveB: reportB.nodes + reportB.code,
+    liveBAfterReopen: reportAgain.nodes + reportAgain.code,
+    sizeAfterCompactReopen,
+    rootAGone: aOnly,
   }
 }
 

@@ -60,6 +60,15 @@ describe('IndexedDB node store (packed) in Chromium', () => {
     expect(r.mismatches).toBe(0)
     expect(r.absent).toEqual([false, true])
     expect(r.badFromCorrupt).toBeGreaterThan(0)
+    // Pruning after an incremental sync to a newer root: only B's nodes remain, and B verifies.
+    const c = r.compacted as { kept: number; dropped: number; bytes: number }
+    expect(r.sizeBeforeCompact as number).toBeGreaterThan(r.sourceNodes as number)
+    expect(c.dropped).toBeGreaterThan(0)
+    expect(c.kept).toBe(r.liveB)
+    expect(r.liveBAfterReopen).toBe(r.liveB)
+    expect(r.sizeAfterCompactReopen).toBe(r.liveB)
+    expect(c.bytes).toBeLessThan(r.bytesBeforeCompact as number)
+    expect(r.rootAGone).toBe(true)
     // Packed: far fewer records than nodes.
     expect(r.packRecords as number).toBeLessThan((r.sourceNodes as number) / 20)
   }, 90_000)

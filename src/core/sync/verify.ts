@@ -39,7 +39,12 @@ export interface VerifyReport {
 export async function verifyStoredState(
   store: NodeStore,
   root: Uint8Array,
-  opts: { signal?: AbortSignal; onProgress?: (r: VerifyReport) => void } = {},
+  opts: {
+    signal?: AbortSignal
+    onProgress?: (r: VerifyReport) => void
+    /** Called with every node and code blob once it has verified (pruning marks live nodes so). */
+    onNode?: (hash: Uint8Array) => void
+  } = {},
 ): Promise<VerifyReport> {
   const report: VerifyReport = { nodes: 0, code: 0, bytes: 0, accounts: 0 }
   if (isEmptyRoot(root)) return report
@@ -53,6 +58,7 @@ export async function verifyStoredState(
     if (!equals(keccak256(bytes), hash))
       throw new StateIntegrityError(toHex(hash), 'corrupt', 'stored bytes do not hash to their key')
     report.bytes += bytes.length
+    opts.onNode?.(hash)
     if (kind === 'code') {
       report.code++
       continue
