@@ -69,6 +69,8 @@ export interface AccountAnswer {
   account: { balance: string; nonce: string; codeHash: string; storageRoot: string } | null
   /** Where the answer came from: the complete local state, or a Merkle proof from a peer. */
   source: 'local' | 'proof'
+  /** Answered from the proof path cached on this device by an earlier read (verified again now). */
+  cached?: boolean
   peer?: string
   /** The verified header whose state root the answer is proven against. */
   header: HeaderView
@@ -82,6 +84,7 @@ export interface StorageAnswer {
   /** The slot's value (32 bytes, hex); zero when the slot or the account is proven absent. */
   value: string
   source: 'local' | 'proof'
+  cached?: boolean
   peer?: string
   header: HeaderView
   ms: number

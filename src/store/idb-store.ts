@@ -150,12 +150,26 @@ export class IdbNodeStore implements NodeStore {
       },
     })
     const store = new IdbNodeStore(db)
-    let cursor = await db.transaction(INDEX).store.openCursor()
+    // Metadata (the stored head, the proof cache) is readable at once; node reads and writes wait
+    // for the index, which takes a while to load for a large state.
+    store.indexLoaded = store.loadIndex()
+    store.indexLoaded.catch(() => {})
+    return store
+  }
+
+  private indexLoaded: Promise<void> = Promise.resolve()
+
+  private async loadIndex(): Promise<void> {
+    let cursor = await this.db.transaction(INDEX).store.openCursor()
     while (cursor) {
-      store.applyIndex(cursor.value as IndexRecord)
+      this.applyIndex(cursor.value as IndexRecord)
       cursor = await cursor.continue()
     }
-    return store
+  }
+
+  /** Resolves once the node index is loaded (`size`, `stagedCount` and `packBytes` are then exact). */
+  ready(): Promise<void> {
+    return this.indexLoaded
   }
 
   /** Nodes stored (the in-memory index size; deleted nodes still count until the table is rebuilt). */
@@ -209,16 +223,19 @@ export class IdbNodeStore implements NodeStore {
   }
 
   async getStaged(hash: Uint8Array): Promise<Uint8Array | undefined> {
+    await this.indexLoaded
     const at = this.staged.get(toHex(hash))
     return at ? this.entry(at[0], at[1]) : undefined
   }
 
   async *stagedHashes(): AsyncIterable<Uint8Array> {
+    await this.indexLoaded
     for (const k of [...this.staged.keys()]) yield fromHex(k)
   }
 
   /** The node bytes (a copy) if stored. */
   async getNode(hash: Uint8Array): Promise<Uint8Array | undefined> {
+    await this.indexLoaded
     for (let attempt = 0; ; attempt++) {
       try {
         const slot = await this.slotOf(hash)
@@ -254,6 +271,7 @@ export class IdbNodeStore implements NodeStore {
     root: Uint8Array,
     signal?: AbortSignal,
   ): Promise<{ kept: number; dropped: number; bytes: number }> {
+    await this.indexLoaded
     const live = new Uint8Array(this.table.capacity)
     await verifyStoredState(this, root, {
       signal,
@@ -334,12 +352,8 @@ export class IdbNodeStore implements NodeStore {
       if (keep.length) this.cache.set(packId, pack)
     }
     // Dropped entries still hold slots: rebuild the index from the records as at open, then swap.
-    let cursor = await this.db.transaction(INDEX).store.openCursor()
     const fresh = new IdbNodeStore(this.db)
-    while (cursor) {
-      fresh.applyIndex(cursor.value as IndexRecord)
-      cursor = await cursor.continue()
-    }
+    await fresh.loadIndex()
     this.table = fresh.table
     this.staged = fresh.staged
     this.packBytes = fresh.packBytes
@@ -351,6 +365,7 @@ export class IdbNodeStore implements NodeStore {
   }
 
   async hasNodes(hashes: Uint8Array[]): Promise<boolean[]> {
+    await this.indexLoaded
     const out: boolean[] = []
     for (const h of hashes) {
       let any = false
@@ -372,6 +387,7 @@ export class IdbNodeStore implements NodeStore {
   }
 
   async write(batch: WriteBatch): Promise<void> {
+    await this.indexLoaded
     const stage = [...(batch.stage ?? [])]
     const nodes = [...(batch.nodes ?? []), ...stage]
     const deletes = [...(batch.deleteNodes ?? [])]

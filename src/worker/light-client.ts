@@ -21,6 +21,7 @@ import { readSyncedRoot, syncToState } from '../core/sync/state-sync.ts'
 import type { PeerStats } from '../core/sync/types.ts'
 import type { IdbNodeStore } from '../store/idb-store.ts'
 import type { PeerRegistry } from './peer-registry.ts'
+import type { ProofCache } from './proof-cache.ts'
 import type { ReadContext } from './verified-reads.ts'
 
 /** Meta key of the newest verified header (signed header RLP). */
@@ -33,9 +34,16 @@ export interface LightClientDeps {
   post: (m: FromWorker) => void
   /** How often to ask peers for a newer head once synced. */
   followMs?: number
+  cache?: ProofCache | null
 }
 
 export interface LightClient extends ReadContext {
+  /**
+   * Trusts the head stored by an earlier visit again, if its signatures still verify (metadata only:
+   * does not wait for the node index). Reads can be answered from then on.
+   */
+  warmStart(): Promise<void>
+  /** Connects, verifies and syncs, then follows the head; never returns. */
   run(): Promise<never>
   /** Wakes a run waiting after a failure it does not retry by itself (a full store). */
   retry(): void
@@ -131,6 +139,7 @@ export function createLightClient(d: LightClientDeps): LightClient {
     const usable = peers.usable()
     if (!usable.length) throw new RootsyncError('NO_PEERS', 'no usable peer to sync from')
     const root = h.header.stateRoot
+    await store.ready()
     post({ type: 'status', phase: 'syncing', detail: toHex(root) })
     if (store.size || store.stagedCount)
       post({ type: 'resumed', storedNodes: store.size, stagedNodes: store.stagedCount })
@@ -213,9 +222,10 @@ export function createLightClient(d: LightClientDeps): LightClient {
   }
 
   return {
+    warmStart,
     async run(): Promise<never> {
+      await store.ready()
       postStore()
-      await warmStart()
       post({ type: 'status', phase: 'connecting', detail: `${d.config.peers.length} configured peers` })
       for (let failures = 0; ; ) {
         try {
@@ -263,5 +273,6 @@ export function createLightClient(d: LightClientDeps): LightClient {
       return completeRoot === toHex(root) ? store : null
     },
     peers,
+    cache: d.cache ?? null,
   }
 }

@@ -13,6 +13,7 @@ import { BridgedPeer } from './bridged-peer.ts'
 import { createBrowserLibp2p } from './libp2p-browser.ts'
 import { createLightClient, type LightClient } from './light-client.ts'
 import { createPeerRegistry } from './peer-registry.ts'
+import { loadProofCache } from './proof-cache.ts'
 import { getAccount, getStorage } from './verified-reads.ts'
 
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m)
@@ -22,11 +23,26 @@ let chainId = 0
 /** Reads that arrive before `start` finished opening the store. */
 let ready: Promise<LightClient> | null = null
 
+/**
+ * Reads are served as soon as the stored head is trusted again (warm start), before libp2p, the
+ * node index or any peer: the first verified balance of a return visit needs only IndexedDB.
+ */
 async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClient> {
   chainId = m.bootstrap.chainId
   await useWasmKeccak()
   const store = await IdbNodeStore.open(m.dbName)
-  client = createLightClient({ config: m.bootstrap, store, peers, post })
+  const cache = await loadProofCache(store)
+  const c = createLightClient({ config: m.bootstrap, store, peers, post, cache })
+  client = c
+  await c.warmStart()
+  connect(m, c).catch((e: Error & { code?: string }) =>
+    post({ type: 'error', code: e.code ?? 'WORKER_FAILED', message: e.message }),
+  )
+  return c
+}
+
+/** libp2p, the configured WebSocket peers, then the light client's main loop. */
+async function connect(m: Extract<ToWorker, { type: 'start' }>, c: LightClient): Promise<void> {
   const node = await createBrowserLibp2p(true)
   for (const p of m.bootstrap.peers) {
     const addr = p.addrs.find((a) => a.includes('/ws'))
@@ -39,12 +55,7 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClie
       client: new PeerClient(node, multiaddr(addr), { timeoutMs: 10_000 }),
     })
   }
-  client
-    .run()
-    .catch((e: Error & { code?: string }) =>
-      post({ type: 'error', code: e.code ?? 'WORKER_FAILED', message: e.message }),
-    )
-  return client
+  await c.run()
 }
 
 function answer<T>(id: number, work: (c: LightClient) => Promise<T>, reply: (a: T) => FromWorker): void {

@@ -1,21 +1,23 @@
 /**
  * Verified reads: an account, or one storage slot, under the newest verified header.
  *
- * When the local state for that header's root is complete, the answer comes from IndexedDB through
- * the trie, which re-hashes every node it loads against the hash that pointed to it (corrupt local
- * data is an error, never an answer). Before that, it is an EIP-1186 proof from a peer, checked
- * against the verified header's state root; a peer whose proof fails is charged and the next one
- * asked. Either way the answer names its source and the header it is proven against.
+ * When the local state for that header's root is complete, the answer comes from IndexedDB: the
+ * proof path is read through the trie (every node re-hashed against the hash that pointed to it) and
+ * verified. Before that, it is an EIP-1186 proof from a peer, checked against the verified header's
+ * state root; a peer whose proof fails is charged and the next one asked. Either way the answer
+ * names its source and the header it is proven against, and its proof path is cached on the device
+ * (proof-cache.ts) so the next visit can answer before anything else has loaded.
  */
 import type { AccountAnswer, HeaderView, StorageAnswer } from '../client/messages.ts'
 import { timeoutSignal } from '../core/abort.ts'
 import type { Account } from '../core/account.ts'
-import { verifyRequestedProof } from '../core/account-proof.ts'
+import { type AccountProof, type VerifiedAccount, verifyRequestedProof } from '../core/account-proof.ts'
 import { fromHexExact, padLeft, toHex } from '../core/bytes.ts'
-import { StateDB } from '../core/chain/state.ts'
+import { accountProof } from '../core/chain/state-proof.ts'
 import { InputError, RootsyncError } from '../core/errors.ts'
 import type { NodeStore } from '../core/store.ts'
 import type { PeerRegistry } from './peer-registry.ts'
+import type { ProofCache } from './proof-cache.ts'
 
 export interface ReadContext {
   /** The newest verified header; waits for one (the first header verification) if there is none. */
@@ -23,6 +25,8 @@ export interface ReadContext {
   /** The store, when the state under `root` is complete in it. */
   localState(root: Uint8Array): NodeStore | null
   peers: PeerRegistry
+  /** Proof paths of recent reads, answered from before the node index has loaded. */
+  cache: ProofCache | null
 }
 
 const PROOF_TIMEOUT_MS = 5000
@@ -63,7 +67,7 @@ async function proven(ctx: ReadContext, root: Uint8Array, address: Uint8Array, s
       clear()
     }
     try {
-      return { v: verifyRequestedProof(root, address, slots, proof), peer: p.view.name }
+      return { v: verifyRequestedProof(root, address, slots, proof), peer: p.view.name, proof }
     } catch (e) {
       ctx.peers.charge(p, 'bad', `invalid proof: ${(e as Error).message}`)
       errors.push(`${p.view.name}: invalid proof (${(e as Error).message})`)
@@ -77,20 +81,43 @@ async function proven(ctx: ReadContext, root: Uint8Array, address: Uint8Array, s
   )
 }
 
+/**
+ * One verified read: from the proof cache, else from the complete local state, else by proof from
+ * a peer. Local reads build the same EIP-1186 proof from IndexedDB and verify it, so every path
+ * ends in `verifyRequestedProof` against the verified header's root.
+ */
+async function read(ctx: ReadContext, address: Uint8Array, slots: Uint8Array[]) {
+  const { root, ...header } = await ctx.head()
+  const cached = ctx.cache?.get(root, address, slots)
+  if (cached) {
+    try {
+      const v = verifyRequestedProof(root, address, slots, cached)
+      return { v, source: 'local' as const, cached: true, header }
+    } catch {
+      // A stale or damaged entry: read it again below.
+    }
+  }
+  const local = ctx.localState(root)
+  let proof: AccountProof
+  let peer: string | undefined
+  let v: VerifiedAccount
+  if (local) {
+    proof = await accountProof(local, root, address, slots)
+    v = verifyRequestedProof(root, address, slots, proof)
+  } else ({ v, peer, proof } = await proven(ctx, root, address, slots))
+  ctx.cache?.put(root, proof, slots)
+  return { v, source: local ? ('local' as const) : ('proof' as const), cached: false, peer, header }
+}
+
 export async function getAccount(ctx: ReadContext, addressHex: string): Promise<AccountAnswer> {
   const t = performance.now()
   const address = parseAddress(addressHex)
-  const { root, ...header } = await ctx.head()
-  const local = ctx.localState(root)
-  if (local) {
-    const account = shape(await new StateDB(local, root).getAccount(address))
-    return { address: toHex(address), account, source: 'local', header, ms: performance.now() - t }
-  }
-  const { v, peer } = await proven(ctx, root, address, [])
+  const { v, source, cached, peer, header } = await read(ctx, address, [])
   return {
     address: toHex(address),
     account: shape(v.account),
-    source: 'proof',
+    source,
+    cached,
     peer,
     header,
     ms: performance.now() - t,
@@ -105,27 +132,14 @@ export async function getStorage(
   const t = performance.now()
   const address = parseAddress(addressHex)
   const slot = parseSlot(slotHex)
-  const { root, ...header } = await ctx.head()
-  const word = (v: bigint) => `0x${v.toString(16).padStart(64, '0')}`
-  const local = ctx.localState(root)
-  if (local) {
-    const value = await new StateDB(local, root).getStorage(address, slot)
-    return {
-      address: toHex(address),
-      slot: toHex(slot),
-      value: word(value),
-      source: 'local',
-      header,
-      ms: performance.now() - t,
-    }
-  }
-  const { v, peer } = await proven(ctx, root, address, [slot])
+  const { v, source, cached, peer, header } = await read(ctx, address, [slot])
   const value = v.account ? (v.storage[0]?.value ?? 0n) : 0n
   return {
     address: toHex(address),
     slot: toHex(slot),
-    value: word(value),
-    source: 'proof',
+    value: `0x${value.toString(16).padStart(64, '0')}`,
+    source,
+    cached,
     peer,
     header,
     ms: performance.now() - t,

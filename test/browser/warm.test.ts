@@ -34,6 +34,11 @@ describe('warm start', () => {
     )
     expect(mark).toMatchObject({ source: 'local', header: { stateRoot: app.genesisRoot } })
 
+    // The read above cached its proof path: the next visit answers from it, verified again.
+    await page.goto(`${app.url}?address=${spender}`)
+    await expect.poll(() => page.getByTestId('cached').count(), { timeout: 20_000 }).toBe(1)
+    expect(await page.getByTestId('balance').textContent()).toBe('1000000 ETH')
+
     await stopNode(app.node, 'SIGKILL')
     await page.goto(`${app.url}?address=${spender}`)
     await expect.poll(() => page.getByTestId('source').textContent(), { timeout: 20_000 }).toBe('local state')
