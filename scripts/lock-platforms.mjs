@@ -18,7 +18,7 @@ for (const [path, meta] of Object.entries(pkgs)) {
     const key = `node_modules/${name}`
     if (pkgs[key] || pkgs[`${path}/${key}`]) continue
     const m =
-      /-(android|darwin|linux|win32|freebsd|openbsd|netbsd|sunos|aix|openharmony)-(arm64|x64|ia32|arm|ppc64|s390x|riscv64|loong64)(-(musl|gnu|msvc|gnueabihf))?$/.exec(
+      /-(android|darwin|linux|win32|freebsd|openbsd|netbsd|sunos|aix|openharmony)-(arm64|x64|ia32|arm|ppc64|s390x|riscv64|loong64)(-(musl|gnu|msvc|gnueabihf|eabi|musleabihf))?$/.exec(
         name,
       )
     if (!m) continue
@@ -28,7 +28,7 @@ for (const [path, meta] of Object.entries(pkgs)) {
       optional: true,
       os: [m[1]],
       cpu: [m[2]],
-      ...(m[4] === 'musl' ? { libc: ['musl'] } : m[1] === 'linux' ? { libc: ['glibc'] } : {}),
+      ...(m[4]?.startsWith('musl') ? { libc: ['musl'] } : m[1] === 'linux' ? { libc: ['glibc'] } : {}),
     }
     added++
   }
