@@ -46,6 +46,11 @@ export interface FullNodeOptions {
   log: Logger
   /** Called whenever the head moves. */
   onHead?: (h: Header) => void
+  /**
+   * Wraps what the wire protocol serves, for tests and instrumentation (e.g. a test peer that
+   * corrupts the nodes it sends). Not used by `rootsync serve`.
+   */
+  wrapBackend?: (b: ServeBackend) => ServeBackend
 }
 
 export class FullNode {
@@ -87,7 +92,8 @@ export class FullNode {
       if (h) node.roots.set(toHex(h.header.stateRoot), n)
     }
     metrics.head.set(head.header.number)
-    await serveProtocols(libp2p, node.backend(), {
+    const backend = node.backend()
+    await serveProtocols(libp2p, opts.wrapBackend ? opts.wrapBackend(backend) : backend, {
       ...opts.serve,
       onRequest: (e) => {
         metrics.onRequest(e)

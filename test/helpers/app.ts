@@ -1,6 +1,6 @@
 /**
- * A browser test fixture: a real serving node, a bootstrap file pointing at it, the web app built
- * and served, and Chromium. `stop()` tears all of it down.
+ * A browser test fixture: real serving nodes (one by default) on one devnet genesis, a bootstrap file
+ * listing them, the web app built and served, and Chromium. `stop()` tears all of it down.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,7 +18,10 @@ import { makeDevnetFiles, type NodeProc, startNode, stopAllNodes } from './nodes
 
 export interface AppFixture {
   files: ReturnType<typeof makeDevnetFiles>
+  /** The first serving node (`nodes[0]`). */
   node: NodeProc
+  /** Every serving node, `node-0` … `node-N-1`, in bootstrap.json's order. */
+  nodes: NodeProc[]
   genesisHash: string
   genesisRoot: string
   url: string
@@ -28,17 +31,37 @@ export interface AppFixture {
   stop(): Promise<void>
 }
 
-/** `serveArgs` are extra `rootsync serve` arguments, e.g. `(f) => ['--produce', f.keysFile]`. */
+export interface AppFixtureOptions {
+  /** How many serving nodes to start on the genesis, each with its own data dir (default 1). */
+  nodes?: number
+  /** A test serving script for node `i` instead of `rootsync serve` (see nodes.ts `startNode`). */
+  script?: (i: number) => string | undefined
+}
+
+/**
+ * `serveArgs` are extra `rootsync serve` arguments, e.g. `(f) => ['--produce', f.keysFile]`; with
+ * several nodes they go to `node-0` only (so at most one producer).
+ */
 export async function startAppFixture(
   devnet: Partial<DevnetOptions>,
   serveArgs: (files: ReturnType<typeof makeDevnetFiles>) => string[] = () => [],
+  opts: AppFixtureOptions = {},
 ): Promise<AppFixture> {
   const files = makeDevnetFiles(devnet)
-  const node = await startNode('node-0', join(files.dir, 'node-0'), [
-    '--genesis',
-    files.genesisFile,
-    ...serveArgs(files),
-  ])
+  const nodes = await Promise.all(
+    Array.from({ length: opts.nodes ?? 1 }, (_, i) =>
+      startNode(
+        `node-${i}`,
+        join(files.dir, `node-${i}`),
+        ['--genesis', files.genesisFile, ...(i === 0 ? serveArgs(files) : [])],
+        { script: opts.script?.(i) },
+      ),
+    ),
+  ).catch(async (e) => {
+    await stopAllNodes()
+    throw e
+  })
+  const node = nodes[0]!
   const genesisRoot = genesisStateRoot(files.genesis)
   const genesisHash = toHex(headerHash(genesisHeader(files.genesis, genesisRoot)))
   const bootstrapFile = join(files.dir, 'bootstrap.json')
@@ -49,7 +72,7 @@ export async function startAppFixture(
       genesisHash,
       checkpoint: { number: 0, hash: genesisHash },
       validators: files.genesis.validators.map(toHex),
-      peers: [{ name: 'node-0', peerId: node.ready.peerId, addrs: node.ready.addrs }],
+      peers: nodes.map((n) => ({ name: n.name, peerId: n.ready.peerId, addrs: n.ready.addrs })),
       updatedAt: new Date().toISOString(),
     }),
   )
@@ -61,6 +84,7 @@ export async function startAppFixture(
   return {
     files,
     node,
+    nodes,
     genesisHash,
     genesisRoot: toHex(genesisRoot),
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`,

@@ -29,6 +29,8 @@ export interface NodeProc {
   }
   heads: { number: number; hash: string; stateRoot: string; at: number }[]
   stderr: string[]
+  /** Other JSON events the process printed (e.g. corrupt-serve.ts's `corrupted`). */
+  events: NodeEvent[]
   ws: string
   waitHead(n: number, timeoutMs?: number): Promise<{ number: number; stateRoot: string; at: number }>
 }
@@ -54,8 +56,23 @@ export function makeDevnetFiles(opts: Partial<DevnetOptions> = {}) {
 
 const running = new Set<ChildProcess>()
 
-export function startNode(name: string, dataDir: string, args: string[]): Promise<NodeProc> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, ...args], {
+/** A test serving script run instead of `rootsync serve` (same arguments and stdout events). */
+export const CORRUPT_SERVE = join(ROOT, 'test', 'helpers', 'corrupt-serve.ts')
+
+/**
+ * Starts `rootsync serve --data dataDir ...args`, or with `script`, `node --import tsx script
+ * --data dataDir ...args` (a test serving script that prints the same JSON events).
+ */
+export function startNode(
+  name: string,
+  dataDir: string,
+  args: string[],
+  opts: { script?: string } = {},
+): Promise<NodeProc> {
+  const argv = opts.script
+    ? ['--import', 'tsx', opts.script, '--data', dataDir, ...args]
+    : [BIN, 'serve', '--data', dataDir, ...args]
+  const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -63,6 +80,7 @@ export function startNode(name: string, dataDir: string, args: string[]): Promis
   child.once('exit', () => running.delete(child))
   const heads: NodeProc['heads'] = []
   const stderr: string[] = []
+  const events: NodeEvent[] = []
   const waiters: (() => void)[] = []
   createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l))
   return new Promise((resolve, reject) => {
@@ -94,6 +112,7 @@ export function startNode(name: string, dataDir: string, args: string[]): Promis
           ready,
           heads,
           stderr,
+          events,
           ws: ready.addrs.find((a) => a.includes('/ws/'))!,
           waitHead(n, timeoutMs = 30_000) {
             return new Promise((res, rej) => {
@@ -113,7 +132,7 @@ export function startNode(name: string, dataDir: string, args: string[]): Promis
           },
         }
         resolve(proc)
-      }
+      } else events.push(e)
     })
   })
 }
