@@ -7,6 +7,8 @@ import { createServer, Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { ether } from '../../src/ui/format.ts'
+import { launchBrowser } from '../helpers/browser.ts'
 import { BIN, ROOT } from '../helpers/cli.ts'
 
 interface Run {
@@ -143,7 +145,7 @@ describe('rootsync devnet', () => {
 })
 
 describe('npm start', () => {
-  it('prints a URL and the devnet peers within 30 s, and serves the app with the bootstrap information', async () => {
+  it('prints a URL and the devnet peers within 30 s; the app there syncs the devnet with a moving progress bar and answers a lookup by proof before the sync completes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rootsync-start-'))
     const port = await freePort()
     const started = Date.now()
@@ -157,6 +159,42 @@ describe('npm start', () => {
     const boot = await (await fetch(`${url}bootstrap.json`)).json()
     expect(boot.peers).toHaveLength(3)
     expect(boot.peers[0].addrs.some((a: string) => a.includes('/ws/'))).toBe(true)
+
+    // Opened in Chromium, the app syncs the devnet's state with a moving progress bar, and an
+    // account in the URL gets a verified balance (by proof) before the sync completes.
+    const genesis = JSON.parse(readFileSync(join(dir, 'genesis.json'), 'utf8'))
+    const [address, account] = Object.entries(genesis.alloc)[7] as [string, { balance: string }]
+    const browser = await launchBrowser()
+    try {
+      const page = await browser.newPage()
+      await page.goto(`${url}?address=0x${address.replace(/^0x/, '')}`)
+      const bar = page.getByRole('progressbar', { name: 'State sync' })
+      const seen = new Set<string>()
+      let answeredBeforeSynced: boolean | null = null
+      await expect
+        .poll(
+          async () => {
+            const synced = await page.getByTestId('synced-root').count()
+            if (!synced) seen.add((await bar.getAttribute('aria-valuenow')) ?? '')
+            if (answeredBeforeSynced === null && (await page.getByTestId('balance').count()))
+              answeredBeforeSynced = synced === 0
+            return synced
+          },
+          { timeout: 90_000, interval: 25 },
+        )
+        .toBe(1)
+      expect(answeredBeforeSynced).toBe(true)
+      expect(await page.getByTestId('source').textContent()).toBe('proof')
+      expect(await page.getByTestId('balance').textContent()).toBe(ether(BigInt(account.balance).toString()))
+      expect([...seen].filter((v) => v !== '0' && v !== '100').length).toBeGreaterThan(1)
+      // The synced root is one the devnet's nodes reached, at the height shown.
+      const root = await page.getByTestId('synced-root').textContent()
+      const height = Number(await page.getByTestId('synced-height').textContent())
+      const heads = readFileSync(join(dir, 'node-0.log'), 'utf8')
+      expect(heads).toMatch(new RegExp(`"number":${height},[^\n]*"stateRoot":"${root}"`))
+    } finally {
+      await browser.close()
+    }
     expect(await r.stop('SIGINT')).toBe(0)
-  }, 120_000)
+  }, 180_000)
 })
