@@ -129,7 +129,7 @@ export class PeerClient extends WireClient {
         ? 'timeout'
         : 'aborted'
       : fallback
-    return new PeerRequestError(reason, `${what} (peer ${this.id}): ${(e as Error).message}`)
+    return new PeerRequestError(reason, `${what} (peer ${this.id}): ${describe(e)}`)
   }
 
   close(): void {
@@ -137,4 +137,14 @@ export class PeerClient extends WireClient {
     for (const list of this.idle.values()) for (const p of list) void p.stream.close().catch(() => {})
     this.idle.clear()
   }
+}
+
+/** A failure's message; libp2p dial failures may be aggregates or have no message of their own. */
+function describe(e: unknown): string {
+  if (e instanceof AggregateError && e.errors.length) return e.errors.map((x) => describe(x)).join('; ')
+  const err = e as { message?: unknown; name?: unknown; code?: unknown }
+  if (typeof err?.message === 'string' && err.message) return err.message
+  if (typeof err?.name === 'string' && err.name !== 'Error') return err.name
+  if (typeof err?.code === 'string') return err.code
+  return 'connection failed'
 }

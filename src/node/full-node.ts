@@ -13,17 +13,16 @@
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { accountRefs } from '../core/account.ts'
-import type { AccountProof } from '../core/account-proof.ts'
 import { fromHex, toHex } from '../core/bytes.ts'
 import { ChainDB } from '../core/chain/chain-db.ts'
 import { type BlockProducer, produceBlock } from '../core/chain/devnet.ts'
 import type { Genesis } from '../core/chain/genesis.ts'
 import { type Header, headerHash } from '../core/chain/header.ts'
 import { StateDB } from '../core/chain/state.ts'
+import { accountProof } from '../core/chain/state-proof.ts'
 import { useWasmKeccak } from '../core/hash.ts'
 import { ProtocolError, Status, type StatusResponse } from '../core/protocol/messages.ts'
 import { childRefs, decodeNode, type RefKind } from '../core/trie/node.ts'
-import { Trie } from '../core/trie/trie.ts'
 import { PeerClient } from '../net/client.ts'
 import { type ServeBackend, type ServeOptions, serveProtocols } from '../net/server.ts'
 import { LevelNodeStore } from '../store/level-store.ts'
@@ -342,30 +341,4 @@ export class FullNode {
   }
 }
 
-/** An EIP-1186 proof of `address` (and `slots`) in the state `root`. */
-export async function accountProof(
-  store: LevelNodeStore | StateDB['store'],
-  root: Uint8Array,
-  address: Uint8Array,
-  slots: Uint8Array[],
-): Promise<AccountProof> {
-  const state = new StateDB(store, root)
-  const accounts = new Trie(store, { secure: true, root })
-  const account = await state.getAccount(address)
-  const storage = account ? new Trie(store, { secure: true, root: account.storageRoot }) : null
-  return {
-    address,
-    balance: account?.balance ?? 0n,
-    nonce: account?.nonce ?? 0n,
-    codeHash: account?.codeHash ?? new Uint8Array(32),
-    storageHash: account?.storageRoot ?? new Uint8Array(32),
-    accountProof: await accounts.prove(address),
-    storageProof: await Promise.all(
-      slots.map(async (slot) => ({
-        key: slot,
-        value: await state.getStorage(address, slot),
-        proof: storage ? await storage.prove(slot) : [],
-      })),
-    ),
-  }
-}
+export { accountProof } from '../core/chain/state-proof.ts'

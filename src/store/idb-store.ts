@@ -36,7 +36,7 @@ export class StoreFullError extends RootsyncError {
   constructor(detail: string) {
     super(
       'STORE_FULL',
-      `browser storage is full (${detail}); free space or clear old data — nothing of the last batch was stored`,
+      `browser storage is full${detail ? ` (${detail})` : ''}: free space on this device or clear old site data, then retry — nothing of the last batch was stored`,
     )
     this.name = 'StoreFullError'
   }

@@ -138,12 +138,15 @@ describe('WebRTC bridge (page ↔ worker) in Chromium', () => {
     expect(r.value!.outcome).toMatchObject({ name: 'PeerRequestError', reason: 'aborted' })
     expect(r.value!.afterHead).toBe(0)
     await expect
-      .poll(async () => {
-        const s = (await page.evaluate(() =>
-          (window as unknown as { __rt: { stats(): unknown } }).__rt.stats(),
-        )) as { peerId: string; cancelled: number }[]
-        return s.find((x) => x.peerId === a.ready.peerId)!.cancelled
-      })
+      .poll(
+        async () => {
+          const s = (await page.evaluate(() =>
+            (window as unknown as { __rt: { stats(): unknown } }).__rt.stats(),
+          )) as { peerId: string; cancelled: number }[]
+          return s.find((x) => x.peerId === a.ready.peerId)!.cancelled
+        },
+        { timeout: 10_000 },
+      )
       .toBe(before.find((x) => x.peerId === a.ready.peerId)!.cancelled + 1)
   })
 

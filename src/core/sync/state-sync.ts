@@ -28,7 +28,7 @@
  */
 import { timeoutSignal } from '../abort.ts'
 import { accountRefs } from '../account.ts'
-import { equals, fromHex, toHex } from '../bytes.ts'
+import { equals, toHex } from '../bytes.ts'
 import { keccak256 } from '../hash.ts'
 import { asBytes, asList, asSafeInt, rlpDecode, rlpEncode } from '../rlp.ts'
 import type { NodeStore } from '../store.ts'
