@@ -14,13 +14,14 @@
  */
 import type { BootstrapInfo, FromWorker, HeaderView } from '../client/messages.ts'
 import { fromHexExact, toHex } from '../core/bytes.ts'
+import { ChainError } from '../core/chain/errors.ts'
 import { decodeSignedHeader, encodeSignedHeader, type TrustedHeader } from '../core/chain/header.ts'
 import { type Checkpoint, trustCheckpoint, trustStoredHeader, verifyHeadersTo } from '../core/chain/light.ts'
 import { RootsyncError } from '../core/errors.ts'
 import { readSyncedRoot, syncToState } from '../core/sync/state-sync.ts'
 import type { PeerStats } from '../core/sync/types.ts'
 import type { IdbNodeStore } from '../store/idb-store.ts'
-import type { PeerRegistry } from './peer-registry.ts'
+import type { PeerRegistry, RegisteredPeer } from './peer-registry.ts'
 import type { ProofCache } from './proof-cache.ts'
 import type { ReadContext } from './verified-reads.ts'
 
@@ -116,7 +117,7 @@ export function createLightClient(d: LightClientDeps): LightClient {
   }
 
   /** Peers answering on our chain; waits (saying so) while there are none. */
-  async function connected(): Promise<{ best: ReturnType<PeerRegistry['usable']>[number]; number: number }> {
+  async function connected(): Promise<{ best: RegisteredPeer; number: number }> {
     for (let wait = 1000; ; wait = Math.min(wait * 2, 15_000)) {
       const live = await peers.refresh(cp.chainId)
       if (live.length) {
@@ -196,6 +197,21 @@ export function createLightClient(d: LightClientDeps): LightClient {
     post({ type: 'pruned', dropped: r.dropped, kept: r.kept })
   }
 
+  /**
+   * Header work with one peer. Headers that do not verify (or a head it claimed and cannot serve)
+   * are provably wrong: the peer is banned for the session, so a liar cannot hold the client on
+   * a head that does not exist. Transport failures are only charged.
+   */
+  async function fromPeer<T>(p: RegisteredPeer, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work()
+    } catch (e) {
+      if (e instanceof ChainError) peers.ban(p, `headers did not verify: ${e.message}`)
+      else peers.charge(p, 'failure', (e as Error).message)
+      throw e
+    }
+  }
+
   /** One step towards the peers' head: verify headers to it and sync its state. */
   async function advance(): Promise<void> {
     const { best, number } = await connected()
@@ -205,18 +221,13 @@ export function createLightClient(d: LightClientDeps): LightClient {
         phase: 'verifying-headers',
         detail: `checkpoint ${cp.number} to block ${number}`,
       })
-      await adopt(await trustCheckpoint(cp, best.client), false)
+      await adopt(await fromPeer(best, () => trustCheckpoint(cp, best.client)), false)
     }
     const at = head!
     if (number > at.header.number) {
       if (!completeRoot)
         post({ type: 'status', phase: 'verifying-headers', detail: `block ${at.header.number} to ${number}` })
-      try {
-        await adopt(await verifyHeadersTo(cp, at, number, best.client), false)
-      } catch (e) {
-        peers.charge(best, 'bad', `headers did not verify: ${(e as Error).message}`)
-        throw e
-      }
+      await adopt(await fromPeer(best, () => verifyHeadersTo(cp, at, number, best.client)), false)
     } else post({ type: 'header', header: view(at), peersHead })
     if (completeRoot !== toHex(head!.header.stateRoot)) await syncHead(head!)
   }

@@ -48,6 +48,8 @@ export interface PeerRegistry {
   sync(stats: PeerStats[], final: boolean): void
   /** A proof or header request failed or was provably wrong. */
   charge(p: RegisteredPeer, kind: 'failure' | 'bad', why: string): void
+  /** Never use this peer again this session (it served headers that do not verify, say). */
+  ban(p: RegisteredPeer, why: string): void
   views(): PeerView[]
 }
 
@@ -193,6 +195,12 @@ export function createPeerRegistry(onChange: (views: PeerView[]) => void): PeerR
       if (kind === 'bad') p.base.bad++
       else p.base.errors++
       p.view.error = why
+      updateView(p)
+      changed()
+    },
+    ban(p, why) {
+      p.view.banned ??= why
+      p.base.bad++
       updateView(p)
       changed()
     },

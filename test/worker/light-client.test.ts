@@ -1,0 +1,152 @@
+/**
+ * The worker's light client in Node, with in-process peers over a real devnet chain: it verifies
+ * from the checkpoint, syncs, follows, and a peer that claims a head it cannot back with verifying
+ * headers is banned instead of holding the client. (IndexedDB itself is covered in Chromium.)
+ */
+import { describe, expect, it } from 'vitest'
+import type { BootstrapInfo, FromWorker } from '../../src/client/messages.ts'
+import type { AccountProof } from '../../src/core/account-proof.ts'
+import { toHex } from '../../src/core/bytes.ts'
+import { devnetProducer, generateDevnet, produceBlock } from '../../src/core/chain/devnet.ts'
+import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
+import { headerHash, type SignedHeader } from '../../src/core/chain/header.ts'
+import { StateDB } from '../../src/core/chain/state.ts'
+import { accountProof } from '../../src/core/chain/state-proof.ts'
+import type { ProofRequest, StatusResponse } from '../../src/core/protocol/messages.ts'
+import { MemoryNodeStore } from '../../src/core/store.ts'
+import { WireClient } from '../../src/net/wire-client.ts'
+import { createLightClient } from '../../src/worker/light-client.ts'
+import { createPeerRegistry } from '../../src/worker/peer-registry.ts'
+import { getAccount } from '../../src/worker/verified-reads.ts'
+
+async function makeChain(blocks: number) {
+  const { genesis, keys } = generateDevnet({ seed: 'light', accounts: 400, contracts: 4, slots: 4 })
+  const store = new MemoryNodeStore()
+  const nodes: [Uint8Array, Uint8Array][] = []
+  const root = genesisStateRoot(genesis, (h, b) => nodes.push([h, b]))
+  await store.write({ nodes })
+  const headers: SignedHeader[] = [{ header: genesisHeader(genesis, root), signatures: [] }]
+  const producer = devnetProducer(genesis, keys, 5)
+  let state = new StateDB(store, root)
+  for (let i = 0; i < blocks; i++) {
+    const parent = headers.at(-1)!.header
+    const b = await produceBlock(producer, state, parent, parent.timestamp + 1)
+    await store.write({ nodes: b.commit.nodes })
+    b.commit.markStored()
+    state = b.state
+    headers.push({ header: b.block.header, signatures: b.block.signatures })
+  }
+  const genesisHash = toHex(headerHash(headers[0]!.header))
+  const config: BootstrapInfo = {
+    chainId: genesis.chainId,
+    genesisHash,
+    checkpoint: { number: 0, hash: genesisHash },
+    validators: genesis.validators.map(toHex),
+    peers: [],
+  }
+  return { genesis, store, headers, config }
+}
+
+/** A peer answering from the chain; `claimHead` makes it claim a head it does not have. */
+class ChainPeer extends WireClient {
+  constructor(
+    readonly id: string,
+    private readonly chain: Awaited<ReturnType<typeof makeChain>>,
+    private readonly claimHead?: number,
+  ) {
+    super()
+  }
+  request(): Promise<Uint8Array> {
+    throw new Error('not used')
+  }
+  close() {}
+  override async status(): Promise<StatusResponse> {
+    const head = this.chain.headers.at(-1)!.header
+    return {
+      chainId: this.chain.config.chainId,
+      genesisHash: headerHash(this.chain.headers[0]!.header),
+      headNumber: this.claimHead ?? head.number,
+      headHash: headerHash(head),
+      headStateRoot: head.stateRoot,
+      oldestStateNumber: 0,
+    }
+  }
+  override async headers(start: number, count: number): Promise<SignedHeader[]> {
+    return this.chain.headers.slice(start, start + count)
+  }
+  override async nodes(hashes: Uint8Array[]): Promise<Uint8Array[]> {
+    return Promise.all(hashes.map(async (h) => (await this.chain.store.getNode(h)) ?? new Uint8Array(0)))
+  }
+  override async proof(req: ProofRequest): Promise<AccountProof> {
+    return accountProof(this.chain.store, req.stateRoot, req.address, req.slots)
+  }
+}
+
+/** The worker's store seam, over memory (IndexedDB's extras are no-ops here). */
+function memoryStore() {
+  const s = new MemoryNodeStore()
+  return Object.assign(s, {
+    get size() {
+      return s.nodes.size
+    },
+    stagedCount: 0,
+    packBytes: 0,
+    ready: async () => {},
+    compact: async () => ({ kept: s.nodes.size, dropped: 0, bytes: 0 }),
+  })
+}
+
+function client(chain: Awaited<ReturnType<typeof makeChain>>, peers: WireClient[]) {
+  const events: FromWorker[] = []
+  const registry = createPeerRegistry(() => {})
+  for (const p of peers)
+    registry.add({ peerId: p.id, name: p.id, transport: 'websocket', addr: `/mem/${p.id}`, client: p })
+  const store = memoryStore()
+  const lc = createLightClient({
+    config: chain.config,
+    store: store as never,
+    peers: registry,
+    post: (m) => events.push(m),
+    followMs: 20,
+  })
+  void lc.run()
+  return { lc, events, registry, store }
+}
+
+const until = async (f: () => boolean, ms = 20_000) => {
+  const end = Date.now() + ms
+  while (!f()) {
+    if (Date.now() > end) throw new Error('timed out')
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+describe('light client (worker pipeline)', () => {
+  it('verifies from the checkpoint to the head, syncs its state and answers reads from it', async () => {
+    const chain = await makeChain(3)
+    const { lc, events } = client(chain, [new ChainPeer('honest', chain)])
+    await until(() => events.some((e) => e.type === 'synced'))
+    const synced = events.find((e) => e.type === 'synced') as Extract<FromWorker, { type: 'synced' }>
+    expect(synced.height).toBe(3)
+    expect(synced.root).toBe(toHex(chain.headers[3]!.header.stateRoot))
+    const [address] = chain.genesis.alloc[5]!
+    const a = await getAccount(lc, toHex(address))
+    expect(a.source).toBe('local')
+    expect(a.header.number).toBe(3)
+    const want = await new StateDB(chain.store, chain.headers[3]!.header.stateRoot).getAccount(address)
+    expect(a.account?.balance).toBe(want!.balance.toString())
+  })
+
+  it('a peer claiming a head it cannot back is banned; the client goes on with the honest one', async () => {
+    const chain = await makeChain(3)
+    const liar = new ChainPeer('liar', chain, 1_000_000)
+    const { events, registry } = client(chain, [liar, new ChainPeer('honest', chain)])
+    await until(() => events.some((e) => e.type === 'synced'))
+    const views = Object.fromEntries(registry.views().map((v) => [v.id, v]))
+    expect(views.liar!.banned).toMatch(/headers did not verify/)
+    expect(views.liar!.score).toBe(0)
+    expect(views.honest!.banned).toBeNull()
+    const synced = events.find((e) => e.type === 'synced') as Extract<FromWorker, { type: 'synced' }>
+    expect(synced.height).toBe(3)
+  })
+})
