@@ -137,6 +137,24 @@ describe('light client (worker pipeline)', () => {
     expect(a.account?.balance).toBe(want!.balance.toString())
   })
 
+  it('trusts a later checkpoint (a header hash) the same way, and refuses a chain that does not contain it', async () => {
+    const chain = await makeChain(4)
+    const at2 = toHex(headerHash(chain.headers[2]!.header))
+    const ok = client({ ...chain, config: { ...chain.config, checkpoint: { number: 2, hash: at2 } } }, [
+      new ChainPeer('honest', chain),
+    ])
+    await until(() => ok.events.some((e) => e.type === 'synced'))
+    expect(ok.events.find((e) => e.type === 'synced')).toMatchObject({ height: 4 })
+
+    const wrong = client(
+      { ...chain, config: { ...chain.config, checkpoint: { number: 2, hash: `0x${'11'.repeat(32)}` } } },
+      [new ChainPeer('other', chain)],
+    )
+    await until(() => wrong.events.some((e) => e.type === 'error'))
+    expect(wrong.events.find((e) => e.type === 'error')).toMatchObject({ code: 'CHECKPOINT_MISMATCH' })
+    expect(wrong.events.some((e) => e.type === 'synced' || e.type === 'header')).toBe(false)
+  })
+
   it('a peer claiming a head it cannot back is banned; the client goes on with the honest one', async () => {
     const chain = await makeChain(3)
     const liar = new ChainPeer('liar', chain, 1_000_000)
