@@ -77,6 +77,8 @@ export function createLightClient(d: LightClientDeps): LightClient {
   /** Nodes of the newest complete state, as last counted (0: not yet known). */
   let liveNodes = 0
   const headWaiters: (() => void)[] = []
+  /** Reads may use `head`: it is the peers' head (or one verified in an earlier visit). */
+  let readable = false
   let wakeRetry: (() => void) | null = null
 
   const view = (h: TrustedHeader): HeaderView => ({
@@ -90,7 +92,13 @@ export function createLightClient(d: LightClientDeps): LightClient {
     head = h
     if (!fromStore && h.signed) await store.write({ meta: [[HEAD_KEY, encodeSignedHeader(h.signed)]] })
     post({ type: 'header', header: view(h), fromStore, peersHead })
-    for (const w of headWaiters.splice(0)) w()
+    // Reads wait for the header the peers are at, not the checkpoint on the way there: a balance
+    // at the checkpoint's block would be verified but stale. A head from an earlier visit is
+    // answered from at once (the answer names its block).
+    if (fromStore || h.header.number >= peersHead) {
+      readable = true
+      for (const w of headWaiters.splice(0)) w()
+    }
   }
 
   async function warmStart(): Promise<void> {
@@ -260,7 +268,7 @@ export function createLightClient(d: LightClientDeps): LightClient {
       wakeRetry?.()
     },
     async head() {
-      if (!head) {
+      if (!readable) {
         let timer: ReturnType<typeof setTimeout> | undefined
         await Promise.race([
           new Promise<void>((r) => headWaiters.push(r)),
@@ -270,7 +278,9 @@ export function createLightClient(d: LightClientDeps): LightClient {
                 reject(
                   new RootsyncError(
                     'NO_VERIFIED_HEADER',
-                    `no header verified in ${HEAD_WAIT_MS / 1000} s: no reachable peer on this chain yet`,
+                    head
+                      ? `still verifying headers after ${HEAD_WAIT_MS / 1000} s (at block ${head.header.number} of ${peersHead}); try again shortly`
+                      : `no header verified in ${HEAD_WAIT_MS / 1000} s: no reachable peer on this chain yet`,
                   ),
                 ),
               HEAD_WAIT_MS,
