@@ -57,11 +57,18 @@ export function createRootsyncClient(): RootsyncClient {
   }
   const send = (m: ToWorker, transfer: Transferable[] = []) => worker?.postMessage(m, transfer)
 
-  function spawn(c: BootstrapInfo) {
-    worker = new Worker(new URL('../worker/sync-worker.ts', import.meta.url), {
+  /** A worker not yet started: created early so its code loads while the config is fetched. */
+  let spare: Worker | null = null
+  const newWorker = () =>
+    new Worker(new URL('../worker/sync-worker.ts', import.meta.url), {
       type: 'module',
       name: 'rootsync-sync',
     })
+  spare = newWorker()
+
+  function spawn(c: BootstrapInfo) {
+    worker = spare ?? newWorker()
+    spare = null
     worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       const m = ev.data
       if (m.type === 'account' || m.type === 'storage' || m.type === 'read-error') {
@@ -72,10 +79,8 @@ export function createRootsyncClient(): RootsyncClient {
       }
       emit(m)
     }
-    worker.onerror = (e) => {
-      for (const l of listeners)
-        l({ type: 'error', code: 'WORKER_CRASHED', message: e.message || 'the sync worker stopped' })
-    }
+    worker.onerror = (e) =>
+      emit({ type: 'error', code: 'WORKER_CRASHED', message: e.message || 'the sync worker stopped' })
     send({ type: 'start', bootstrap: c, dbName: dbNameOf(c) })
     void bridgeWebRtc(c, worker)
   }
@@ -150,6 +155,8 @@ export function createRootsyncClient(): RootsyncClient {
       spawn(config)
     },
     close() {
+      spare?.terminate()
+      spare = null
       void bridge?.close()
       stop()
     },

@@ -11,24 +11,16 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { timeoutSignal } from '../core/abort.ts'
 import { RootsyncError } from '../core/errors.ts'
 import * as wire from '../core/protocol/messages.ts'
+import { PeerRequestError } from './errors.ts'
 import { framedStream } from './framing.ts'
 import { WireClient } from './wire-client.ts'
+
+export { PeerRequestError }
 
 export interface PeerClientOptions {
   timeoutMs: number
   /** Streams kept open per protocol. */
   maxStreamsPerProtocol: number
-}
-
-/** The peer did not answer in time, closed the stream, or broke framing. */
-export class PeerRequestError extends RootsyncError {
-  constructor(
-    readonly reason: 'timeout' | 'aborted' | 'stream' | 'dial',
-    message: string,
-  ) {
-    super(`PEER_${reason.toUpperCase()}`, message, { reason })
-    this.name = 'PeerRequestError'
-  }
 }
 
 interface Pooled {

@@ -9,7 +9,7 @@
 import type { BridgeReply, BridgeRequest } from '../client/messages.ts'
 import { timeoutSignal } from '../core/abort.ts'
 import type { ProtocolName } from '../core/protocol/messages.ts'
-import { PeerRequestError } from '../net/client.ts'
+import { PeerRequestError } from '../net/errors.ts'
 import { WireClient } from '../net/wire-client.ts'
 
 export class BridgedPeer extends WireClient {

@@ -11,6 +11,10 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 
+// What the worker needs of libp2p, in one lazily loaded chunk.
+export { multiaddr } from '@multiformats/multiaddr'
+export { PeerClient } from '../net/client.ts'
+
 export function createBrowserLibp2p(allowLocal: boolean): Promise<Libp2p> {
   return createLibp2p({
     transports: [webSockets()],

@@ -127,7 +127,9 @@ export function createLightClient(d: LightClientDeps): LightClient {
   /** Peers answering on our chain; waits (saying so) while there are none. */
   async function connected(): Promise<{ best: RegisteredPeer; number: number }> {
     for (let wait = 1000; ; wait = Math.min(wait * 2, 15_000)) {
-      const live = await peers.refresh(cp.chainId)
+      // The first round goes with whichever peer answers first; later rounds look for the best head.
+      const first = readable ? null : await peers.firstAnswer(cp.chainId)
+      const live = first ? [first] : await peers.refresh(cp.chainId)
       if (live.length) {
         const best = live.reduce((a, x) => (x.status.headNumber > a.status.headNumber ? x : a))
         peersHead = best.status.headNumber
@@ -158,7 +160,12 @@ export function createLightClient(d: LightClientDeps): LightClient {
       const r = await syncToState(root, h.header.number, {
         store,
         peers: usable.map((p) => peers.syncPeer(p)),
-        joinPeers: (offer) => peers.onJoin((p) => offer(peers.syncPeer(p))),
+        joinPeers: (offer) => {
+          const unsubscribe = peers.onJoin((p) => offer(peers.syncPeer(p)))
+          // Peers that connected between the start of this round and the subscription.
+          for (const p of peers.usable()) if (!usable.includes(p)) offer(peers.syncPeer(p))
+          return unsubscribe
+        },
         onEvent: (e) => {
           if (e.type === 'progress' || e.type === 'done' || e.type === 'stall') {
             last = e.progress.peers

@@ -37,6 +37,14 @@ export interface PeerRegistry {
   close(key: string): void
   /** Asks one peer for its status: connected (and offered to a running sync) when on `chainId`. */
   check(p: RegisteredPeer, chainId: number, signal?: AbortSignal): Promise<StatusResponse | null>
+  /**
+   * Asks every peer for its status like `refresh`, but resolves with the first on `chainId` (null
+   * if none is): a cold start need not wait for the slowest peer. The others join as they answer.
+   */
+  firstAnswer(
+    chainId: number,
+    signal?: AbortSignal,
+  ): Promise<{ peer: RegisteredPeer; status: StatusResponse } | null>
   /** Asks every peer not closed or banned for its status; returns those on `chainId`. */
   refresh(chainId: number, signal?: AbortSignal): Promise<{ peer: RegisteredPeer; status: StatusResponse }[]>
   /** Peers that can be asked for data now: connected, not banned, not closed. */
@@ -97,6 +105,12 @@ export function createPeerRegistry(onChange: (views: PeerView[]) => void): PeerR
     if (p.current?.rttMs) p.view.rttMs = Math.round(p.current.rttMs)
   }
   const live = (p: RegisteredPeer) => p.view.state !== 'closed' && !p.view.banned
+
+  const checkAll = (chainId: number, signal?: AbortSignal) =>
+    [...peers.values()].filter(live).map(async (peer) => {
+      const status = await reg.check(peer, chainId, signal)
+      return status && { peer, status }
+    })
 
   const reg: PeerRegistry = {
     add({ peerId, name, transport, addr, client }) {
@@ -163,13 +177,21 @@ export function createPeerRegistry(onChange: (views: PeerView[]) => void): PeerR
       }
     },
     async refresh(chainId, signal) {
-      const out = await Promise.all(
-        [...peers.values()].filter(live).map(async (peer) => {
-          const status = await reg.check(peer, chainId, signal)
-          return status && { peer, status }
-        }),
-      )
+      const out = await Promise.all(checkAll(chainId, signal))
       return out.filter((x): x is NonNullable<typeof x> => !!x)
+    },
+    firstAnswer(chainId, signal) {
+      const checks = checkAll(chainId, signal)
+      return new Promise((resolve) => {
+        let left = checks.length
+        if (!left) resolve(null)
+        for (const c of checks)
+          void c.then((r) => {
+            left--
+            if (r) resolve(r)
+            else if (!left) resolve(null)
+          })
+      })
     },
     usable: () => [...peers.values()].filter((p) => live(p) && p.view.state === 'connected'),
     syncPeer: (p) => syncPeerOf(p.client, p.key),

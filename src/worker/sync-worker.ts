@@ -4,18 +4,17 @@
  * answers the page's messages (src/client/messages.ts). Everything heavy (hashing, decoding,
  * storage) happens here, off the page's main thread.
  */
-import { multiaddr } from '@multiformats/multiaddr'
 import type { FromWorker, ToWorker } from '../client/messages.ts'
 import { useWasmKeccak } from '../core/hash.ts'
-import { PeerClient } from '../net/client.ts'
 import { IdbNodeStore } from '../store/idb-store.ts'
 import { BridgedPeer } from './bridged-peer.ts'
-import { createBrowserLibp2p } from './libp2p-browser.ts'
 import { createLightClient, type LightClient } from './light-client.ts'
 import { createPeerRegistry } from './peer-registry.ts'
 import { loadProofCache } from './proof-cache.ts'
 import { getAccount, getStorage } from './verified-reads.ts'
 
+/** Started at load, while the page is still fetching its configuration. */
+const keccakReady = useWasmKeccak()
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m)
 const peers = createPeerRegistry((views) => post({ type: 'peers', peers: views }))
 let client: LightClient | null = null
@@ -29,20 +28,25 @@ let ready: Promise<LightClient> | null = null
  */
 async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClient> {
   chainId = m.bootstrap.chainId
-  await useWasmKeccak()
-  const store = await IdbNodeStore.open(m.dbName)
+  const [store] = await Promise.all([IdbNodeStore.open(m.dbName), keccakReady])
   const cache = await loadProofCache(store)
   const c = createLightClient({ config: m.bootstrap, store, peers, post, cache })
   client = c
   await c.warmStart()
-  connect(m, c).catch((e: Error & { code?: string }) =>
-    post({ type: 'error', code: e.code ?? 'WORKER_FAILED', message: e.message }),
+  // After the reads already queued: connecting (libp2p's code, keys, dials) can wait a turn.
+  setTimeout(() =>
+    connect(m, c).catch((e: Error & { code?: string }) =>
+      post({ type: 'error', code: e.code ?? 'WORKER_FAILED', message: e.message }),
+    ),
   )
   return c
 }
 
 /** libp2p, the configured WebSocket peers, then the light client's main loop. */
 async function connect(m: Extract<ToWorker, { type: 'start' }>, c: LightClient): Promise<void> {
+  // libp2p is most of this worker's code: loaded only now, so a return visit's first answer does
+  // not wait for it to download and compile.
+  const { createBrowserLibp2p, multiaddr, PeerClient } = await import('./libp2p-browser.ts')
   const node = await createBrowserLibp2p(true)
   for (const p of m.bootstrap.peers) {
     const addr = p.addrs.find((a) => a.includes('/ws'))
