@@ -3,29 +3,32 @@
  *
  * IndexedDB costs ~65 µs per record whatever its size (DESIGN.md §5), so one record per trie node
  * caps a sync near 15k nodes/s. This store packs instead: each `write()` appends ONE pack record
- * holding all of its nodes (`[hash 32][len u32][bytes]…`) and ONE index record listing their hashes
- * and offsets, in a single transaction with the metadata changes — so a batch is atomic across tab
- * kills and reloads exactly as on LevelDB.
+ * holding all of its nodes (`[len u32][bytes]…`) and ONE index record (each entry's 8-byte hash
+ * prefix, offset and kind), in a single transaction with the metadata changes — so a batch is atomic
+ * across tab kills and reloads exactly as on LevelDB.
  *
  * Lookups go through an in-memory hash table on typed arrays (8-byte hash prefix → pack, offset;
  * 16 bytes per node, outside the JS object heap), rebuilt from the index records when the store
- * opens. A prefix hit is confirmed against the full hash stored in the pack, so prefix collisions
- * cannot return a wrong node. Recently read packs are cached.
+ * opens. A prefix hit is confirmed by hashing the stored bytes (keccak equals the hash asked for),
+ * so a prefix collision cannot return a wrong node — which is why full hashes need not be stored:
+ * a node costs its bytes + 17 bytes (length, prefix, offset, kind) instead of + 73. Recently read
+ * packs are cached.
  *
  * Nodes the sync keeps aside while their children arrive (`WriteBatch.stage`) go into the same
- * pack, flagged in the index, so they cost no records of their own either (one record per staged
- * node held a sync at 7.8k nodes/s; packed, 113k — docs/benchmarks.md).
+ * pack, flagged in the index with their full hash (the sync lists them by hash at a restart), so they
+ * cost no records of their own either (one record per staged node held a sync at 7.8k nodes/s).
  *
- * Deletions are tombstones in a later index record (the browser rarely deletes: "clear data" drops
- * the whole database).
+ * Deletions are tombstones (full hash) in a later index record; pruning (`compact`) rewrites packs.
  *
- * Security considerations: nothing here trusts the stored bytes; readers (the trie, the sync, the
- * integrity walk) re-hash what they load. A full quota aborts the transaction (nothing of the batch
- * is stored) and surfaces as `StoreFullError`.
+ * Security considerations: nothing here trusts the stored bytes; every node returned hashes to the
+ * hash asked for, and readers (the trie, the sync, the integrity walk) re-hash what they load. A
+ * full quota aborts the transaction (nothing of the batch is stored) and surfaces as
+ * `StoreFullError`.
  */
 import { type IDBPDatabase, openDB } from 'idb'
-import { fromHex, toHex } from '../core/bytes.ts'
+import { equals, fromHex, toHex } from '../core/bytes.ts'
 import { RootsyncError } from '../core/errors.ts'
+import { keccak256 } from '../core/hash.ts'
 import type { NodeStore, WriteBatch } from '../core/store.ts'
 import { verifyStoredState } from '../core/sync/verify.ts'
 
@@ -45,18 +48,34 @@ export class StoreFullError extends RootsyncError {
 const PACKS = 'packs'
 const INDEX = 'index'
 const META = 'meta'
+/** Version 2: packs without hashes, prefix index. Older databases are dropped and synced again. */
+const DB_VERSION = 2
 
 interface IndexRecord {
   pack: number // 0 for a tombstone-only record
-  hashes: Uint8Array // 32 bytes each
-  offsets: Uint32Array // offset of each entry's [hash][len][bytes] in the pack; 0xffffffff = deleted
-  /** Per entry: 0 node, 1 staged node (sync bookkeeping). Absent = all nodes. */
-  kinds?: Uint8Array
-  /** Byte length of the pack record this index describes. */
-  packBytes?: number
+  /** First 8 bytes of each entry's hash. */
+  prefixes: Uint8Array
+  /** Offset of each entry's [len u32][bytes] in the pack; DELETED for a tombstone. */
+  offsets: Uint32Array
+  /** Per entry: 0 node, 1 staged node (sync bookkeeping). */
+  kinds: Uint8Array
+  /** Full hashes of the entries that are staged or tombstones, in entry order. */
+  full: Uint8Array
+  /** Byte length of the pack record. */
+  packBytes: number
 }
 
 const DELETED = 0xffffffff
+
+/** The record's entries, with the full hash where the record keeps one. */
+function* entries(r: IndexRecord): Generator<{ i: number; prefix: Uint8Array; full: Uint8Array | null }> {
+  let f = 0
+  for (let i = 0; i < r.offsets.length; i++) {
+    const needsFull = r.kinds[i] === 1 || r.offsets[i] === DELETED
+    const full = needsFull ? r.full.subarray(32 * f, 32 * ++f) : null
+    yield { i, prefix: r.prefixes.subarray(8 * i, 8 * i + 8), full }
+  }
+}
 
 /** Open addressing on typed arrays: key = first 8 bytes of the hash (two u32), value = pack, offset. */
 class PrefixTable {
@@ -138,12 +157,17 @@ export class IdbNodeStore implements NodeStore {
   private staged = new Map<string, [number, number]>()
   private readonly cache = new Map<number, Uint8Array>()
   private readonly cacheLimit = 64
+  private indexLoaded: Promise<void> = Promise.resolve()
+  /** Bytes of node packs written (lengths and node bytes; IndexedDB's own overhead excluded). */
+  packBytes = 0
 
   private constructor(readonly db: IDBPDatabase) {}
 
   static async open(name: string): Promise<IdbNodeStore> {
-    const db = await openDB(name, 1, {
-      upgrade(d) {
+    const db = await openDB(name, DB_VERSION, {
+      upgrade(d, oldVersion) {
+        // Version 1 stored full hashes in packs and index; its data is dropped (synced again).
+        if (oldVersion > 0) for (const n of [...d.objectStoreNames]) d.deleteObjectStore(n)
         d.createObjectStore(PACKS, { autoIncrement: true })
         d.createObjectStore(INDEX, { autoIncrement: true })
         d.createObjectStore(META)
@@ -156,8 +180,6 @@ export class IdbNodeStore implements NodeStore {
     store.indexLoaded.catch(() => {})
     return store
   }
-
-  private indexLoaded: Promise<void> = Promise.resolve()
 
   private async loadIndex(): Promise<void> {
     let cursor = await this.db.transaction(INDEX).store.openCursor()
@@ -182,21 +204,18 @@ export class IdbNodeStore implements NodeStore {
     return this.staged.size
   }
 
-  /** Bytes of node packs written (hashes, lengths and node bytes; IndexedDB's own overhead excluded). */
-  packBytes = 0
-
   private applyIndex(r: IndexRecord): void {
-    this.packBytes += r.packBytes ?? 0
-    for (let i = 0; i < r.offsets.length; i++) {
-      const h = r.hashes.subarray(32 * i, 32 * i + 32)
-      if (r.kinds?.[i] === 1) {
-        if (r.offsets[i] === DELETED) this.staged.delete(toHex(h))
-        else this.staged.set(toHex(h), [r.pack, r.offsets[i]!])
-        continue
-      }
-      if (r.offsets[i] === DELETED) {
-        for (const s of this.table.find(h)) this.table.setOffset(s, DELETED)
-      } else this.table.insert(h, r.pack, r.offsets[i]!)
+    this.packBytes += r.packBytes
+    for (const { i, prefix, full } of entries(r)) {
+      const off = r.offsets[i]!
+      if (r.kinds[i] === 1) {
+        if (off === DELETED) this.staged.delete(toHex(full!))
+        else this.staged.set(toHex(full!), [r.pack, off])
+      } else if (off === DELETED) {
+        // A tombstone clears every slot with this prefix (a colliding node, ~2^-64 per pair, would
+        // then read as missing, never as wrong).
+        for (const s of this.table.find(prefix)) this.table.setOffset(s, DELETED)
+      } else this.table.insert(prefix, r.pack, off)
     }
   }
 
@@ -216,16 +235,16 @@ export class IdbNodeStore implements NodeStore {
     return p
   }
 
-  private async entry(pack: number, off: number): Promise<Uint8Array> {
-    const p = await this.pack(pack)
-    const len = new DataView(p.buffer, p.byteOffset).getUint32(off + 32)
-    return p.slice(off + 36, off + 36 + len)
+  /** The bytes of the entry at `off` (a view into the cached pack: copy before handing out). */
+  private static view(p: Uint8Array, off: number): Uint8Array {
+    const len = new DataView(p.buffer, p.byteOffset).getUint32(off)
+    return p.subarray(off + 4, off + 4 + len)
   }
 
   async getStaged(hash: Uint8Array): Promise<Uint8Array | undefined> {
     await this.indexLoaded
     const at = this.staged.get(toHex(hash))
-    return at ? this.entry(at[0], at[1]) : undefined
+    return at ? IdbNodeStore.view(await this.pack(at[0]), at[1]).slice() : undefined
   }
 
   async *stagedHashes(): AsyncIterable<Uint8Array> {
@@ -233,31 +252,108 @@ export class IdbNodeStore implements NodeStore {
     for (const k of [...this.staged.keys()]) yield fromHex(k)
   }
 
-  /** The node bytes (a copy) if stored. */
+  /** The node bytes (a copy) if stored: the bytes under a matching prefix whose keccak is `hash`. */
   async getNode(hash: Uint8Array): Promise<Uint8Array | undefined> {
     await this.indexLoaded
     for (let attempt = 0; ; attempt++) {
       try {
-        const slot = await this.slotOf(hash)
-        if (slot < 0) return undefined
-        const p = await this.pack(this.table.pack(slot))
-        const off = this.table.offset(slot)
-        const len = new DataView(p.buffer, p.byteOffset).getUint32(off + 32)
-        return p.slice(off + 36, off + 36 + len)
+        for (const s of this.table.find(hash)) {
+          const off = this.table.offset(s)
+          if (off === DELETED) continue
+          const v = IdbNodeStore.view(await this.pack(this.table.pack(s)), off)
+          if (equals(keccak256(v), hash)) return v.slice()
+        }
+        return undefined
       } catch (e) {
         if (!(e instanceof PackMovedError) || attempt > 2) throw e
       }
     }
   }
 
-  /** The table slot holding `hash` (full hash confirmed), or -1. */
-  private async slotOf(hash: Uint8Array): Promise<number> {
-    for (const s of this.table.find(hash)) {
-      const off = this.table.offset(s)
-      if (off === DELETED) continue
-      if (sameHash(await this.pack(this.table.pack(s)), off, hash)) return s
+  async hasNode(hash: Uint8Array): Promise<boolean> {
+    return (await this.getNode(hash)) !== undefined
+  }
+
+  async hasNodes(hashes: Uint8Array[]): Promise<boolean[]> {
+    await this.indexLoaded
+    const out: boolean[] = []
+    for (const h of hashes) {
+      let any = false
+      for (const s of this.table.find(h)) if (this.table.offset(s) !== DELETED) any = true
+      // A prefix hit is confirmed by hashing the stored bytes (a collision reads as absent).
+      out.push(any && (await this.hasNode(h)))
     }
-    return -1
+    return out
+  }
+
+  async getMeta(key: string): Promise<Uint8Array | undefined> {
+    const v = (await this.db.get(META, key)) as Uint8Array | undefined
+    return v ?? undefined
+  }
+
+  async *metaKeys(prefix: string): AsyncIterable<string> {
+    const keys = (await this.db.getAllKeys(META, IDBKeyRange.bound(prefix, `${prefix}\uffff`))) as string[]
+    yield* keys
+  }
+
+  async write(batch: WriteBatch): Promise<void> {
+    await this.indexLoaded
+    const nodes = [...(batch.nodes ?? [])]
+    const stage = [...(batch.stage ?? [])]
+    const deletes = [...(batch.deleteNodes ?? [])]
+    const unstage = [...(batch.unstage ?? [])]
+    const meta = [...(batch.meta ?? [])]
+    const stored = [...nodes, ...stage]
+    const n = stored.length + deletes.length + unstage.length
+    const prefixes = new Uint8Array(8 * n)
+    const offsets = new Uint32Array(n)
+    const kinds = new Uint8Array(n)
+    const full = new Uint8Array(32 * (stage.length + deletes.length + unstage.length))
+    kinds.fill(1, nodes.length, stored.length)
+    kinds.fill(1, stored.length + deletes.length)
+    let size = 0
+    for (const [, v] of stored) size += 4 + v.length
+    const pack = size ? new Uint8Array(size) : null
+    const dv = pack && new DataView(pack.buffer)
+    let o = 0
+    let f = 0
+    stored.forEach(([h, v], i) => {
+      prefixes.set(h.subarray(0, 8), 8 * i)
+      offsets[i] = o
+      dv!.setUint32(o, v.length)
+      pack!.set(v, o + 4)
+      o += 4 + v.length
+      if (i >= nodes.length) full.set(h, 32 * f++)
+    })
+    ;[...deletes, ...unstage].forEach((h, j) => {
+      prefixes.set(h.subarray(0, 8), 8 * (stored.length + j))
+      offsets[stored.length + j] = DELETED
+      full.set(h, 32 * f++)
+    })
+    let record: IndexRecord | null = null
+    try {
+      const tx = this.db.transaction([PACKS, INDEX, META], 'readwrite')
+      const packId = pack ? ((await tx.objectStore(PACKS).add(pack.buffer)) as number) : 0
+      if (n) {
+        record = { pack: packId, prefixes, offsets, kinds, full, packBytes: size }
+        await tx.objectStore(INDEX).add(record)
+      }
+      for (const [k, v] of meta) {
+        if (v === null) await tx.objectStore(META).delete(k)
+        else await tx.objectStore(META).put(v, k)
+      }
+      await tx.done
+      if (pack) this.cache.set(packId, pack)
+    } catch (e) {
+      const err = e as DOMException
+      if (err?.name === 'QuotaExceededError') throw new StoreFullError(err.message)
+      throw new RootsyncError(
+        'STORE_WRITE_FAILED',
+        `IndexedDB write failed: ${err?.name ?? ''} ${err?.message ?? e}`,
+      )
+    }
+    // Only after the transaction committed: the in-memory index never runs ahead of the disk.
+    if (record) this.applyIndex(record)
   }
 
   /**
@@ -288,45 +384,42 @@ export class IdbNodeStore implements NodeStore {
       if (!r) continue
       const old = r.pack ? await this.pack(r.pack).catch(() => null) : null
       // Entries to keep: live nodes at this very location, and staged nodes still staged here.
-      const keep: number[] = []
-      const slots: number[] = []
-      for (let i = 0; i < r.offsets.length; i++) {
+      const keep: { i: number; full: Uint8Array | null; slot: number }[] = []
+      for (const { i, prefix, full } of entries(r)) {
         const off = r.offsets[i]!
         if (off === DELETED || !old) continue
-        const h = r.hashes.subarray(32 * i, 32 * i + 32)
-        if (r.kinds?.[i] === 1) {
-          const at = this.staged.get(toHex(h))
-          if (at && at[0] === r.pack && at[1] === off) keep.push(i)
+        if (r.kinds[i] === 1) {
+          const at = this.staged.get(toHex(full!))
+          if (at && at[0] === r.pack && at[1] === off) keep.push({ i, full, slot: -1 })
           continue
         }
         let slot = -1
-        for (const s of this.table.find(h))
+        for (const s of this.table.find(prefix))
           if (this.table.pack(s) === r.pack && this.table.offset(s) === off) slot = s
-        if (slot >= 0 && live[slot]) {
-          keep.push(i)
-          slots.push(slot)
-        } else dropped++
+        if (slot >= 0 && live[slot]) keep.push({ i, full: null, slot })
+        else dropped++
       }
-      if (r.pack && keep.length === r.offsets.length) {
-        kept += slots.length
-        continue // nothing to drop here
-      }
-      let size = 0
-      for (const i of keep)
-        size += 36 + new DataView(old!.buffer, old!.byteOffset).getUint32(r.offsets[i]! + 32)
+      const liveHere = keep.filter((k) => k.slot >= 0).length
+      kept += liveHere
+      if (r.pack && keep.length === r.offsets.length) continue // nothing to drop here
+      const views = keep.map((k) => IdbNodeStore.view(old!, r.offsets[k.i]!))
+      const size = views.reduce((a, v) => a + 4 + v.length, 0)
       const pack = new Uint8Array(size)
-      const hashes = new Uint8Array(32 * keep.length)
+      const dv = new DataView(pack.buffer)
+      const prefixes = new Uint8Array(8 * keep.length)
       const offsets = new Uint32Array(keep.length)
       const kinds = new Uint8Array(keep.length)
+      const fulls = keep.filter((k) => k.full)
+      const full = new Uint8Array(32 * fulls.length)
+      fulls.forEach((k, j) => full.set(k.full!, 32 * j))
       let o = 0
-      keep.forEach((i, j) => {
-        const from = r.offsets[i]!
-        const len = 36 + new DataView(old!.buffer, old!.byteOffset).getUint32(from + 32)
-        pack.set(old!.subarray(from, from + len), o)
-        hashes.set(r.hashes.subarray(32 * i, 32 * i + 32), 32 * j)
+      keep.forEach((k, j) => {
+        prefixes.set(r.prefixes.subarray(8 * k.i, 8 * k.i + 8), 8 * j)
         offsets[j] = o
-        kinds[j] = r.kinds?.[i] ?? 0
-        o += len
+        kinds[j] = r.kinds[k.i]!
+        dv.setUint32(o, views[j]!.length)
+        pack.set(views[j]!, o + 4)
+        o += 4 + views[j]!.length
       })
       const tx = this.db.transaction([PACKS, INDEX], 'readwrite')
       let packId = 0
@@ -334,20 +427,17 @@ export class IdbNodeStore implements NodeStore {
         packId = (await tx.objectStore(PACKS).add(pack.buffer)) as number
         await tx
           .objectStore(INDEX)
-          .add({ pack: packId, hashes, offsets, kinds, packBytes: size } satisfies IndexRecord)
+          .add({ pack: packId, prefixes, offsets, kinds, full, packBytes: size } satisfies IndexRecord)
       }
       if (r.pack) await tx.objectStore(PACKS).delete(r.pack)
       await tx.objectStore(INDEX).delete(key)
       await tx.done
       // Point the in-memory index at the new locations (reads in flight retry on a moved pack).
-      this.packBytes += size - (r.packBytes ?? 0)
-      let k = 0
-      keep.forEach((i, j) => {
-        const h = r.hashes.subarray(32 * i, 32 * i + 32)
-        if (r.kinds?.[i] === 1) this.staged.set(toHex(h), [packId, offsets[j]!])
-        else this.table.move(slots[k++]!, packId, offsets[j]!)
+      this.packBytes += size - r.packBytes
+      keep.forEach((k, j) => {
+        if (k.full) this.staged.set(toHex(k.full), [packId, offsets[j]!])
+        else this.table.move(k.slot, packId, offsets[j]!)
       })
-      kept += slots.length
       this.cache.delete(r.pack)
       if (keep.length) this.cache.set(packId, pack)
     }
@@ -360,97 +450,7 @@ export class IdbNodeStore implements NodeStore {
     return { kept, dropped, bytes: this.packBytes }
   }
 
-  async hasNode(hash: Uint8Array): Promise<boolean> {
-    return (await this.getNode(hash)) !== undefined
-  }
-
-  async hasNodes(hashes: Uint8Array[]): Promise<boolean[]> {
-    await this.indexLoaded
-    const out: boolean[] = []
-    for (const h of hashes) {
-      let any = false
-      for (const s of this.table.find(h)) if (this.table.offset(s) !== DELETED) any = true
-      // A prefix hit is confirmed by the full hash in the pack (rare misses on collisions).
-      out.push(any && (await this.hasNode(h)))
-    }
-    return out
-  }
-
-  async getMeta(key: string): Promise<Uint8Array | undefined> {
-    const v = (await this.db.get(META, key)) as Uint8Array | undefined
-    return v ?? undefined
-  }
-
-  async *metaKeys(prefix: string): AsyncIterable<string> {
-    const keys = (await this.db.getAllKeys(META, IDBKeyRange.bound(prefix, `${prefix}\uffff`))) as string[]
-    yield* keys
-  }
-
-  async write(batch: WriteBatch): Promise<void> {
-    await this.indexLoaded
-    const stage = [...(batch.stage ?? [])]
-    const nodes = [...(batch.nodes ?? []), ...stage]
-    const deletes = [...(batch.deleteNodes ?? [])]
-    const unstage = [...(batch.unstage ?? [])]
-    const meta = [...(batch.meta ?? [])]
-    let pack: Uint8Array | null = null
-    const n = nodes.length + deletes.length + unstage.length
-    const hashes = new Uint8Array(32 * n)
-    const offsets = new Uint32Array(n)
-    const kinds = new Uint8Array(n)
-    kinds.fill(1, nodes.length - stage.length, nodes.length)
-    kinds.fill(1, nodes.length + deletes.length)
-    if (nodes.length) {
-      let size = 0
-      for (const [, v] of nodes) size += 36 + v.length
-      pack = new Uint8Array(size)
-      const dv = new DataView(pack.buffer)
-      let o = 0
-      nodes.forEach(([h, v], i) => {
-        hashes.set(h, 32 * i)
-        offsets[i] = o
-        pack!.set(h, o)
-        dv.setUint32(o + 32, v.length)
-        pack!.set(v, o + 36)
-        o += 36 + v.length
-      })
-    }
-    ;[...deletes, ...unstage].forEach((h, j) => {
-      hashes.set(h, 32 * (nodes.length + j))
-      offsets[nodes.length + j] = DELETED
-    })
-    let record: IndexRecord | null = null
-    try {
-      const tx = this.db.transaction([PACKS, INDEX, META], 'readwrite')
-      const packId = pack ? ((await tx.objectStore(PACKS).add(pack.buffer)) as number) : 0
-      if (offsets.length) {
-        record = { pack: packId, hashes, offsets, kinds, packBytes: pack?.length ?? 0 }
-        await tx.objectStore(INDEX).add(record)
-      }
-      for (const [k, v] of meta) {
-        if (v === null) await tx.objectStore(META).delete(k)
-        else await tx.objectStore(META).put(v, k)
-      }
-      await tx.done
-      if (pack) this.cache.set(packId, pack)
-    } catch (e) {
-      const err = e as DOMException
-      if (err?.name === 'QuotaExceededError') throw new StoreFullError(err.message)
-      throw new RootsyncError(
-        'STORE_WRITE_FAILED',
-        `IndexedDB write failed: ${err?.name ?? ''} ${err?.message ?? e}`,
-      )
-    }
-    // Only after the transaction committed: the in-memory index never runs ahead of the disk.
-    if (record) this.applyIndex(record)
-  }
-
   close(): void {
     this.db.close()
   }
-}
-
-function sameHash(p: Uint8Array, off: number, h: Uint8Array): boolean {
-  for (let i = 0; i < 32; i++) if (p[off + i] !== h[i]) return false
-  return true
 }

@@ -1,7 +1,8 @@
 /**
  * Injected into the web app's page by faults.test.ts (bundled as an IIFE): an independent check of
- * what the worker stored in IndexedDB. Every entry of every pack record is re-hashed against the
- * hash it is stored under (pack = [hash 32][len u32 BE][bytes]…, see src/store/idb-store.ts), and
+ * what the worker stored in IndexedDB. Every entry of every index record is re-hashed against the
+ * hash (prefix, and full hash where kept) it is stored under (pack = [len u32 BE][bytes]…, index =
+ * prefixes, offsets, kinds, full hashes of staged entries: see src/store/idb-store.ts), and
  * the stored state is walked from its synced root with the same integrity walk as `rootsync verify`.
  */
 import { equals, toHex } from '../../src/core/bytes.ts'
@@ -38,23 +39,31 @@ async function checkStore(dbName: string): Promise<StoreCheck> {
       accounts: 0,
       verifyError: null,
     }
-    let cursor = await store.db.transaction('packs').store.openCursor()
-    while (cursor) {
-      const p = new Uint8Array(cursor.value as ArrayBuffer)
+    const index = (await store.db.getAll('index')) as {
+      pack: number
+      prefixes: Uint8Array
+      offsets: Uint32Array
+      kinds: Uint8Array
+      full: Uint8Array
+    }[]
+    for (const r of index) {
+      if (!r.pack) continue
+      const p = new Uint8Array((await store.db.get('packs', r.pack)) as ArrayBuffer)
       const dv = new DataView(p.buffer, p.byteOffset, p.byteLength)
       out.packs++
-      for (let o = 0; o < p.length; ) {
-        const hash = p.subarray(o, o + 32)
-        const len = dv.getUint32(o + 32)
-        const bytes = p.subarray(o + 36, o + 36 + len)
+      let f = 0
+      for (let i = 0; i < r.offsets.length; i++) {
+        const off = r.offsets[i]!
+        const full = r.kinds[i] === 1 || off === 0xffffffff ? r.full.subarray(32 * f, 32 * ++f) : null
+        if (off === 0xffffffff) continue
+        const len = dv.getUint32(off)
+        const h = keccak256(p.subarray(off + 4, off + 4 + len))
         out.entries++
-        if (bytes.length !== len || !equals(keccak256(bytes), hash)) {
+        if (!equals(h.subarray(0, 8), r.prefixes.subarray(8 * i, 8 * i + 8)) || (full && !equals(h, full))) {
           out.mismatches++
-          out.firstMismatch ??= toHex(hash)
+          out.firstMismatch ??= toHex(r.prefixes.subarray(8 * i, 8 * i + 8))
         }
-        o += 36 + len
       }
-      cursor = await cursor.continue()
     }
     const synced = await readSyncedRoot(store)
     if (synced) {
@@ -79,12 +88,19 @@ async function checkerSelfTest(): Promise<StoreCheck> {
   const store = await IdbNodeStore.open(name)
   const node = new TextEncoder().encode('a node that is long enough to be stored by its hash')
   await store.write({ nodes: [[keccak256(node), node]] })
-  const bad = new Uint8Array(36 + node.length)
-  bad.set(keccak256(node))
-  new DataView(bad.buffer).setUint32(32, node.length)
-  bad.set(node, 36)
-  bad[36 + (node.length >> 1)]! ^= 0x40
-  await store.db.add('packs', bad.buffer)
+  const bad = new Uint8Array(4 + node.length)
+  new DataView(bad.buffer).setUint32(0, node.length)
+  bad.set(node, 4)
+  bad[4 + (node.length >> 1)]! ^= 0x40
+  const pack = await store.db.add('packs', bad.buffer)
+  await store.db.add('index', {
+    pack,
+    prefixes: keccak256(node).slice(0, 8),
+    offsets: new Uint32Array([0]),
+    kinds: new Uint8Array(1),
+    full: new Uint8Array(0),
+    packBytes: bad.length,
+  })
   store.close()
   try {
     return await checkStore(name)

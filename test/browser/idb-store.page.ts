@@ -52,6 +52,10 @@ async function main() {
     if (!got || toHex(got) !== toHex(v)) mismatches++
   }
   const absent = await reopened.hasNodes([new Uint8Array(32).fill(7), nodes[0]![0]])
+  // Same 8-byte prefix as a stored node, another hash: the index matches, the bytes do not hash to it.
+  const twin = nodes[0]![0].slice()
+  twin[31]! ^= 1
+  const prefixTwin = { get: (await reopened.getNode(twin)) ?? null, has: await reopened.hasNodes([twin]) }
   const records = await reopened.db.count('packs')
 
   // Pruning: a newer state B (200 accounts changed), synced incrementally, then everything not
@@ -84,6 +88,7 @@ async function main() {
     absent,
     packRecords: records,
     badFromCorrupt: r.peers.find((p) => p.id === 'b')?.bad ?? 0,
+    prefixTwin,
     sizeBeforeCompact,
     compacted,
     bytesBeforeCompact,
