@@ -85,11 +85,11 @@ class PrefixTable {
   private mask = 1023
   count = 0
 
-  private static hi(h: Uint8Array): number {
-    return ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0
+  private static hi(h: Uint8Array, at = 0): number {
+    return ((h[at]! << 24) | (h[at + 1]! << 16) | (h[at + 2]! << 8) | h[at + 3]!) >>> 0
   }
-  private static lo(h: Uint8Array): number {
-    return ((h[4]! << 24) | (h[5]! << 16) | (h[6]! << 8) | h[7]!) >>> 0
+  private static lo(h: Uint8Array, at = 0): number {
+    return ((h[at + 4]! << 24) | (h[at + 5]! << 16) | (h[at + 6]! << 8) | h[at + 7]!) >>> 0
   }
 
   /** Every slot whose prefix matches `h` (collisions are rare; callers confirm the full hash). */
@@ -118,14 +118,15 @@ class PrefixTable {
     return this.mask + 1
   }
 
-  insert(h: Uint8Array, pack: number, offset: number): void {
+  /** Adds the prefix at `h[at..at+8]` (no subarray per node: the index is loaded in bulk). */
+  insert(h: Uint8Array, pack: number, offset: number, at = 0): void {
     if ((this.count + 1) * 2 > this.mask + 1) this.grow()
-    const hi = PrefixTable.hi(h)
+    const hi = PrefixTable.hi(h, at)
     let s = hi & this.mask
     while (this.used[s]) s = (s + 1) & this.mask
     this.used[s] = 1
     this.keys[2 * s] = hi
-    this.keys[2 * s + 1] = PrefixTable.lo(h)
+    this.keys[2 * s + 1] = PrefixTable.lo(h, at)
     this.vals[2 * s] = pack
     this.vals[2 * s + 1] = offset
     this.count++
@@ -206,6 +207,11 @@ export class IdbNodeStore implements NodeStore {
 
   private applyIndex(r: IndexRecord): void {
     this.packBytes += r.packBytes
+    if (!r.full.length) {
+      // The common record: nodes only. A plain loop, no per-entry objects.
+      for (let i = 0; i < r.offsets.length; i++) this.table.insert(r.prefixes, r.pack, r.offsets[i]!, 8 * i)
+      return
+    }
     for (const { i, prefix, full } of entries(r)) {
       const off = r.offsets[i]!
       if (r.kinds[i] === 1) {
