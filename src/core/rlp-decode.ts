@@ -71,3 +71,51 @@ function longLength(b: Uint8Array, pos: number, n: number): [number, number] {
   if (len < 56) throw new RlpError('invalid RLP: long form used for a length under 56')
   return [len, pos + 1 + n]
 }
+
+/**
+ * Where the item `readRlpItem` last accepted lies: its payload is `[start, end)` of the input, and
+ * `list` tells a list from a byte string. One shared record, so scanning allocates nothing; read it
+ * right after the call.
+ */
+export const rlpAt = { start: 0, end: 0, list: false }
+
+/**
+ * Reads the header of the item at `pos`, which must end by `limit`, without allocating and without
+ * looking inside lists. It applies `decodeRlpView`'s rules to the header (a single byte below 0x80
+ * is not wrapped, short form under 56, long-form lengths without a leading zero and of at most 6
+ * bytes, the payload inside `limit`) and returns false where `decodeRlpView` would throw, true
+ * otherwise, with the payload in `rlpAt`. For allocation-free scanners that fall back to the full
+ * decoder (and its error message) on false.
+ */
+export function readRlpItem(b: Uint8Array, pos: number, limit: number): boolean {
+  if (pos >= limit) return false
+  const p = b[pos]!
+  let start: number
+  let len: number
+  if (p < 0x80) {
+    rlpAt.start = pos
+    rlpAt.end = pos + 1
+    rlpAt.list = false
+    return true
+  }
+  if (p <= 0xb7) {
+    start = pos + 1
+    len = p - 0x80
+    if (len === 1 && (start >= limit || b[start]! < 0x80)) return false
+  } else if (p <= 0xbf || p >= 0xf8) {
+    const n = p <= 0xbf ? p - 0xb7 : p - 0xf7
+    if (pos + 1 + n > limit || b[pos + 1] === 0 || n > 6) return false
+    len = 0
+    for (let i = 0; i < n; i++) len = len * 256 + b[pos + 1 + i]!
+    if (len < 56) return false
+    start = pos + 1 + n
+  } else {
+    start = pos + 1
+    len = p - 0xc0
+  }
+  if (start + len > limit) return false
+  rlpAt.start = start
+  rlpAt.end = start + len
+  rlpAt.list = p >= 0xc0
+  return true
+}

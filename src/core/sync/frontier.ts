@@ -9,19 +9,19 @@ import type { RefKind } from '../trie/node.ts'
 
 export interface Want {
   hash: Uint8Array
-  key: string // hex of hash, the identity used everywhere in the engine
+  key: string // the engine's identity for the hash (state-sync.ts keyOf)
   kind: RefKind
   /** Trie depth in nibbles (storage tries count from their account leaf's depth + 1). */
   depth: number
 }
 
-export class Frontier {
-  private buckets: Want[][] = []
+export class Frontier<W extends Want = Want> {
+  private buckets: W[][] = []
   private heads: number[] = []
   private deepest = -1
   size = 0
 
-  push(w: Want): void {
+  push(w: W): void {
     const d = Math.min(w.depth, 255)
     if (!this.buckets[d]) {
       this.buckets[d] = []
@@ -33,9 +33,9 @@ export class Frontier {
   }
 
   /** Takes up to `n` wants, deepest first, skipping (and keeping) those `skip` rejects. */
-  take(n: number, skip?: (w: Want) => boolean): Want[] {
-    const out: Want[] = []
-    const kept: Want[] = []
+  take(n: number, skip?: (w: W) => boolean): W[] {
+    const out: W[] = []
+    const kept: W[] = []
     for (let d = this.deepest; d >= 0 && out.length < n; d--) {
       const b = this.buckets[d]
       if (!b) continue

@@ -48,6 +48,7 @@ import {
   SyncAbortedError,
 } from './errors.ts'
 import { Frontier, type Want } from './frontier.ts'
+import { newRefScan, scanRefs } from './node-refs.ts'
 import {
   DEFAULT_SYNC_CONFIG,
   type PeerStats,
@@ -64,25 +65,34 @@ export { STAGED_META_PREFIX as STAGED_PREFIX } from '../store.ts'
  * build and hash; hex is for people and for store keys only).
  */
 export function keyOf(h: Uint8Array): string {
+  return keyAt(h, 0)
+}
+
+/** `keyOf` of the 32-byte hash at offset `o` of `b` (a child reference inside a node), without a copy. */
+function keyAt(b: Uint8Array, o: number): string {
   return String.fromCharCode(
-    (h[0]! << 8) | h[1]!,
-    (h[2]! << 8) | h[3]!,
-    (h[4]! << 8) | h[5]!,
-    (h[6]! << 8) | h[7]!,
-    (h[8]! << 8) | h[9]!,
-    (h[10]! << 8) | h[11]!,
-    (h[12]! << 8) | h[13]!,
-    (h[14]! << 8) | h[15]!,
-    (h[16]! << 8) | h[17]!,
-    (h[18]! << 8) | h[19]!,
-    (h[20]! << 8) | h[21]!,
-    (h[22]! << 8) | h[23]!,
-    (h[24]! << 8) | h[25]!,
-    (h[26]! << 8) | h[27]!,
-    (h[28]! << 8) | h[29]!,
-    (h[30]! << 8) | h[31]!,
+    (b[o]! << 8) | b[o + 1]!,
+    (b[o + 2]! << 8) | b[o + 3]!,
+    (b[o + 4]! << 8) | b[o + 5]!,
+    (b[o + 6]! << 8) | b[o + 7]!,
+    (b[o + 8]! << 8) | b[o + 9]!,
+    (b[o + 10]! << 8) | b[o + 11]!,
+    (b[o + 12]! << 8) | b[o + 13]!,
+    (b[o + 14]! << 8) | b[o + 15]!,
+    (b[o + 16]! << 8) | b[o + 17]!,
+    (b[o + 18]! << 8) | b[o + 19]!,
+    (b[o + 20]! << 8) | b[o + 21]!,
+    (b[o + 22]! << 8) | b[o + 23]!,
+    (b[o + 24]! << 8) | b[o + 25]!,
+    (b[o + 26]! << 8) | b[o + 27]!,
+    (b[o + 28]! << 8) | b[o + 29]!,
+    (b[o + 30]! << 8) | b[o + 31]!,
   )
 }
+
+/** 16 ** -d for the depths the account trie has (progress accounting), computed once. */
+const POW16 = Array.from({ length: 80 }, (_, d) => 16 ** -d)
+const pow16 = (d: number): number => (d < 80 ? POW16[d]! : 16 ** -d)
 
 export const STATE_ROOT_KEY = 'state/root'
 
@@ -124,14 +134,32 @@ export async function readSyncedRoot(store: NodeStore): Promise<{ root: Uint8Arr
   return { root: asBytes(l[0], 'root', 32), height: asSafeInt(l[1], 'height') }
 }
 
-interface Entry {
-  want: Want
-  parents: Entry[]
-  missing: number
-  bytes?: Uint8Array
-  attempts: number
-  lackedBy?: Set<string>
-  queued: boolean
+/**
+ * A wanted node (or code blob), from the moment a verified parent names it until it is stored. One
+ * class, so every entry has the same shape; most nodes have exactly one parent, kept in `parent`.
+ */
+class Entry implements Want {
+  /** Further parents (a subtree shared by several nodes). */
+  parents: Entry[] | null = null
+  /** Children not yet stored. */
+  missing = 0
+  /** Set once received and verified; cleared once written. */
+  bytes: Uint8Array | undefined = undefined
+  attempts = 0
+  lackedBy: Set<string> | undefined = undefined
+  /** In the frontier, to be asked for. */
+  queued = false
+  /** Written (completed): no longer in `entries`. */
+  done = false
+  /** Waiting for children since the last flush: staged at the flush if still waiting. */
+  staging = false
+  constructor(
+    readonly hash: Uint8Array,
+    readonly key: string,
+    readonly kind: Want['kind'],
+    readonly depth: number,
+    public parent: Entry | null,
+  ) {}
 }
 
 interface PeerState {
@@ -172,11 +200,18 @@ class SyncRun {
   private readonly signal: AbortSignal
   private readonly rootKey: string
   private readonly entries = new Map<string, Entry>()
-  private readonly frontier = new Frontier()
+  private readonly frontier = new Frontier<Entry>()
   /** Keys of nodes kept aside in the store (flushed). */
   private readonly stagedKeys = new Set<string>()
-  /** Nodes waiting for children since the last flush; staged at the flush if still waiting. */
-  private readonly toStage = new Set<Entry>()
+  /**
+   * Nodes waiting for children since the last flush (`Entry.staging`); staged at the flush if still
+   * waiting. `toStageCount` of them still are.
+   */
+  private toStage: Entry[] = []
+  private toStageCount = 0
+  /** Scratch for the fast reference scan, and for `complete`. */
+  private readonly refScan = newRefScan()
+  private readonly completing: Entry[] = []
   private checkPresence = true
   private peers: PeerState[] = []
   // The write batch in progress: nodes, and metadata (null deletes), flushed atomically.
@@ -234,9 +269,9 @@ class SyncRun {
       this.cfg.checkPresence ??
       (this.stagedKeys.size > 0 || (await this.store.getMeta(STATE_ROOT_KEY)) !== undefined)
 
-    const rootEntry = this.newEntry({ hash: this.root, key: keyOf(this.root), kind: 'state', depth: 0 })
-    const rootBytes = await this.probe()
-    await this.accept(rootEntry, rootBytes)
+    const rootEntry = this.newEntry(this.root, keyOf(this.root), 'state', 0, null)
+    rootEntry.bytes = await this.probe()
+    await this.acceptMany([rootEntry], false)
 
     const unsubscribe = this.opts.joinPeers?.((peer) => void this.join(peer)) ?? (() => {})
     const ticker = setInterval(() => this.poke(), Math.min(this.cfg.progressIntervalMs, 250))
@@ -369,16 +404,13 @@ class SyncRun {
         if (overCap && this.inFlight > 0) return
         const share = Math.ceil(this.frontier.size / ready.length)
         const n = overCap ? this.cfg.minBatch : Math.min(ps.stats.batch, share)
-        const wants = this.frontier.take(
-          n,
-          (w) => this.entries.get(w.key)?.lackedBy?.has(ps.peer.id) ?? false,
-        )
+        const id = ps.peer.id
+        const wants = this.frontier.take(n, (e) => !e.done && e.lackedBy !== undefined && e.lackedBy.has(id))
         if (!wants.length) continue
         // A want may have been answered late by an earlier peer while it waited here: skip it.
         const es: Entry[] = []
-        for (const w of wants) {
-          const e = this.entries.get(w.key)
-          if (!e || e.bytes || !e.queued) continue
+        for (const e of wants) {
+          if (e.done || e.bytes || !e.queued) continue
           e.queued = false
           es.push(e)
         }
@@ -419,7 +451,7 @@ class SyncRun {
     })
     Promise.race([
       ps.peer.getNodes(
-        wants.map((e) => e.want.hash),
+        wants.map((e) => e.hash),
         signal,
       ),
       ignored,
@@ -438,7 +470,7 @@ class SyncRun {
   private requeue(e: Entry): void {
     if (e.queued) return
     e.queued = true
-    this.frontier.push(e.want)
+    this.frontier.push(e)
     // A hash no usable peer can give us ends the sync with a clear error instead of a silent stall.
     const usable = this.peers.filter((p) => this.usable(p))
     if (!usable.length) {
@@ -455,7 +487,7 @@ class SyncRun {
     const reasons: PeerReason[] = this.peers.map((p) => ({ peer: p.peer.id, reason: describePeer(p.stats) }))
     reasons.unshift({ peer: '*', reason: why })
     this.fatal = new FailedToFetchStateNodes(
-      entries.map((e) => toHex(e.want.hash)),
+      entries.map((e) => toHex(e.hash)),
       reasons,
     )
     this.poke()
@@ -486,7 +518,9 @@ class SyncRun {
     const items = r.items!
     let useful = 0
     let bad = 0
-    const accepted: [Entry, Uint8Array][] = []
+    // Verified and not delivered before (an entry requeued meanwhile may come twice): `bytes` set.
+    const fresh: Entry[] = []
+    let freshBytes = 0
     for (let i = 0; i < wants.length; i++) {
       const e = wants[i]!
       const b = items[i]
@@ -500,7 +534,7 @@ class SyncRun {
         this.requeue(e)
         continue
       }
-      if (!equals(keccak256(b), e.want.hash)) {
+      if (!equals(keccak256(b), e.hash)) {
         // Charged to the peer, and this hash is not asked of it again; other peers still may.
         bad++
         ;(e.lackedBy ??= new Set()).add(ps.peer.id)
@@ -510,7 +544,10 @@ class SyncRun {
       useful++
       s.delivered++
       s.bytes += b.length
-      accepted.push([e, b])
+      if (e.done || e.bytes) continue // delivered twice (requeued meanwhile)
+      e.bytes = b
+      freshBytes += b.length
+      fresh.push(e)
     }
     if (bad) {
       s.bad += bad
@@ -525,126 +562,187 @@ class SyncRun {
     s.rate = s.rate === 0 ? sample : 0.7 * s.rate + 0.3 * sample
     s.rttMs = s.rttMs === 0 ? r.ms : 0.7 * s.rttMs + 0.3 * r.ms
     s.batch = clamp(Math.round((s.rate * this.cfg.targetRttMs) / 1000), this.cfg.minBatch, this.cfg.maxBatch)
-    const fresh: [Entry, Uint8Array, boolean][] = []
-    for (const [e, b] of accepted) {
-      if (this.entries.get(e.want.key) !== e || e.bytes) continue // delivered twice (requeued meanwhile)
-      this.processed++
-      this.bytes += b.length
-      fresh.push([e, b, false])
-    }
     if (fresh.length) {
+      this.processed += fresh.length
+      this.bytes += freshBytes
       this.lastProgressAt = this.now()
-      await this.acceptMany(fresh)
+      await this.acceptMany(fresh, false)
     }
   }
 
   // ---- the trie walk -------------------------------------------------------------------------
 
-  private newEntry(want: Want): Entry {
-    const e: Entry = { want, parents: [], missing: 0, attempts: 0, queued: false }
-    this.entries.set(want.key, e)
+  private newEntry(
+    hash: Uint8Array,
+    key: string,
+    kind: Want['kind'],
+    depth: number,
+    parent: Entry | null,
+  ): Entry {
+    const e = new Entry(hash, key, kind, depth, parent)
+    this.entries.set(key, e)
     return e
   }
 
-  /** One verified node (or code blob). */
-  private accept(e: Entry, bytes: Uint8Array, fromStaging = false): Promise<void> {
-    return this.acceptMany([[e, bytes, fromStaging]])
+  /**
+   * Verified nodes (or code), each with `bytes` set: find which children are still needed and
+   * complete each node whose children are all stored. On a store that may hold some of them
+   * already, one presence query for all the children of the batch comes first.
+   */
+  private async acceptMany(list: Entry[], fromStaging: boolean): Promise<void> {
+    let present: Set<string> | null = null
+    if (this.checkPresence) {
+      present = await this.presentChildren(list)
+      if (!present) return
+    }
+    let adopt: Entry[] | null = null
+    for (const e of list) {
+      if (e.kind !== 'code') {
+        const a = this.expand(e, present)
+        if (a === false) return
+        if (a) adopt = adopt ? adopt.concat(a) : a
+      }
+      if (e.missing === 0) this.complete(e)
+      else if (!fromStaging) {
+        e.staging = true
+        this.toStage.push(e)
+        this.toStageCount++
+      }
+    }
+    if (this.frontier.size > this.maxFrontier) this.maxFrontier = this.frontier.size
+    if (!adopt) return
+    // Children received before a restart and kept aside: adopt them instead of downloading.
+    const again: Entry[] = []
+    for (const ce of adopt) {
+      const staged = await this.store.getStaged(ce.hash)
+      if (staged && equals(keccak256(staged), ce.hash)) {
+        this.skipped++
+        ce.bytes = staged
+        again.push(ce)
+      } else {
+        // Missing or corrupt aside-copy: forget it and download the node.
+        this.stagedKeys.delete(ce.key)
+        this.pendingStage.set(ce.key, [ce.hash, null])
+        ce.queued = true
+        this.frontier.push(ce)
+      }
+    }
+    if (again.length) await this.acceptMany(again, true)
   }
 
   /**
-   * Verified nodes (or code): find which children are still needed — one presence query to the
-   * store for all of them — and complete each node whose children are all stored.
+   * Links `e` to its children: each is already wanted (one more parent), stored (skipped), staged
+   * (returned, to adopt) or new (queued). False after an undecodable node (the sync's fatal error).
    */
-  private async acceptMany(items: [Entry, Uint8Array, boolean][]): Promise<void> {
-    const expanded: { e: Entry; unknown: Want[]; fromStaging: boolean }[] = []
-    const unknownAll: Want[] = []
-    for (const [e, bytes, fromStaging] of items) {
-      e.bytes = bytes
-      if (e.want.kind === 'code') {
-        this.complete(e)
-        continue
-      }
-      const children: Want[] = []
-      try {
-        this.children(decodeNode(bytes), e.want, children)
-      } catch (err) {
-        this.fatal = new InvalidStateError(toHex(e.want.hash), (err as Error).message)
-        return
-      }
-      const unknown: Want[] = []
-      for (const c of children) {
-        const known = this.entries.get(c.key)
+  private expand(e: Entry, present: Set<string> | null): Entry[] | null | false {
+    const b = e.bytes!
+    const r = this.refScan
+    let adopt: Entry[] | null = null
+    if (scanRefs(b, e.kind === 'storage' ? 'storage' : 'state', r)) {
+      for (let i = 0; i < r.n; i++) {
+        const off = r.off[i]!
+        const key = keyAt(b, off)
+        const known = this.entries.get(key)
         if (known) {
-          known.parents.push(e)
-          e.missing++
-        } else if (this.pendingNodeKeys.has(c.key)) this.skip(c)
-        else unknown.push(c)
-      }
-      expanded.push({ e, unknown, fromStaging })
-      for (const c of unknown) unknownAll.push(c)
-    }
-    const present =
-      unknownAll.length && this.checkPresence ? await this.store.hasNodes(unknownAll.map((c) => c.hash)) : []
-    const adopt: Entry[] = []
-    let i = 0
-    for (const { e, unknown, fromStaging } of expanded) {
-      for (const c of unknown) {
-        const isPresent = present[i++]
-        const known = this.entries.get(c.key) // a child met twice in this batch
-        if (known) {
-          known.parents.push(e)
-          e.missing++
+          this.link(known, e)
           continue
         }
-        if (isPresent) {
-          this.skip(c)
+        const kind = r.kind[i]!
+        const depth = e.depth + r.depthDelta[i]!
+        if (this.pendingNodeKeys.has(key) || present?.has(key)) {
+          this.skip(kind, depth)
           continue
         }
-        const ce = this.newEntry(c)
-        ce.parents.push(e)
+        const ce = this.newEntry(b.slice(off, off + 32), key, kind, depth, e)
         e.missing++
-        if (this.stagedKeys.has(c.key)) adopt.push(ce)
+        if (this.stagedKeys.size && this.stagedKeys.has(key)) (adopt ??= []).push(ce)
         else {
           ce.queued = true
-          this.frontier.push(c)
+          this.frontier.push(ce)
         }
       }
-      if (e.missing === 0) this.complete(e)
-      else if (!fromStaging) this.toStage.add(e)
+      if (r.closed) {
+        const c = pow16(e.depth + r.closedDelta)
+        for (let i = 0; i < r.closed; i++) this.coverage += c
+      }
+      return adopt
     }
-    if (this.frontier.size > this.maxFrontier) this.maxFrontier = this.frontier.size
-    if (!adopt.length) return
-    // Children received before a restart and kept aside: adopt them instead of downloading.
-    const again: [Entry, Uint8Array, boolean][] = []
-    for (const ce of adopt) {
-      const staged = await this.store.getStaged(ce.want.hash)
-      if (staged && equals(keccak256(staged), ce.want.hash)) {
-        this.skipped++
-        again.push([ce, staged, true])
-      } else {
-        // Missing or corrupt aside-copy: forget it and download the node.
-        this.stagedKeys.delete(ce.want.key)
-        this.pendingStage.set(ce.want.key, [ce.want.hash, null])
+    // Any other shape (inline children, a branch value) or malformed: the full decoders.
+    const children: Want[] = []
+    try {
+      this.children(decodeNode(b), e, children)
+    } catch (err) {
+      this.fatal = new InvalidStateError(toHex(e.hash), (err as Error).message)
+      return false
+    }
+    for (const c of children) {
+      const known = this.entries.get(c.key)
+      if (known) {
+        this.link(known, e)
+        continue
+      }
+      if (this.pendingNodeKeys.has(c.key) || present?.has(c.key)) {
+        this.skip(c.kind, c.depth)
+        continue
+      }
+      const ce = this.newEntry(c.hash, c.key, c.kind, c.depth, e)
+      e.missing++
+      if (this.stagedKeys.has(c.key)) (adopt ??= []).push(ce)
+      else {
         ce.queued = true
-        this.frontier.push(ce.want)
+        this.frontier.push(ce)
       }
     }
-    await this.acceptMany(again)
+    return adopt
+  }
+
+  /** `parent` waits for `child` too. */
+  private link(child: Entry, parent: Entry): void {
+    if (child.parent === null) child.parent = parent
+    else (child.parents ??= []).push(parent)
+    parent.missing++
+  }
+
+  /**
+   * Keys of the children of `list` that the store already holds (one presence query), or null after
+   * an undecodable node (the sync's fatal error).
+   */
+  private async presentChildren(list: Entry[]): Promise<Set<string> | null> {
+    const ask: Want[] = []
+    for (const e of list) {
+      if (e.kind === 'code') continue
+      const children: Want[] = []
+      try {
+        this.children(decodeNode(e.bytes!), e, children, false)
+      } catch (err) {
+        this.fatal = new InvalidStateError(toHex(e.hash), (err as Error).message)
+        return null
+      }
+      for (const c of children) if (!this.entries.has(c.key) && !this.pendingNodeKeys.has(c.key)) ask.push(c)
+    }
+    const present = new Set<string>()
+    if (!ask.length) return present
+    const answers = await this.store.hasNodes(ask.map((c) => c.hash))
+    for (let i = 0; i < ask.length; i++) if (answers[i]) present.add(ask[i]!.key)
+    return present
   }
 
   /** A child found already stored: its whole subtree is complete. */
-  private skip(c: Want): void {
+  private skip(kind: Want['kind'], depth: number): void {
     this.skipped++
-    if (c.kind === 'state') this.coverage += 16 ** -c.depth
+    if (kind === 'state') this.coverage += pow16(depth)
     this.lastProgressAt = this.now()
   }
 
-  /** Hash references of `node`, and the account-trie key space it closes (empty or inline slots). */
-  private children(node: TrieNode, w: Want, out: Want[]): void {
+  /**
+   * Hash references of `node`, and (with `count`) the account-trie key space it closes (empty or
+   * inline slots). The general path; `scanRefs` reads the common shapes without decoding.
+   */
+  private children(node: TrieNode, w: Want, out: Want[], count = true): void {
     const state = w.kind === 'state'
     const ref = (n: TrieNode | null, depth: number) => {
       if (n === null || n.kind !== 'hash') {
-        if (state) this.coverage += 16 ** -depth
+        if (state && count) this.coverage += pow16(depth)
         if (n && state) this.inlineRefs(n, out, depth)
         return
       }
@@ -654,7 +752,7 @@ class SyncRun {
     switch (node.kind) {
       case 'leaf':
         this.leafRefs(node, w, out)
-        if (state) this.coverage += 16 ** -w.depth
+        if (state && count) this.coverage += pow16(w.depth)
         return
       case 'extension':
         ref((node as ExtensionNode).child, w.depth + node.path.length)
@@ -681,28 +779,41 @@ class SyncRun {
 
   /** `e` and its subtree are stored: write it, and complete every parent that was only waiting for it. */
   private complete(first: Entry): void {
-    const stack = [first]
+    const stack = this.completing
+    stack.push(first)
     while (stack.length) {
       const e = stack.pop()!
-      const key = e.want.key
+      const key = e.key
+      e.done = true
       this.entries.delete(key)
-      this.pendingNodes.push([e.want.hash, e.bytes!])
+      this.pendingNodes.push([e.hash, e.bytes!])
       this.pendingNodeKeys.add(key)
       // Staged since the last flush: never written, so nothing to delete.
-      if (!this.toStage.delete(e) && this.stagedKeys.delete(key))
-        this.pendingStage.set(key, [e.want.hash, null])
-      if (e.want.depth === 0 && e.want.kind === 'state') {
+      if (e.staging) {
+        e.staging = false
+        this.toStageCount--
+      } else if (this.stagedKeys.size && this.stagedKeys.delete(key))
+        this.pendingStage.set(key, [e.hash, null])
+      if (e.depth === 0 && e.kind === 'state') {
         this.rootDone = true
         this.pendingMeta.set(STATE_ROOT_KEY, rlpEncode([this.root, this.height]))
       }
       e.bytes = undefined
-      for (const p of e.parents) if (--p.missing === 0) stack.push(p)
-      e.parents = []
+      const p = e.parent
+      if (p !== null) {
+        if (--p.missing === 0) stack.push(p)
+        e.parent = null
+      }
+      const ps = e.parents
+      if (ps !== null) {
+        for (const q of ps) if (--q.missing === 0) stack.push(q)
+        e.parents = null
+      }
     }
   }
 
   private pendingOps(): number {
-    return this.pendingNodes.length + this.pendingMeta.size + this.pendingStage.size + this.toStage.size
+    return this.pendingNodes.length + this.pendingMeta.size + this.pendingStage.size + this.toStageCount
   }
 
   private async flush(): Promise<void> {
@@ -710,11 +821,13 @@ class SyncRun {
     // Nodes still waiting for children go aside now; most nodes staged since the last flush have
     // completed meanwhile (deepest first) and are never written twice.
     for (const e of this.toStage) {
-      if (this.entries.get(e.want.key) !== e || !e.bytes) continue
-      this.pendingStage.set(e.want.key, [e.want.hash, e.bytes])
-      this.stagedKeys.add(e.want.key)
+      if (!e.staging) continue // completed meanwhile
+      e.staging = false
+      this.pendingStage.set(e.key, [e.hash, e.bytes!])
+      this.stagedKeys.add(e.key)
     }
-    this.toStage.clear()
+    this.toStage = []
+    this.toStageCount = 0
     if (!this.pendingOps()) return
     const nodes = this.pendingNodes
     const meta = this.pendingMeta

@@ -15,6 +15,7 @@
 import { NodeDecodeError, type RlpError } from '../errors.ts'
 import { keccak256 } from '../hash.ts'
 import { type RlpItem, rlpDecode, rlpEncode } from '../rlp.ts'
+import { readRlpItem, rlpAt } from '../rlp-decode.ts'
 import { hexPrefixDecode, hexPrefixEncode, type Nibbles } from './nibbles.ts'
 
 export interface LeafNode {
@@ -190,6 +191,108 @@ function childFromItem(item: RlpItem, depth: number): TrieNode | null {
   const node = nodeFromItem(item, depth + 1)
   node.enc = enc
   return node
+}
+
+// ---- scanning without decoding -------------------------------------------------------------------
+
+export const SCAN_LEAF = 0
+export const SCAN_EXTENSION = 1
+export const SCAN_BRANCH = 2
+
+/** What `scanNode` found; one record is reused for many calls. */
+export interface NodeScan {
+  kind: typeof SCAN_LEAF | typeof SCAN_EXTENSION | typeof SCAN_BRANCH
+  /** Offsets in the input of the child hashes (32 bytes each), in order; `count` of them. */
+  refs: Int32Array
+  count: number
+  /** Branch: bit i set when child i is a hash (the others are empty). */
+  mask: number
+  /** Extension: its path length in nibbles. */
+  pathLength: number
+  /** Leaf: its value is input[valueStart, valueEnd). */
+  valueStart: number
+  valueEnd: number
+}
+
+export function newNodeScan(): NodeScan {
+  return {
+    kind: SCAN_LEAF,
+    refs: new Int32Array(16),
+    count: 0,
+    mask: 0,
+    pathLength: 0,
+    valueStart: 0,
+    valueEnd: 0,
+  }
+}
+
+/**
+ * The sync's fast path: reads what `childRefs(decodeNode(bytes))` needs straight from the encoding,
+ * building no objects. It accepts only the common shapes — a leaf, an extension to a hash, a branch
+ * whose children are all hashes or empty and whose value is empty — and returns false for anything
+ * else (inline children, a branch value, and every malformed input), where the caller uses
+ * `decodeNode`. It never accepts bytes `decodeNode` rejects (test/core/child-refs.test.ts).
+ */
+export function scanNode(b: Uint8Array, s: NodeScan): boolean {
+  const n = b.length
+  if (!readRlpItem(b, 0, n) || !rlpAt.list || rlpAt.end !== n) return false
+  const end = n
+  const listStart = rlpAt.start
+  let pos = listStart
+  // First item: a leaf's or extension's hex-prefix path, or a branch's child 0.
+  if (!readRlpItem(b, pos, end)) return false
+  if (rlpAt.list) return false // an inline child 0, or a malformed node
+  const firstStart = rlpAt.start
+  const firstEnd = rlpAt.end
+  pos = firstEnd
+  if (!readRlpItem(b, pos, end)) return false
+  const secondStart = rlpAt.start
+  const secondEnd = rlpAt.end
+  const secondList = rlpAt.list
+  if (secondEnd === end) {
+    // Two items: leaf or extension.
+    const hpLen = firstEnd - firstStart
+    if (hpLen === 0) return false
+    const h = b[firstStart]!
+    const flag = h >> 4
+    if (flag > 3) return false
+    const odd = flag & 1
+    if (!odd && (h & 15) !== 0) return false
+    if (secondList) return false
+    if (flag & 2) {
+      if (secondEnd === secondStart) return false
+      s.kind = SCAN_LEAF
+      s.count = 0
+      s.valueStart = secondStart
+      s.valueEnd = secondEnd
+      return true
+    }
+    const pathLength = (hpLen - 1) * 2 + odd
+    if (pathLength === 0 || secondEnd - secondStart !== 32 || b[secondStart - 1] !== 0xa0) return false
+    s.kind = SCAN_EXTENSION
+    s.pathLength = pathLength
+    s.refs[0] = secondStart
+    s.count = 1
+    return true
+  }
+  // A branch: 16 children (empty, or a 32-byte hash) and an empty value.
+  let count = 0
+  let mask = 0
+  pos = listStart
+  for (let i = 0; i < 16; i++) {
+    const tag = b[pos]
+    if (tag === 0x80) pos++
+    else if (tag === 0xa0 && pos + 33 <= end) {
+      s.refs[count++] = pos + 1
+      mask |= 1 << i
+      pos += 33
+    } else return false
+  }
+  if (pos + 1 !== end || b[pos] !== 0x80) return false
+  s.kind = SCAN_BRANCH
+  s.count = count
+  s.mask = mask
+  return true
 }
 
 // ---- references the sync follows --------------------------------------------------------------------
