@@ -32,6 +32,8 @@ export interface ConfigFields {
 }
 
 export const SETTINGS_KEY = 'rootsync.settings'
+/** The configuration the app last started with (a return visit starts with it at once). */
+export const LAST_CONFIG_KEY = 'rootsync.lastConfig'
 
 const HASH = /^0x[0-9a-fA-F]{64}$/
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/

@@ -28,6 +28,7 @@ export type ClientEvent =
   | { type: 'webrtc'; peerId: string; event: 'connected' | 'failed' | 'closed'; message?: string }
 
 export interface RootsyncClient {
+  /** Starts (or restarts, with a new configuration) the worker. */
   start(config: BootstrapInfo): void
   getAccount(address: string): Promise<AccountAnswer>
   getStorage(address: string, slot: string): Promise<StorageAnswer>
@@ -46,7 +47,7 @@ export const dbNameOf = (c: BootstrapInfo) =>
 
 export function createRootsyncClient(): RootsyncClient {
   const listeners = new Set<(m: ClientEvent) => void>()
-  const pending = new Map<number, { resolve(a: never): void; reject(e: Error): void }>()
+  const pending = new Map<number, { msg: ToWorker; resolve(a: never): void; reject(e: Error): void }>()
   let nextId = 1
   let worker: Worker | null = null
   let config: BootstrapInfo | null = null
@@ -113,14 +114,16 @@ export function createRootsyncClient(): RootsyncClient {
   function read<T>(m: ToWorker & { id: number }): Promise<T> {
     if (!worker) return Promise.reject(new ReadError('NOT_STARTED', 'start() the client first'))
     return new Promise<T>((resolve, reject) => {
-      pending.set(m.id, { resolve: resolve as (a: never) => void, reject })
+      pending.set(m.id, { msg: m, resolve: resolve as (a: never) => void, reject })
       send(m)
     })
   }
 
-  function stop() {
+  /** Ends the worker; reads in flight are rejected, or with `keepReads` handed to the next one. */
+  function stop(keepReads = false) {
     worker?.terminate()
     worker = null
+    if (keepReads) return
     for (const p of pending.values()) p.reject(new ReadError('STOPPED', 'the client was stopped'))
     pending.clear()
   }
@@ -130,8 +133,16 @@ export function createRootsyncClient(): RootsyncClient {
       return config && dbNameOf(config)
     },
     start(c) {
+      // Started again with another configuration: the running worker gives way, and reads in
+      // flight are asked again of the new one.
+      if (worker) {
+        void bridge?.close()
+        bridge = null
+        stop(true)
+      }
       config = c
       spawn(c)
+      for (const p of pending.values()) send(p.msg)
     },
     getAccount: (address) => read({ type: 'getAccount', id: nextId++, address }),
     getStorage: (address, slot) => read({ type: 'getStorage', id: nextId++, address, slot }),

@@ -19,6 +19,37 @@ beforeAll(async () => {
 afterAll(() => app?.stop())
 
 describe('warm start', () => {
+  it('a return visit starts with the last configuration at once, and switches to a changed bootstrap.json without losing a lookup', async () => {
+    // Service workers blocked so that page.route sees bootstrap.json.
+    const ctx = await app.freshBrowser({ serviceWorkers: 'block' })
+    const page = await ctx.newPage()
+    await page.goto(app.url)
+    await expect
+      .poll(() => page.getByTestId('synced-root').textContent(), { timeout: 60_000 })
+      .toBe(app.genesisRoot)
+    const boot = await (await fetch(`${app.url}bootstrap.json`)).json()
+    const extra = {
+      name: 'node-x',
+      peerId: '12D3KooWLRPJAA5o6YuDzsJNRuVd5zDy2oD3Dn5WEqHGpW5VqU7v',
+      addrs: ['/ip4/127.0.0.1/tcp/9/ws/p2p/12D3KooWLRPJAA5o6YuDzsJNRuVd5zDy2oD3Dn5WEqHGpW5VqU7v'],
+    }
+    await page.route('**/bootstrap.json', (r) =>
+      r.fulfill({
+        contentType: 'application/json',
+        body: JSON.stringify({ ...boot, peers: [...boot.peers, extra] }),
+      }),
+    )
+    await page.goto(`${app.url}?address=${spender}`)
+    await expect
+      .poll(() => page.getByTestId('balance').textContent(), { timeout: 20_000 })
+      .toBe('1000000 ETH')
+    await expect
+      .poll(() => page.locator(`[data-peer-id="${extra.peerId}"]`).count(), { timeout: 20_000 })
+      .toBe(1)
+    expect(await page.getByTestId('lookup-error').count()).toBe(0)
+    await ctx.close()
+  }, 120_000)
+
   it('a reload after the sync answers from local state at once; with every peer gone it still does, and says it is offline', async () => {
     const page = await app.browser.newPage()
     await page.goto(app.url)
