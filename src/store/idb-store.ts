@@ -57,8 +57,14 @@ interface IndexRecord {
   prefixes: Uint8Array
   /** Offset of each entry's [len u32][bytes] in the pack; DELETED for a tombstone. */
   offsets: Uint32Array
-  /** Per entry: 0 node, 1 staged node (sync bookkeeping). */
+  /**
+   * Per entry: 0 node, 1 staged node (sync bookkeeping), 2 promoted: a staged node that became a
+   * node, its bytes left where they were staged (`packs[i]`, `offsets[i]`), so they are not written
+   * twice.
+   */
   kinds: Uint8Array
+  /** Per entry, the pack holding a promoted entry's bytes (0 for the others: this record's pack). */
+  packs?: Uint32Array
   /** Full hashes of the entries that are staged or tombstones, in entry order. */
   full: Uint8Array
   /** Byte length of the pack record. */
@@ -156,8 +162,12 @@ export class IdbNodeStore implements NodeStore {
   private table = new PrefixTable()
   /** Staged nodes (few at a time): hex hash → [pack, offset]. */
   private staged = new Map<string, [number, number]>()
+  /** The same, by location (pack · 2^32 + offset) → hex hash: promotions name a location. */
+  private stagedAt = new Map<number, string>()
   private readonly cache = new Map<number, Uint8Array>()
-  private readonly cacheLimit = 64
+  /** Bytes of packs kept in memory: recent writes and reads (the worker's heap budget is 128 MB). */
+  private readonly cacheLimitBytes = 16 * 1024 * 1024
+  private cacheBytes = 0
   private indexLoaded: Promise<void> = Promise.resolve()
   /** Bytes of node packs written (lengths and node bytes; IndexedDB's own overhead excluded). */
   packBytes = 0
@@ -205,9 +215,22 @@ export class IdbNodeStore implements NodeStore {
     return this.staged.size
   }
 
+  private stage(hex: string, pack: number, off: number): void {
+    this.unstage(hex)
+    this.staged.set(hex, [pack, off])
+    this.stagedAt.set(pack * 2 ** 32 + off, hex)
+  }
+
+  private unstage(hex: string): void {
+    const at = this.staged.get(hex)
+    if (!at) return
+    this.staged.delete(hex)
+    this.stagedAt.delete(at[0] * 2 ** 32 + at[1])
+  }
+
   private applyIndex(r: IndexRecord): void {
     this.packBytes += r.packBytes
-    if (!r.full.length) {
+    if (!r.full.length && !r.packs) {
       // The common record: nodes only. A plain loop, no per-entry objects.
       for (let i = 0; i < r.offsets.length; i++) this.table.insert(r.prefixes, r.pack, r.offsets[i]!, 8 * i)
       return
@@ -215,8 +238,16 @@ export class IdbNodeStore implements NodeStore {
     for (const { i, prefix, full } of entries(r)) {
       const off = r.offsets[i]!
       if (r.kinds[i] === 1) {
-        if (off === DELETED) this.staged.delete(toHex(full!))
-        else this.staged.set(toHex(full!), [r.pack, off])
+        if (off === DELETED) this.unstage(toHex(full!))
+        else this.stage(toHex(full!), r.pack, off)
+      } else if (r.kinds[i] === 2) {
+        // Promoted: a node now, at its staged location. If that location is unknown, pruning has
+        // rewritten the record that held it, and the rewrite carries the node.
+        const loc = r.packs![i]! * 2 ** 32 + off
+        const hex = this.stagedAt.get(loc)
+        if (hex === undefined) continue
+        this.unstage(hex)
+        this.table.insert(prefix, r.packs![i]!, off)
       } else if (off === DELETED) {
         // A tombstone clears every slot with this prefix (a colliding node, ~2^-64 per pair, would
         // then read as missing, never as wrong).
@@ -236,9 +267,28 @@ export class IdbNodeStore implements NodeStore {
     // A compaction may have replaced the pack since the slot was looked up: callers look again.
     if (!buf) throw new PackMovedError()
     p = new Uint8Array(buf)
-    this.cache.set(id, p)
-    if (this.cache.size > this.cacheLimit) this.cache.delete(this.cache.keys().next().value!)
+    this.remember(id, p)
     return p
+  }
+
+  private remember(id: number, p: Uint8Array): void {
+    const old = this.cache.get(id)
+    if (old) this.cacheBytes -= old.byteLength
+    this.cache.delete(id)
+    this.cache.set(id, p)
+    this.cacheBytes += p.byteLength
+    while (this.cacheBytes > this.cacheLimitBytes && this.cache.size > 1) {
+      const [k, v] = this.cache.entries().next().value!
+      this.cache.delete(k)
+      this.cacheBytes -= v.byteLength
+    }
+  }
+
+  private forget(id: number): void {
+    const p = this.cache.get(id)
+    if (!p) return
+    this.cacheBytes -= p.byteLength
+    this.cache.delete(id)
   }
 
   /** The bytes of the entry at `off` (a view into the cached pack: copy before handing out). */
@@ -302,21 +352,50 @@ export class IdbNodeStore implements NodeStore {
     yield* keys
   }
 
+  /**
+   * Nodes of this batch that are staged here and unstaged by the same batch (a staged node whose
+   * children all arrived) become promotions: an index entry at the staged bytes, no second copy.
+   */
+  private promotions(nodes: (readonly [Uint8Array, Uint8Array])[], unstage: Uint8Array[]) {
+    const promoted: { hash: Uint8Array; at: [number, number] }[] = []
+    if (!unstage.length || !this.staged.size) return { nodes, promoted, unstage }
+    // Keyed by the first 4 bytes, confirmed in full: no hex string per node of the batch.
+    const byHi = new Map<number, Uint8Array[]>()
+    for (const u of unstage) {
+      const k = ((u[0]! << 24) | (u[1]! << 16) | (u[2]! << 8) | u[3]!) >>> 0
+      byHi.set(k, [...(byHi.get(k) ?? []), u])
+    }
+    const done = new Set<Uint8Array>()
+    const rest: (readonly [Uint8Array, Uint8Array])[] = []
+    for (const e of nodes) {
+      const h = e[0]
+      const cands = byHi.get(((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0)
+      const u = cands?.find((c) => !done.has(c) && equals(c, h))
+      const at = u && this.staged.get(toHex(h))
+      if (u && at) {
+        promoted.push({ hash: h, at })
+        done.add(u)
+      } else rest.push(e)
+    }
+    return { nodes: rest, promoted, unstage: unstage.filter((u) => !done.has(u)) }
+  }
+
   async write(batch: WriteBatch): Promise<void> {
     await this.indexLoaded
-    const nodes = [...(batch.nodes ?? [])]
     const stage = [...(batch.stage ?? [])]
     const deletes = [...(batch.deleteNodes ?? [])]
-    const unstage = [...(batch.unstage ?? [])]
     const meta = [...(batch.meta ?? [])]
+    const { nodes, promoted, unstage } = this.promotions([...(batch.nodes ?? [])], [...(batch.unstage ?? [])])
     const stored = [...nodes, ...stage]
-    const n = stored.length + deletes.length + unstage.length
+    const n = stored.length + promoted.length + deletes.length + unstage.length
     const prefixes = new Uint8Array(8 * n)
     const offsets = new Uint32Array(n)
     const kinds = new Uint8Array(n)
+    const packs = promoted.length ? new Uint32Array(n) : undefined
     const full = new Uint8Array(32 * (stage.length + deletes.length + unstage.length))
     kinds.fill(1, nodes.length, stored.length)
-    kinds.fill(1, stored.length + deletes.length)
+    kinds.fill(2, stored.length, stored.length + promoted.length)
+    kinds.fill(1, stored.length + promoted.length + deletes.length)
     let size = 0
     for (const [, v] of stored) size += 4 + v.length
     const pack = size ? new Uint8Array(size) : null
@@ -331,9 +410,15 @@ export class IdbNodeStore implements NodeStore {
       o += 4 + v.length
       if (i >= nodes.length) full.set(h, 32 * f++)
     })
+    promoted.forEach(({ hash, at }, j) => {
+      prefixes.set(hash.subarray(0, 8), 8 * (stored.length + j))
+      packs![stored.length + j] = at[0]
+      offsets[stored.length + j] = at[1]
+    })
+    const tail = stored.length + promoted.length
     ;[...deletes, ...unstage].forEach((h, j) => {
-      prefixes.set(h.subarray(0, 8), 8 * (stored.length + j))
-      offsets[stored.length + j] = DELETED
+      prefixes.set(h.subarray(0, 8), 8 * (tail + j))
+      offsets[tail + j] = DELETED
       full.set(h, 32 * f++)
     })
     let record: IndexRecord | null = null
@@ -341,7 +426,15 @@ export class IdbNodeStore implements NodeStore {
       const tx = this.db.transaction([PACKS, INDEX, META], 'readwrite')
       const packId = pack ? ((await tx.objectStore(PACKS).add(pack.buffer)) as number) : 0
       if (n) {
-        record = { pack: packId, prefixes, offsets, kinds, full, packBytes: size }
+        record = {
+          pack: packId,
+          prefixes,
+          offsets,
+          kinds,
+          full,
+          packBytes: size,
+          ...(packs ? { packs } : {}),
+        }
         await tx.objectStore(INDEX).add(record)
       }
       for (const [k, v] of meta) {
@@ -349,7 +442,7 @@ export class IdbNodeStore implements NodeStore {
         else await tx.objectStore(META).put(v, k)
       }
       await tx.done
-      if (pack) this.cache.set(packId, pack)
+      if (pack) this.remember(packId, pack)
     } catch (e) {
       const err = e as DOMException
       if (err?.name === 'QuotaExceededError') throw new StoreFullError(err.message)
@@ -389,25 +482,37 @@ export class IdbNodeStore implements NodeStore {
       const r = (await this.db.get(INDEX, key)) as IndexRecord | undefined
       if (!r) continue
       const old = r.pack ? await this.pack(r.pack).catch(() => null) : null
-      // Entries to keep: live nodes at this very location, and staged nodes still staged here.
+      // Entries to keep: live nodes at this very location (promoted staged entries included, which
+      // become plain nodes), and staged nodes still staged here. Promotions (kind 2) are dropped:
+      // the record holding their bytes is rewritten with them as nodes.
       const keep: { i: number; full: Uint8Array | null; slot: number }[] = []
+      let changed = !r.pack
       for (const { i, prefix, full } of entries(r)) {
         const off = r.offsets[i]!
-        if (off === DELETED || !old) continue
+        if (r.kinds[i] === 2 || off === DELETED || !old) {
+          changed = true
+          continue
+        }
         if (r.kinds[i] === 1) {
           const at = this.staged.get(toHex(full!))
-          if (at && at[0] === r.pack && at[1] === off) keep.push({ i, full, slot: -1 })
-          continue
+          if (at && at[0] === r.pack && at[1] === off) {
+            keep.push({ i, full, slot: -1 })
+            continue
+          }
         }
         let slot = -1
         for (const s of this.table.find(prefix))
           if (this.table.pack(s) === r.pack && this.table.offset(s) === off) slot = s
-        if (slot >= 0 && live[slot]) keep.push({ i, full: null, slot })
-        else dropped++
+        if (slot >= 0 && live[slot]) {
+          keep.push({ i, full: null, slot })
+          if (r.kinds[i] !== 0) changed = true // promoted: written back as a plain node
+        } else {
+          changed = true
+          if (r.kinds[i] === 0) dropped++
+        }
       }
-      const liveHere = keep.filter((k) => k.slot >= 0).length
-      kept += liveHere
-      if (r.pack && keep.length === r.offsets.length) continue // nothing to drop here
+      kept += keep.filter((k) => k.slot >= 0).length
+      if (!changed) continue // nothing to drop or convert here
       const views = keep.map((k) => IdbNodeStore.view(old!, r.offsets[k.i]!))
       const size = views.reduce((a, v) => a + 4 + v.length, 0)
       const pack = new Uint8Array(size)
@@ -422,7 +527,7 @@ export class IdbNodeStore implements NodeStore {
       keep.forEach((k, j) => {
         prefixes.set(r.prefixes.subarray(8 * k.i, 8 * k.i + 8), 8 * j)
         offsets[j] = o
-        kinds[j] = r.kinds[k.i]!
+        kinds[j] = k.full ? 1 : 0
         dv.setUint32(o, views[j]!.length)
         pack.set(views[j]!, o + 4)
         o += 4 + views[j]!.length
@@ -441,17 +546,18 @@ export class IdbNodeStore implements NodeStore {
       // Point the in-memory index at the new locations (reads in flight retry on a moved pack).
       this.packBytes += size - r.packBytes
       keep.forEach((k, j) => {
-        if (k.full) this.staged.set(toHex(k.full), [packId, offsets[j]!])
+        if (k.full) this.stage(toHex(k.full), packId, offsets[j]!)
         else this.table.move(k.slot, packId, offsets[j]!)
       })
-      this.cache.delete(r.pack)
-      if (keep.length) this.cache.set(packId, pack)
+      this.forget(r.pack)
+      if (keep.length) this.remember(packId, pack)
     }
     // Dropped entries still hold slots: rebuild the index from the records as at open, then swap.
     const fresh = new IdbNodeStore(this.db)
     await fresh.loadIndex()
     this.table = fresh.table
     this.staged = fresh.staged
+    this.stagedAt = fresh.stagedAt
     this.packBytes = fresh.packBytes
     return { kept, dropped, bytes: this.packBytes }
   }

@@ -57,6 +57,10 @@ async function main() {
   twin[31]! ^= 1
   const prefixTwin = { get: (await reopened.getNode(twin)) ?? null, has: await reopened.hasNodes([twin]) }
   const records = await reopened.db.count('packs')
+  // Staged nodes whose children arrived were promoted in place (kind 2), not written twice.
+  let promoted = 0
+  for (const r of (await reopened.db.getAll('index')) as { kinds: Uint8Array }[])
+    promoted += r.kinds.filter((k) => k === 2).length
 
   // Pruning: a newer state B (200 accounts changed), synced incrementally, then everything not
   // reachable from B dropped; B stays whole across another reopen, A-only nodes are gone.
@@ -89,6 +93,7 @@ async function main() {
     packRecords: records,
     badFromCorrupt: r.peers.find((p) => p.id === 'b')?.bad ?? 0,
     prefixTwin,
+    promoted,
     sizeBeforeCompact,
     compacted,
     bytesBeforeCompact,

@@ -61,6 +61,7 @@ describe('IndexedDB node store (packed) in Chromium', () => {
     expect(r.absent).toEqual([false, true])
     expect(r.badFromCorrupt).toBeGreaterThan(0)
     expect(r.prefixTwin).toEqual({ get: null, has: [false] })
+    expect(r.promoted as number).toBeGreaterThan(0)
     // Pruning after an incremental sync to a newer root: only B's nodes remain, and B verifies.
     const c = r.compacted as { kept: number; dropped: number; bytes: number }
     expect(r.sizeBeforeCompact as number).toBeGreaterThan(r.sourceNodes as number)
