@@ -13,7 +13,9 @@
  * under the V8 sampling profiler (node:inspector) and prints the top self-time functions.
  * BENCH_BASE=<dir>: another checkout (e.g. `git archive HEAD src | tar -x -C /tmp/base`, with a
  * node_modules symlink) whose engine runs alternately with this one, for a same-machine A/B.
+ * BENCH_PROFILE_FILE=<prefix> also writes each profile to <prefix>.<engine>.cpuprofile.
  */
+import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -133,9 +135,11 @@ function printProfile(title: string, p: CpuProfile): void {
   const byId = new Map(p.nodes.map((n) => [n.id, n.callFrame]))
   const self = new Map<string, number>()
   let busy = 0
+  // A sample lasts until the next one (timeDeltas[i] is the gap before sample i; the first gap,
+  // from Profiler.start to the first sample, belongs to no function).
   for (let i = 0; i < p.samples.length; i++) {
     const cf = byId.get(p.samples[i]!)!
-    const dt = (p.timeDeltas[i] ?? 0) / 1000
+    const dt = (p.timeDeltas[i + 1] ?? 0) / 1000
     if (cf.functionName === '(idle)') continue
     busy += dt
     const where = cf.url
@@ -217,6 +221,11 @@ async function main(): Promise<void> {
       await runOnce(e, root, src, expect)
       const { profile } = (await session.post('Profiler.stop')) as { profile: CpuProfile }
       printProfile(`profile, ${e.name}`, profile)
+      if (process.env.BENCH_PROFILE_FILE)
+        writeFileSync(
+          `${process.env.BENCH_PROFILE_FILE}.${engines.indexOf(e)}.cpuprofile`,
+          JSON.stringify(profile),
+        )
     }
     session.disconnect()
   }

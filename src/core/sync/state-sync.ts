@@ -149,7 +149,7 @@ class Entry implements Want {
   lackedBy: Set<string> | undefined = undefined
   /** In the frontier, to be asked for. */
   queued = false
-  /** Written (completed): no longer in `entries`. */
+  /** Written (completed): leaves `entries` at the next flush. */
   done = false
   /** Waiting for children since the last flush: staged at the flush if still waiting. */
   staging = false
@@ -199,7 +199,12 @@ class SyncRun {
   private readonly store: NodeStore
   private readonly signal: AbortSignal
   private readonly rootKey: string
+  /**
+   * Wanted nodes by key, and nodes written since the last flush (`done`: a child met again is
+   * skipped, not downloaded twice); those leave at the flush.
+   */
   private readonly entries = new Map<string, Entry>()
+  private doneSinceFlush: Entry[] = []
   private readonly frontier = new Frontier<Entry>()
   /** Keys of nodes kept aside in the store (flushed). */
   private readonly stagedKeys = new Set<string>()
@@ -216,7 +221,6 @@ class SyncRun {
   private peers: PeerState[] = []
   // The write batch in progress: nodes, and metadata (null deletes), flushed atomically.
   private pendingNodes: [Uint8Array, Uint8Array][] = []
-  private readonly pendingNodeKeys = new Set<string>()
   private pendingMeta = new Map<string, Uint8Array | null>()
   /** Staging changes since the last flush: bytes to stage, or null to unstage. */
   private pendingStage = new Map<string, [Uint8Array, Uint8Array | null]>()
@@ -424,7 +428,7 @@ class SyncRun {
   private checkPeersLeft(): void {
     if (this.fatal || this.rootDone) return
     if (!this.peers.some((p) => this.usable(p))) {
-      const sample = [...this.entries.values()].filter((e) => e.queued).slice(0, 16)
+      const sample = [...this.entries.values()].filter((e) => e.queued && !e.done).slice(0, 16)
       this.fail(sample, 'every peer that had the target root is banned')
     }
   }
@@ -643,17 +647,18 @@ class SyncRun {
         const off = r.off[i]!
         const key = keyAt(b, off)
         const known = this.entries.get(key)
-        if (known) {
+        const kind = r.kind[i]!
+        const depth = e.depth + r.depthDelta[i]!
+        if (known && !known.done) {
           this.link(known, e)
           continue
         }
-        const kind = r.kind[i]!
-        const depth = e.depth + r.depthDelta[i]!
-        if (this.pendingNodeKeys.has(key) || present?.has(key)) {
-          this.skip(kind, depth)
+        if (known || present?.has(key)) {
+          this.skip(kind, depth) // written since the last flush, or already in the store
           continue
         }
-        const ce = this.newEntry(b.slice(off, off + 32), key, kind, depth, e)
+        // A view, not a copy: `e` (and its bytes) stays until this child is stored; stores copy keys.
+        const ce = this.newEntry(b.subarray(off, off + 32), key, kind, depth, e)
         e.missing++
         if (this.stagedKeys.size && this.stagedKeys.has(key)) (adopt ??= []).push(ce)
         else {
@@ -677,11 +682,11 @@ class SyncRun {
     }
     for (const c of children) {
       const known = this.entries.get(c.key)
-      if (known) {
+      if (known && !known.done) {
         this.link(known, e)
         continue
       }
-      if (this.pendingNodeKeys.has(c.key) || present?.has(c.key)) {
+      if (known || present?.has(c.key)) {
         this.skip(c.kind, c.depth)
         continue
       }
@@ -718,7 +723,7 @@ class SyncRun {
         this.fatal = new InvalidStateError(toHex(e.hash), (err as Error).message)
         return null
       }
-      for (const c of children) if (!this.entries.has(c.key) && !this.pendingNodeKeys.has(c.key)) ask.push(c)
+      for (const c of children) if (!this.entries.has(c.key)) ask.push(c)
     }
     const present = new Set<string>()
     if (!ask.length) return present
@@ -785,9 +790,8 @@ class SyncRun {
       const e = stack.pop()!
       const key = e.key
       e.done = true
-      this.entries.delete(key)
+      this.doneSinceFlush.push(e)
       this.pendingNodes.push([e.hash, e.bytes!])
-      this.pendingNodeKeys.add(key)
       // Staged since the last flush: never written, so nothing to delete.
       if (e.staging) {
         e.staging = false
@@ -831,6 +835,8 @@ class SyncRun {
     if (!this.pendingOps()) return
     const nodes = this.pendingNodes
     const meta = this.pendingMeta
+    const done = this.doneSinceFlush
+    this.doneSinceFlush = []
     this.pendingNodes = []
     this.pendingMeta = new Map()
     const staging = [...this.pendingStage.values()]
@@ -841,7 +847,7 @@ class SyncRun {
       stage: staging.filter((x): x is [Uint8Array, Uint8Array] => x[1] !== null),
       unstage: staging.filter(([, v]) => v === null).map(([h]) => h),
     })
-    this.pendingNodeKeys.clear()
+    for (const e of done) this.entries.delete(e.key)
   }
 
   // ---- progress -------------------------------------------------------------------------------
