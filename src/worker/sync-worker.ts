@@ -28,7 +28,8 @@ let ready: Promise<LightClient> | null = null
  */
 async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClient> {
   chainId = m.bootstrap.chainId
-  const [store] = await Promise.all([IdbNodeStore.open(m.dbName), keccakReady])
+  // Reads hash little and do not wait for the wasm keccak (the sync does, in `connect`).
+  const store = await IdbNodeStore.open(m.dbName)
   const cache = await loadProofCache(store)
   const c = createLightClient({ config: m.bootstrap, store, peers, post, cache })
   client = c
@@ -46,7 +47,10 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClie
 async function connect(m: Extract<ToWorker, { type: 'start' }>, c: LightClient): Promise<void> {
   // libp2p is most of this worker's code: loaded only now, so a return visit's first answer does
   // not wait for it to download and compile.
-  const { createBrowserLibp2p, multiaddr, PeerClient } = await import('./libp2p-browser.ts')
+  const [{ createBrowserLibp2p, multiaddr, PeerClient }] = await Promise.all([
+    import('./libp2p-browser.ts'),
+    keccakReady,
+  ])
   const node = await createBrowserLibp2p(true)
   for (const p of m.bootstrap.peers) {
     const addr = p.addrs.find((a) => a.includes('/ws'))
