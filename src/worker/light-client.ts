@@ -102,7 +102,8 @@ export function createLightClient(d: LightClientDeps): LightClient {
   }
 
   async function warmStart(): Promise<void> {
-    const bytes = await store.getMeta(HEAD_KEY)
+    // Both records at once: a return visit's first answer waits on these reads.
+    const [bytes, synced] = await Promise.all([store.getMeta(HEAD_KEY), readSyncedRoot(store)])
     if (!bytes) return
     let stored: TrustedHeader
     try {
@@ -112,7 +113,6 @@ export function createLightClient(d: LightClientDeps): LightClient {
       post({ type: 'status', phase: 'starting', detail: `ignoring the stored head: ${(e as Error).message}` })
       return
     }
-    const synced = await readSyncedRoot(store)
     if (
       synced &&
       synced.height === stored.header.number &&

@@ -30,10 +30,11 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClie
   chainId = m.bootstrap.chainId
   // Reads hash little and do not wait for the wasm keccak (the sync does, in `connect`).
   const store = await IdbNodeStore.open(m.dbName)
-  const cache = await loadProofCache(store)
-  const c = createLightClient({ config: m.bootstrap, store, peers, post, cache })
+  const c = createLightClient({ config: m.bootstrap, store, peers, post })
   client = c
-  await c.warmStart()
+  // Reads start once both are in (they are only served after `start` resolves).
+  const [cache] = await Promise.all([loadProofCache(store), c.warmStart()])
+  c.cache = cache
   // After the reads already queued: connecting (libp2p's code, keys, dials) can wait a turn.
   setTimeout(() =>
     connect(m, c).catch((e: Error & { code?: string }) =>
