@@ -1,49 +1,11 @@
-/**
- * Faults, end to end in real headless Chromium against real `rootsync serve` processes (issue 5):
- * a serving node SIGKILLed mid-sync, a peer serving corrupt nodes, and a storage quota too small for
- * the state. Each test asserts what a user sees (progress, synced root, peers table, storage alert,
- * verified lookups), then checks what the worker left in IndexedDB independently of the app: every
- * stored node re-hashed against its key, and the integrity walk of `rootsync verify` from the root.
- */
-import { join } from 'node:path'
-import { build } from 'esbuild'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/bytes.ts'
 import { genesisStateRoot } from '../../src/core/chain/genesis.ts'
 import { ether } from '../../src/ui/format.ts'
 import { type AppFixture, startAppFixture } from '../helpers/app.ts'
-import { ROOT } from '../helpers/cli.ts'
 import { CORRUPT_SERVE, stopNode } from '../helpers/nodes.ts'
-import type { StoreCheck } from './faults.page.ts'
-
-let checkerJs: string
-
-beforeAll(async () => {
-  const out = await build({
-    entryPoints: [join(ROOT, 'test/browser/faults.page.ts')],
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    write: false,
-    logLevel: 'error',
-  })
-  checkerJs = out.outputFiles[0]!.text
-}, 60_000)
-
-/** The app's database name (src/client/rootsync-client.ts `dbNameOf`). */
-const dbName = (app: AppFixture) => `rootsync-${app.files.genesis.chainId}-${app.genesisHash.slice(2, 10)}`
-
-interface Checker {
-  __checkStore(name: string): Promise<StoreCheck>
-  __checkerSelfTest(): Promise<StoreCheck>
-}
-
-/** Re-hashes everything the worker stored, from the page (same origin, so the same IndexedDB). */
-async function checkStore(page: Page, app: AppFixture): Promise<StoreCheck> {
-  await page.addScriptTag({ content: checkerJs })
-  return page.evaluate((name) => (globalThis as unknown as Checker).__checkStore(name), dbName(app))
-}
+import { checkerSelfTest, checkStore, expectConsistent } from '../helpers/store-check.ts'
 
 /** Distinct trie nodes and code blobs of the genesis state: what a complete sync stores. */
 function stateSize(app: AppFixture): number {
@@ -60,15 +22,6 @@ const peerRow = (page: Page, peerId: string) =>
 async function synced(page: Page, app: AppFixture, timeout = 120_000) {
   await expect.poll(() => page.getByTestId('synced-root').textContent(), { timeout }).toBe(app.genesisRoot)
   await expect.poll(() => page.getByTestId('phase').getAttribute('data-phase')).toBe('synced')
-}
-
-function expectConsistent(c: StoreCheck, app: AppFixture, total: number) {
-  expect(c.entries).toBeGreaterThan(0)
-  expect(c.mismatches, `stored node ${c.firstMismatch} does not hash to its key`).toBe(0)
-  expect(c.syncedRoot).toBe(app.genesisRoot)
-  expect(c.verifyError).toBeNull()
-  expect(c.verified).toBe(total)
-  expect(c.accounts).toBe(app.files.genesis.alloc.length)
 }
 
 describe('faults: three serving nodes, one killed mid-sync; a quota too small', () => {
@@ -210,7 +163,7 @@ describe('faults: a peer serving corrupt nodes', () => {
     expect(await page.getByTestId('sync-error').count()).toBe(0)
     expectConsistent(await checkStore(page, app), app, total)
     // …and that check does catch a stored node that does not hash to its key.
-    const self = await page.evaluate(() => (globalThis as unknown as Checker).__checkerSelfTest())
+    const self = await checkerSelfTest(page)
     expect(self).toMatchObject({ entries: 2, mismatches: 1 })
   }, 180_000)
 })

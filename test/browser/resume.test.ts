@@ -2,10 +2,17 @@
  * Reload mid-sync: the worker dies with the page; the next one resumes from what IndexedDB holds
  * instead of starting over, says so, and ends with the verified root.
  */
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { BrowserContext } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { toHex } from '../../src/core/bytes.ts'
 import { genesisStateRoot } from '../../src/core/chain/genesis.ts'
 import { type AppFixture, startAppFixture } from '../helpers/app.ts'
+import { launchBrowser } from '../helpers/browser.ts'
+import { checkStore, expectConsistent } from '../helpers/store-check.ts'
 
 let app: AppFixture
 let browser: BrowserContext
@@ -39,5 +46,29 @@ describe('reload mid-sync', () => {
     expect(resumedFrom).toBeGreaterThan(0)
     expect(downloaded).toBeGreaterThan(0)
     expect(downloaded).toBeLessThan(total)
+  }, 180_000)
+
+  it('a browser killed mid-sync (SIGKILL) resumes on restart; the store is consistent and ends complete', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rootsync-killed-'))
+    let ctx = await launchBrowser({ userDataDir: dir })
+    let page = await ctx.newPage()
+    await page.goto(url)
+    const bar = page.getByRole('progressbar', { name: 'State sync' })
+    await expect
+      .poll(async () => Number(await bar.getAttribute('aria-valuenow')), { timeout: 60_000, interval: 20 })
+      .toBeGreaterThan(10)
+    expect(await page.getByTestId('synced').count()).toBe(0)
+    // Every process of this browser, killed at once: no unload, no IndexedDB shutdown.
+    execFileSync('pkill', ['-KILL', '-f', dir])
+    await ctx.close().catch(() => {})
+    ctx = await launchBrowser({ userDataDir: dir })
+    page = await ctx.newPage()
+    await page.goto(url)
+    await expect.poll(() => page.getByTestId('resumed').count(), { timeout: 30_000 }).toBe(1)
+    await expect.poll(() => page.getByTestId('synced-root').textContent(), { timeout: 60_000 }).toBe(root)
+    const distinct = new Set<string>()
+    genesisStateRoot(app.files.genesis, (h) => distinct.add(toHex(h)))
+    expectConsistent(await checkStore(page, app), app, distinct.size)
+    await ctx.close()
   }, 180_000)
 })

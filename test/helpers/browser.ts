@@ -20,11 +20,13 @@ export function chromiumPath(): string {
   }
 }
 
+/** `userDataDir`: reuse a profile (a browser restarted after a kill); default a fresh one. */
 export async function launchBrowser(
-  opts: { serviceWorkers?: 'allow' | 'block' } = {},
+  opts: { serviceWorkers?: 'allow' | 'block'; userDataDir?: string } = {},
 ): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'rootsync-chromium-')), {
-    ...opts,
+  const { userDataDir, ...rest } = opts
+  return chromium.launchPersistentContext(userDataDir ?? mkdtempSync(join(tmpdir(), 'rootsync-chromium-')), {
+    ...rest,
     executablePath: chromiumPath(),
     headless: true,
     args: [
