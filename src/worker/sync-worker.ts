@@ -15,6 +15,20 @@ import { getAccount, getStorage } from './verified-reads.ts'
 
 /** Started at load, while the page is still fetching its configuration. */
 const keccakReady = useWasmKeccak()
+
+let libp2pImport: Promise<typeof import('./libp2p-browser.ts')> | null = null
+const loadLibp2p = () => {
+  libp2pImport ??= import('./libp2p-browser.ts')
+  return libp2pImport
+}
+// A first visit has nothing stored to answer from: load libp2p at once, while the page fetches its
+// configuration. A return visit loads it after answering from IndexedDB.
+void indexedDB
+  .databases()
+  .then((dbs) => {
+    if (!dbs.some((d) => d.name?.startsWith('rootsync-'))) void loadLibp2p()
+  })
+  .catch(() => {})
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m)
 const peers = createPeerRegistry((views) => post({ type: 'peers', peers: views }))
 let client: LightClient | null = null
@@ -48,10 +62,7 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClie
 async function connect(m: Extract<ToWorker, { type: 'start' }>, c: LightClient): Promise<void> {
   // libp2p is most of this worker's code: loaded only now, so a return visit's first answer does
   // not wait for it to download and compile.
-  const [{ createBrowserLibp2p, multiaddr, PeerClient }] = await Promise.all([
-    import('./libp2p-browser.ts'),
-    keccakReady,
-  ])
+  const [{ createBrowserLibp2p, multiaddr, PeerClient }] = await Promise.all([loadLibp2p(), keccakReady])
   const node = await createBrowserLibp2p(true)
   for (const p of m.bootstrap.peers) {
     const addr = p.addrs.find((a) => a.includes('/ws'))
