@@ -42,6 +42,10 @@ let ready: Promise<LightClient> | null = null
  */
 async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClient> {
   chainId = m.bootstrap.chainId
+  // A first visit has no local answer to give: dial the peers while IndexedDB opens. A return
+  // visit answers from IndexedDB first and connects a turn later.
+  const first = !(await hasDatabase(m.dbName))
+  const net = first ? network(m) : null
   // Reads hash little and do not wait for the wasm keccak (the sync does, in `connect`).
   const store = await IdbNodeStore.open(m.dbName)
   const c = createLightClient({ config: m.bootstrap, store, peers, post })
@@ -49,19 +53,31 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClie
   // Reads start once both are in (they are only served after `start` resolves).
   const [cache] = await Promise.all([loadProofCache(store), c.warmStart()])
   c.cache = cache
-  // After the reads already queued: connecting (libp2p's code, keys, dials) can wait a turn.
   setTimeout(() =>
-    connect(m, c).catch((e: Error & { code?: string }) =>
-      post({ type: 'error', code: e.code ?? 'WORKER_FAILED', message: e.message }),
-    ),
+    (net ?? network(m))
+      .then(() => c.run())
+      .catch((e: Error & { code?: string }) =>
+        post({ type: 'error', code: e.code ?? 'WORKER_FAILED', message: e.message }),
+      ),
   )
   return c
 }
 
-/** libp2p, the configured WebSocket peers, then the light client's main loop. */
-async function connect(m: Extract<ToWorker, { type: 'start' }>, c: LightClient): Promise<void> {
-  // libp2p is most of this worker's code: loaded only now, so a return visit's first answer does
-  // not wait for it to download and compile.
+async function hasDatabase(name: string): Promise<boolean> {
+  try {
+    return (await indexedDB.databases()).some((d) => d.name === name)
+  } catch {
+    return true
+  }
+}
+
+/**
+ * libp2p and the configured WebSocket peers, each asked for its status at once (the connection is
+ * then open when the light client's first round asks again).
+ */
+async function network(m: Extract<ToWorker, { type: 'start' }>): Promise<void> {
+  // libp2p is most of this worker's code: loaded only when needed, so a return visit's first answer
+  // does not wait for it to download and compile.
   const [{ createBrowserLibp2p, multiaddr, PeerClient }] = await Promise.all([loadLibp2p(), keccakReady])
   const node = await createBrowserLibp2p(true)
   for (const p of m.bootstrap.peers) {
@@ -75,7 +91,7 @@ async function connect(m: Extract<ToWorker, { type: 'start' }>, c: LightClient):
       client: new PeerClient(node, multiaddr(addr), { timeoutMs: 10_000 }),
     })
   }
-  await c.run()
+  void peers.firstAnswer(m.bootstrap.chainId)
 }
 
 function answer<T>(id: number, work: (c: LightClient) => Promise<T>, reply: (a: T) => FromWorker): void {
