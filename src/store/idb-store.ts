@@ -522,7 +522,9 @@ export class IdbNodeStore implements NodeStore {
       const kinds = new Uint8Array(keep.length)
       const fulls = keep.filter((k) => k.full)
       const full = new Uint8Array(32 * fulls.length)
-      fulls.forEach((k, j) => full.set(k.full!, 32 * j))
+      fulls.forEach((k, j) => {
+        full.set(k.full!, 32 * j)
+      })
       let o = 0
       keep.forEach((k, j) => {
         prefixes.set(r.prefixes.subarray(8 * k.i, 8 * k.i + 8), 8 * j)
