@@ -26,11 +26,23 @@
  * `StoreFullError`.
  */
 import { type IDBPDatabase, openDB } from 'idb'
-import { equals, fromHex, toHex } from '../core/bytes.ts'
+import { equals } from '../core/bytes.ts'
 import { RootsyncError } from '../core/errors.ts'
 import { keccak256 } from '../core/hash.ts'
 import type { NodeStore, WriteBatch } from '../core/store.ts'
+import { keyOf } from '../core/sync/state-sync.ts'
 import { verifyStoredState } from '../core/sync/verify.ts'
+
+/** The hash back from its `keyOf` key (16 UTF-16 code units, two bytes each). */
+function hashOfKey(k: string): Uint8Array {
+  const h = new Uint8Array(32)
+  for (let i = 0; i < 16; i++) {
+    const c = k.charCodeAt(i)
+    h[2 * i] = c >> 8
+    h[2 * i + 1] = c & 0xff
+  }
+  return h
+}
 
 /** A pack was replaced by a compaction between a lookup and its read (internal; retried). */
 class PackMovedError extends Error {}
@@ -160,9 +172,9 @@ class PrefixTable {
 
 export class IdbNodeStore implements NodeStore {
   private table = new PrefixTable()
-  /** Staged nodes (few at a time): hex hash → [pack, offset]. */
+  /** Staged nodes: hash (as the sync engine's 16-character key) → [pack, offset]. */
   private staged = new Map<string, [number, number]>()
-  /** The same, by location (pack · 2^32 + offset) → hex hash: promotions name a location. */
+  /** The same, by location (pack · 2^32 + offset) → key: promotions name a location. */
   private stagedAt = new Map<number, string>()
   private readonly cache = new Map<number, Uint8Array>()
   /** Bytes of packs kept in memory: recent writes and reads (the worker's heap budget is 128 MB). */
@@ -215,16 +227,16 @@ export class IdbNodeStore implements NodeStore {
     return this.staged.size
   }
 
-  private stage(hex: string, pack: number, off: number): void {
-    this.unstage(hex)
-    this.staged.set(hex, [pack, off])
-    this.stagedAt.set(pack * 2 ** 32 + off, hex)
+  private stage(key: string, pack: number, off: number): void {
+    this.unstage(key)
+    this.staged.set(key, [pack, off])
+    this.stagedAt.set(pack * 2 ** 32 + off, key)
   }
 
-  private unstage(hex: string): void {
-    const at = this.staged.get(hex)
+  private unstage(key: string): void {
+    const at = this.staged.get(key)
     if (!at) return
-    this.staged.delete(hex)
+    this.staged.delete(key)
     this.stagedAt.delete(at[0] * 2 ** 32 + at[1])
   }
 
@@ -238,15 +250,15 @@ export class IdbNodeStore implements NodeStore {
     for (const { i, prefix, full } of entries(r)) {
       const off = r.offsets[i]!
       if (r.kinds[i] === 1) {
-        if (off === DELETED) this.unstage(toHex(full!))
-        else this.stage(toHex(full!), r.pack, off)
+        if (off === DELETED) this.unstage(keyOf(full!))
+        else this.stage(keyOf(full!), r.pack, off)
       } else if (r.kinds[i] === 2) {
         // Promoted: a node now, at its staged location. If that location is unknown, pruning has
         // rewritten the record that held it, and the rewrite carries the node.
         const loc = r.packs![i]! * 2 ** 32 + off
-        const hex = this.stagedAt.get(loc)
-        if (hex === undefined) continue
-        this.unstage(hex)
+        const key = this.stagedAt.get(loc)
+        if (key === undefined) continue
+        this.unstage(key)
         this.table.insert(prefix, r.packs![i]!, off)
       } else if (off === DELETED) {
         // A tombstone clears every slot with this prefix (a colliding node, ~2^-64 per pair, would
@@ -299,13 +311,13 @@ export class IdbNodeStore implements NodeStore {
 
   async getStaged(hash: Uint8Array): Promise<Uint8Array | undefined> {
     await this.indexLoaded
-    const at = this.staged.get(toHex(hash))
+    const at = this.staged.get(keyOf(hash))
     return at ? IdbNodeStore.view(await this.pack(at[0]), at[1]).slice() : undefined
   }
 
   async *stagedHashes(): AsyncIterable<Uint8Array> {
     await this.indexLoaded
-    for (const k of [...this.staged.keys()]) yield fromHex(k)
+    for (const k of [...this.staged.keys()]) yield hashOfKey(k)
   }
 
   /** The node bytes (a copy) if stored: the bytes under a matching prefix whose keccak is `hash`. */
@@ -371,7 +383,7 @@ export class IdbNodeStore implements NodeStore {
       const h = e[0]
       const cands = byHi.get(((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0)
       const u = cands?.find((c) => !done.has(c) && equals(c, h))
-      const at = u && this.staged.get(toHex(h))
+      const at = u && this.staged.get(keyOf(h))
       if (u && at) {
         promoted.push({ hash: h, at })
         done.add(u)
@@ -494,7 +506,7 @@ export class IdbNodeStore implements NodeStore {
           continue
         }
         if (r.kinds[i] === 1) {
-          const at = this.staged.get(toHex(full!))
+          const at = this.staged.get(keyOf(full!))
           if (at && at[0] === r.pack && at[1] === off) {
             keep.push({ i, full, slot: -1 })
             continue
@@ -548,7 +560,7 @@ export class IdbNodeStore implements NodeStore {
       // Point the in-memory index at the new locations (reads in flight retry on a moved pack).
       this.packBytes += size - r.packBytes
       keep.forEach((k, j) => {
-        if (k.full) this.stage(toHex(k.full), packId, offsets[j]!)
+        if (k.full) this.stage(keyOf(k.full), packId, offsets[j]!)
         else this.table.move(k.slot, packId, offsets[j]!)
       })
       this.forget(r.pack)
