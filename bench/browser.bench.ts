@@ -71,10 +71,12 @@ import { headerHash } from '../src/core/chain/header.ts'
 import { useWasmKeccak } from '../src/core/hash.ts'
 import { DEFAULT_SYNC_CONFIG } from '../src/core/sync/types.ts'
 import { childRefs, decodeNode, type RefKind } from '../src/core/trie/node.ts'
+import { genesisBootstrap } from '../src/node/commands/devnet.ts'
 import { LevelNodeStore } from '../src/store/level-store.ts'
 import { chromiumPath } from '../test/helpers/browser.ts'
 import type { BaselineResult } from './browser-baseline.page.ts'
 import { fmtMs, fmtNum, fmtRatio, gc, MB, note, printTable } from './lib.ts'
+import { type CpuProfile, type ProfileRow, profileRows } from './profile.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const FLUSH = DEFAULT_SYNC_CONFIG.flushOps
@@ -696,25 +698,6 @@ function diskBytes(profileDir: string): number {
 
 // ---- CPU profiles ------------------------------------------------------------------------------------
 
-interface CpuProfile {
-  nodes: {
-    id: number
-    callFrame: { functionName: string; url: string; lineNumber: number }
-    children?: number[]
-  }[]
-  samples: number[]
-  timeDeltas: number[]
-}
-
-interface ProfileRow {
-  fn: string
-  where: string
-  selfMs: number
-  pct: number
-  /** For the top rows: the nearest callers outside the function's own module, with their share. */
-  callers?: string
-}
-
 /** Module boundaries of an unminified rolldown bundle: "// path" comment lines at column 0. */
 function moduleMap(dist: string): Map<string, { line: number; mod: string }[]> {
   const out = new Map<string, { line: number; mod: string }[]>()
@@ -793,14 +776,7 @@ function summarizeProfile(
     group.set(g, (group.get(g) ?? 0) + dt)
   }
   const busy = Math.max(total - idle, 1e-9)
-  const rows = (m: Map<string, number>): ProfileRow[] =>
-    [...m]
-      .map(([k, ms]) => {
-        const [fn, where] = k.split('\t')
-        return { fn: fn!, where: where ?? '', selfMs: ms, pct: (ms / busy) * 100 }
-      })
-      .sort((a, b) => b.selfMs - a.selfMs)
-  const top = rows(self).slice(0, 20)
+  const top = profileRows(self, busy).slice(0, 20)
   for (const r of top.slice(0, 8)) {
     const m = callers.get(`${r.fn}\t${r.where}`)
     if (!m) continue
@@ -811,7 +787,7 @@ function summarizeProfile(
       .map(([k, ms]) => `${k} ${((ms / sum) * 100).toFixed(0)}%`)
       .join(', ')
   }
-  return { top, groups: rows(group).slice(0, 15), totalMs: total, idleMs: idle }
+  return { top, groups: profileRows(group, busy).slice(0, 15), totalMs: total, idleMs: idle }
 }
 
 // ---- one size -----------------------------------------------------------------------------------------
@@ -936,14 +912,14 @@ async function benchSize(
   const bootstrapFile = join(dir, 'bootstrap.json')
   writeFileSync(
     bootstrapFile,
-    JSON.stringify({
-      chainId: state.chainId,
-      genesisHash: state.genesisHash,
-      checkpoint: { number: 0, hash: state.genesisHash },
-      validators: state.validators,
-      peers: servers.map((s, i) => ({ name: `node-${i}`, peerId: s.peerId, addrs: s.addrs })),
-      updatedAt: new Date().toISOString(),
-    }),
+    JSON.stringify(
+      genesisBootstrap(
+        state.chainId,
+        state.genesisHash,
+        state.validators,
+        servers.map((s, i) => ({ name: `node-${i}`, peerId: s.peerId, addrs: s.addrs })),
+      ),
+    ),
   )
   const requested: string[] = []
   let server = await appServer(tree, dist, bootstrapFile, requested)

@@ -26,6 +26,7 @@ import { MemoryNodeStore, type NodeStore, type WriteBatch } from '../src/core/st
 import * as syncMod from '../src/core/sync/state-sync.ts'
 import type { SyncPeer } from '../src/core/sync/types.ts'
 import { fmtNum, gc, note, printTable } from './lib.ts'
+import { type CpuProfile, shortUrl } from './profile.ts'
 
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 100_000)
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
@@ -110,26 +111,6 @@ function median(xs: number[]): number {
 }
 
 // ---- profile --------------------------------------------------------------------------------------
-
-interface ProfileNode {
-  id: number
-  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number; scriptId: string }
-}
-interface CpuProfile {
-  nodes: ProfileNode[]
-  samples: number[]
-  timeDeltas: number[]
-}
-
-function shortUrl(url: string): string {
-  const nm = url.lastIndexOf('node_modules/')
-  if (nm >= 0) return url.slice(nm + 'node_modules/'.length)
-  const src = url.indexOf('/src/')
-  if (src >= 0) return url.slice(src + 1)
-  const bench = url.indexOf('/bench/')
-  if (bench >= 0) return url.slice(bench + 1)
-  return url.replace(/^file:\/\//, '')
-}
 
 function printProfile(title: string, p: CpuProfile): void {
   const byId = new Map(p.nodes.map((n) => [n.id, n.callFrame]))

@@ -43,6 +43,7 @@ import { syncPeerOf } from '../src/net/sync-peer.ts'
 import { createClientLibp2p } from '../src/node/libp2p.ts'
 import { LevelNodeStore } from '../src/store/level-store.ts'
 import { fmtMs, fmtNum, fmtRatio, gc, MB, note, printTable } from './lib.ts'
+import { type CpuProfile, type ProfileRow, profileRows, shortUrl } from './profile.ts'
 
 const SELF = fileURLToPath(import.meta.url)
 const BIN = join(import.meta.dirname, '..', 'bin', 'rootsync.js')
@@ -310,20 +311,6 @@ async function runSync(
   }
 }
 
-interface ProfileRow {
-  fn: string
-  where: string
-  selfMs: number
-  pct: number
-}
-
-interface CpuProfile {
-  startTime: number
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]
-  samples: number[]
-  timeDeltas: number[]
-}
-
 interface ProfileSummary {
   top: ProfileRow[]
   groups: ProfileRow[]
@@ -343,7 +330,7 @@ function readProfile(file: string, window: [number, number]): ProfileSummary {
   const group = new Map<string, number>()
   let total = 0
   let idle = 0
-  let ts = p.startTime
+  let ts = p.startTime ?? 0
   for (let i = 0; i < p.samples.length; i++) {
     ts += p.timeDeltas[i] ?? 0
     if (ts < window[0] || ts > window[1]) continue
@@ -361,22 +348,12 @@ function readProfile(file: string, window: [number, number]): ProfileSummary {
     group.set(g, (group.get(g) ?? 0) + dt)
   }
   const busy = Math.max(total - idle, 1e-9)
-  const rows = (m: Map<string, number>): ProfileRow[] =>
-    [...m]
-      .map(([k, ms]) => {
-        const [fn, where] = k.split('\t')
-        return { fn: fn!, where: where ?? '', selfMs: ms, pct: (ms / busy) * 100 }
-      })
-      .sort((a, b) => b.selfMs - a.selfMs)
-  return { top: rows(self).slice(0, 15), groups: rows(group).slice(0, 15), totalMs: total, idleMs: idle }
-}
-
-function shortUrl(url: string): string {
-  const nm = url.lastIndexOf('node_modules/')
-  if (nm >= 0) return url.slice(nm + 'node_modules/'.length)
-  const src = url.indexOf('/src/')
-  if (src >= 0) return url.slice(src + 1)
-  return url.replace(/^file:\/\//, '')
+  return {
+    top: profileRows(self, busy).slice(0, 15),
+    groups: profileRows(group, busy).slice(0, 15),
+    totalMs: total,
+    idleMs: idle,
+  }
 }
 
 function groupOf(url: string): string {

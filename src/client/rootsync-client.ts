@@ -119,13 +119,20 @@ export function createRootsyncClient(): RootsyncClient {
     })
   }
 
-  /** Ends the worker; reads in flight are rejected, or with `keepReads` handed to the next one. */
-  function stop(keepReads = false) {
+  /**
+   * Ends the worker and the page's WebRTC bridge; reads in flight are rejected, or with `keepReads`
+   * handed to the next worker.
+   */
+  async function stop(keepReads = false) {
+    const b = bridge
+    bridge = null
     worker?.terminate()
     worker = null
-    if (keepReads) return
-    for (const p of pending.values()) p.reject(new ReadError('STOPPED', 'the client was stopped'))
-    pending.clear()
+    if (!keepReads) {
+      for (const p of pending.values()) p.reject(new ReadError('STOPPED', 'the client was stopped'))
+      pending.clear()
+    }
+    await b?.close()
   }
 
   return {
@@ -135,11 +142,7 @@ export function createRootsyncClient(): RootsyncClient {
     start(c) {
       // Started again with another configuration: the running worker gives way, and reads in
       // flight are asked again of the new one.
-      if (worker) {
-        void bridge?.close()
-        bridge = null
-        stop(true)
-      }
+      if (worker) void stop(true)
       config = c
       spawn(c)
       for (const p of pending.values()) send(p.msg)
@@ -153,9 +156,7 @@ export function createRootsyncClient(): RootsyncClient {
     retry: () => send({ type: 'retry' }),
     async clearData() {
       if (!config) return
-      await bridge?.close()
-      bridge = null
-      stop()
+      await stop()
       const name = dbNameOf(config)
       await new Promise<void>((resolve, reject) => {
         const r = indexedDB.deleteDatabase(name)
@@ -168,8 +169,7 @@ export function createRootsyncClient(): RootsyncClient {
     close() {
       spare?.terminate()
       spare = null
-      void bridge?.close()
-      stop()
+      void stop()
     },
   }
 }

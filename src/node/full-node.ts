@@ -340,5 +340,3 @@ export class FullNode {
     await this.store.close()
   }
 }
-
-export { accountProof } from '../core/chain/state-proof.ts'

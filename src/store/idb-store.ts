@@ -271,8 +271,7 @@ export class IdbNodeStore implements NodeStore {
   private async pack(id: number): Promise<Uint8Array> {
     let p = this.cache.get(id)
     if (p) {
-      this.cache.delete(id)
-      this.cache.set(id, p)
+      this.remember(id, p) // most recently used again
       return p
     }
     const buf = (await this.db.get(PACKS, id)) as ArrayBuffer | undefined

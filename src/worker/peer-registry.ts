@@ -117,13 +117,13 @@ export function createPeerRegistry(onChange: (views: PeerView[]) => void): PeerR
       const key = keyOf(peerId, transport)
       const old = peers.get(key)
       if (old && old.view.state !== 'closed') return old
+      // A peer that reconnects keeps its session totals, and stays banned if it was.
       const p: RegisteredPeer = {
         key,
         client,
-        base: { delivered: 0, bytes: 0, missing: 0, bad: 0, timeouts: 0, errors: 0 },
+        base: old ? total(old) : { delivered: 0, bytes: 0, missing: 0, bad: 0, timeouts: 0, errors: 0 },
         current: null,
         status: null,
-        // A peer banned earlier this session stays banned when it reconnects.
         view: {
           id: peerId,
           name,
@@ -131,16 +131,16 @@ export function createPeerRegistry(onChange: (views: PeerView[]) => void): PeerR
           addr,
           state: 'connecting',
           rttMs: null,
-          nodesServed: old?.view.nodesServed ?? 0,
-          bytesServed: old?.view.bytesServed ?? 0,
-          failures: old?.view.failures ?? 0,
-          bad: old?.view.bad ?? 0,
-          score: old?.view.score ?? 100,
+          nodesServed: 0,
+          bytesServed: 0,
+          failures: 0,
+          bad: 0,
+          score: 100,
           banned: old?.view.banned ?? null,
           error: null,
         },
       }
-      if (old) Object.assign(p.base, total(old))
+      updateView(p)
       peers.set(key, p)
       changed()
       return p

@@ -60,6 +60,8 @@ export async function loadProofCache(store: Pick<NodeStore, 'getMeta' | 'write'>
     },
     put(root, proof, slots) {
       const k = keyOf(proof.address, slots)
+      // The same answer read again: already the newest entry, nothing to write.
+      if ([...entries.keys()].at(-1) === k && toHex(entries.get(k)!.root) === toHex(root)) return
       entries.delete(k)
       entries.set(k, { root, proof, bytes: encodeProofResponse(proof) })
       while (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!)

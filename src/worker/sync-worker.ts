@@ -21,14 +21,16 @@ const loadLibp2p = () => {
   libp2pImport ??= import('./libp2p-browser.ts')
   return libp2pImport
 }
+/** The databases of this origin when the worker started (null: the browser cannot list them). */
+const databases = indexedDB.databases().then(
+  (dbs) => dbs.map((d) => d.name ?? ''),
+  () => null,
+)
 // A first visit has nothing stored to answer from: load libp2p at once, while the page fetches its
 // configuration. A return visit loads it after answering from IndexedDB.
-void indexedDB
-  .databases()
-  .then((dbs) => {
-    if (!dbs.some((d) => d.name?.startsWith('rootsync-'))) void loadLibp2p()
-  })
-  .catch(() => {})
+void databases.then((names) => {
+  if (names && !names.some((n) => n.startsWith('rootsync-'))) void loadLibp2p()
+})
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m)
 const peers = createPeerRegistry((views) => post({ type: 'peers', peers: views }))
 let client: LightClient | null = null
@@ -44,9 +46,9 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClie
   chainId = m.bootstrap.chainId
   // A first visit has no local answer to give: dial the peers while IndexedDB opens. A return
   // visit answers from IndexedDB first and connects a turn later.
-  const first = !(await hasDatabase(m.dbName))
+  const first = (await databases)?.includes(m.dbName) === false
   const net = first ? network(m) : null
-  // Reads hash little and do not wait for the wasm keccak (the sync does, in `connect`).
+  // Reads hash little and do not wait for the wasm keccak (the sync does, in `network`).
   const store = await IdbNodeStore.open(m.dbName)
   const c = createLightClient({ config: m.bootstrap, store, peers, post })
   client = c
@@ -63,17 +65,9 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClie
   return c
 }
 
-async function hasDatabase(name: string): Promise<boolean> {
-  try {
-    return (await indexedDB.databases()).some((d) => d.name === name)
-  } catch {
-    return true
-  }
-}
-
 /**
- * libp2p and the configured WebSocket peers, each asked for its status at once (the connection is
- * then open when the light client's first round asks again).
+ * libp2p and the configured WebSocket peers, each dialled at once: the light client's first status
+ * round then finds the connections open (protocol requests reuse a peer's connection).
  */
 async function network(m: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   // libp2p is most of this worker's code: loaded only when needed, so a return visit's first answer
@@ -83,15 +77,17 @@ async function network(m: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   for (const p of m.bootstrap.peers) {
     const addr = p.addrs.find((a) => a.includes('/ws'))
     if (!addr) continue
+    const ma = multiaddr(addr)
     peers.add({
       peerId: p.peerId,
       name: p.name,
       transport: 'websocket',
       addr,
-      client: new PeerClient(node, multiaddr(addr), { timeoutMs: 10_000 }),
+      client: new PeerClient(node, ma, { timeoutMs: 10_000 }),
     })
+    // A failed dial shows up in that first round, as the peer's status error.
+    void node.dial(ma).catch(() => {})
   }
-  void peers.firstAnswer(m.bootstrap.chainId)
 }
 
 function answer<T>(id: number, work: (c: LightClient) => Promise<T>, reply: (a: T) => FromWorker): void {

@@ -14,7 +14,7 @@ import { headerHash } from '../../src/core/chain/header.ts'
 import { serveApp } from '../../src/node/static-server.ts'
 import { launchBrowser } from './browser.ts'
 import { ROOT } from './cli.ts'
-import { makeDevnetFiles, type NodeProc, startNode, stopAllNodes } from './nodes.ts'
+import { makeDevnetFiles, type NodeProc, nodesBootstrap, startNode, stopAllNodes } from './nodes.ts'
 
 export interface AppFixture {
   files: ReturnType<typeof makeDevnetFiles>
@@ -65,17 +65,7 @@ export async function startAppFixture(
   const genesisRoot = genesisStateRoot(files.genesis)
   const genesisHash = toHex(headerHash(genesisHeader(files.genesis, genesisRoot)))
   const bootstrapFile = join(files.dir, 'bootstrap.json')
-  writeFileSync(
-    bootstrapFile,
-    JSON.stringify({
-      chainId: files.genesis.chainId,
-      genesisHash,
-      checkpoint: { number: 0, hash: genesisHash },
-      validators: files.genesis.validators.map(toHex),
-      peers: nodes.map((n) => ({ name: n.name, peerId: n.ready.peerId, addrs: n.ready.addrs })),
-      updatedAt: new Date().toISOString(),
-    }),
-  )
+  writeFileSync(bootstrapFile, JSON.stringify(nodesBootstrap(files, genesisHash, nodes)))
   const dist = mkdtempSync(join(tmpdir(), 'rootsync-dist-'))
   await build({ root: ROOT, logLevel: 'error', build: { outDir: dist, emptyOutDir: true } })
   const server = await serveApp({ dist, bootstrapFile, host: '127.0.0.1', port: 0 })

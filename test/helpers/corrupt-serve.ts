@@ -11,8 +11,8 @@
 import { parseArgs } from 'node:util'
 import { toHex } from '../../src/core/bytes.ts'
 import { parseGenesis } from '../../src/core/chain/genesis.ts'
-import { headerHash } from '../../src/core/chain/header.ts'
 import type { ServeBackend } from '../../src/net/server.ts'
+import { emitEvent, exitOnUncaught, headEvent, readyEvent } from '../../src/node/commands/serve.ts'
 import { readJson } from '../../src/node/commands/usage.ts'
 import { FullNode } from '../../src/node/full-node.ts'
 import { createLogger } from '../../src/node/log.ts'
@@ -25,14 +25,8 @@ const { values } = parseArgs({
   },
 })
 if (!values.data) throw new Error('--data DIR is required')
-const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`)
 const log = createLogger({ node: values.data, corrupt: true })
-process.on('uncaughtException', (e) => {
-  // As in `rootsync serve`: a failed WebRTC-direct UDP mux leaves WebSockets working.
-  if (/ICE UDP mux/i.test(e.message)) return
-  log('error', 'uncaught exception', { error: e.stack ?? e.message })
-  process.exit(1)
-})
+exitOnUncaught(log)
 let corrupted = 0
 const corrupt = (b: ServeBackend): ServeBackend => ({
   ...b,
@@ -47,7 +41,7 @@ const corrupt = (b: ServeBackend): ServeBackend => ({
       n++
       return c
     })
-    if (n) emit({ event: 'corrupted', nodes: n, total: (corrupted += n) })
+    if (n) emitEvent({ event: 'corrupted', nodes: n, total: (corrupted += n) })
     return lied
   },
 })
@@ -58,18 +52,9 @@ const node = await FullNode.start({
   retain: 128,
   log,
   wrapBackend: corrupt,
-  onHead: (h) =>
-    emit({ event: 'head', number: h.number, hash: toHex(headerHash(h)), stateRoot: toHex(h.stateRoot) }),
+  onHead: (h) => emitEvent(headEvent(h)),
 })
-const head = (await node.chain.head()).header
-emit({
-  event: 'ready',
-  peerId: node.libp2p.peerId.toString(),
-  addrs: node.multiaddrs,
-  chainId: node.chain.info.chainId,
-  genesisHash: toHex(node.chain.info.genesisHash),
-  head: { number: head.number, hash: toHex(headerHash(head)), stateRoot: toHex(head.stateRoot) },
-})
+emitEvent(await readyEvent(node))
 const stop = () =>
   void node.stop().then(
     () => process.exit(0),

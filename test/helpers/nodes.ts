@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline'
 import { toHex } from '../../src/core/bytes.ts'
 import { type DevnetOptions, generateDevnet } from '../../src/core/chain/devnet.ts'
 import { genesisToJson } from '../../src/core/chain/genesis.ts'
+import { genesisBootstrap } from '../../src/node/commands/devnet.ts'
 import { BIN, ROOT } from './cli.ts'
 
 export interface NodeEvent {
@@ -154,5 +155,19 @@ export async function stopAllNodes(): Promise<void> {
           c.kill('SIGKILL')
         }),
     ),
+  )
+}
+
+/** bootstrap.json for these nodes of this devnet, checkpoint at genesis (as `rootsync devnet` writes it). */
+export function nodesBootstrap(
+  files: ReturnType<typeof makeDevnetFiles>,
+  genesisHash: string,
+  nodes: NodeProc[],
+) {
+  return genesisBootstrap(
+    files.genesis.chainId,
+    genesisHash,
+    files.genesis.validators.map(toHex),
+    nodes.map((n) => ({ name: n.name, peerId: n.ready.peerId, addrs: n.ready.addrs })),
   )
 }

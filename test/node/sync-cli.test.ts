@@ -21,7 +21,7 @@ import { PeerClient } from '../../src/net/client.ts'
 import { createClientLibp2p } from '../../src/node/libp2p.ts'
 import { LevelNodeStore } from '../../src/store/level-store.ts'
 import { runCli } from '../helpers/cli.ts'
-import { makeDevnetFiles, type NodeProc, startNode, stopAllNodes } from '../helpers/nodes.ts'
+import { makeDevnetFiles, type NodeProc, nodesBootstrap, startNode, stopAllNodes } from '../helpers/nodes.ts'
 
 let files: ReturnType<typeof makeDevnetFiles>
 let nodes: NodeProc[]
@@ -54,16 +54,7 @@ beforeAll(async () => {
   nodes = [producer, ...followers]
   const genesisHash = toHex(headerHash(genesisHeader(files.genesis, genesisStateRoot(files.genesis))))
   bootstrap = join(files.dir, 'bootstrap.json')
-  writeFileSync(
-    bootstrap,
-    JSON.stringify({
-      chainId: files.genesis.chainId,
-      genesisHash,
-      checkpoint: { number: 0, hash: genesisHash },
-      validators: files.genesis.validators.map(toHex),
-      peers: nodes.map((n) => ({ name: n.name, peerId: n.ready.peerId, addrs: n.ready.addrs })),
-    }),
-  )
+  writeFileSync(bootstrap, JSON.stringify(nodesBootstrap(files, genesisHash, nodes)))
   client = await createClientLibp2p()
   peer = new PeerClient(client, multiaddr(producer.ws))
   const nodesOut: [Uint8Array, Uint8Array][] = []

@@ -7,7 +7,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream, existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -32,6 +31,23 @@ export interface Bootstrap {
   updatedAt: string
 }
 
+/** A bootstrap.json whose checkpoint is the genesis header (what a devnet, and its tests, write). */
+export function genesisBootstrap(
+  chainId: number,
+  genesisHash: string,
+  validators: string[],
+  peers: Bootstrap['peers'],
+): Bootstrap {
+  return {
+    chainId,
+    genesisHash,
+    checkpoint: { number: 0, hash: genesisHash },
+    validators,
+    peers,
+    updatedAt: new Date().toISOString(),
+  }
+}
+
 interface Ready {
   event: 'ready'
   genesisHash: string
@@ -39,17 +55,6 @@ interface Ready {
   addrs: string[]
   metrics?: string
   head: { number: number; hash: string; stateRoot: string }
-}
-
-function _freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolvePort(port))
-    })
-  })
 }
 
 export async function devnet(args: string[]): Promise<void> {
@@ -194,14 +199,12 @@ export async function devnet(args: string[]): Promise<void> {
   ready.push(...followers)
 
   const genesisHash = ready[0]!.genesisHash
-  const bootstrap: Bootstrap = {
-    chainId: genesis.chainId,
+  const bootstrap = genesisBootstrap(
+    genesis.chainId,
     genesisHash,
-    checkpoint: { number: 0, hash: genesisHash },
-    validators: genesis.validators.map(toHex),
-    peers: ready.map((r) => ({ name: r.name, peerId: r.peerId, addrs: r.addrs, metrics: r.metrics })),
-    updatedAt: new Date().toISOString(),
-  }
+    genesis.validators.map(toHex),
+    ready.map((r) => ({ name: r.name, peerId: r.peerId, addrs: r.addrs, metrics: r.metrics })),
+  )
   await writeFile(join(dir, 'bootstrap.json'), `${JSON.stringify(bootstrap, null, 2)}\n`)
   say(`devnet up: chain ${genesis.chainId}, genesis ${genesisHash}, block time ${blockTime} ms`)
   for (const r of ready) {

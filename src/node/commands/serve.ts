@@ -6,10 +6,10 @@ import { parseArgs } from 'node:util'
 import { fromHex, toHex } from '../../core/bytes.ts'
 import { devnetProducer } from '../../core/chain/devnet.ts'
 import { type Genesis, parseGenesis } from '../../core/chain/genesis.ts'
-import { headerHash } from '../../core/chain/header.ts'
+import { type Header, headerHash } from '../../core/chain/header.ts'
 import { RootsyncError } from '../../core/errors.ts'
 import { FullNode } from '../full-node.ts'
-import { createLogger } from '../log.ts'
+import { createLogger, type Logger } from '../log.ts'
 import { intOption, readJson, UsageError } from './usage.ts'
 
 export const SERVE_USAGE = `rootsync serve --data DIR [--genesis FILE] [--listen MULTIADDR...] [--follow MULTIADDR...]
@@ -65,19 +65,8 @@ export async function serve(args: string[]): Promise<void> {
     if (!m) throw new UsageError(`--metrics must be HOST:PORT, got '${values.metrics}'`)
     metrics = { host: m[1]!, port: Number(m[2]) }
   }
-  const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`)
   const log = createLogger({ node: values.data }, { debug: values.debug })
-  // node-datachannel sometimes fails to bind the WebRTC-direct UDP mux (seen right after a restart)
-  // and throws outside any promise. The node can still serve over WebSockets, so say so and go on;
-  // anything else uncaught ends the process as usual.
-  process.on('uncaughtException', (e) => {
-    if (/ICE UDP mux/i.test(e.message)) {
-      log('warn', 'WebRTC-direct listener failed; serving over WebSockets only', { error: e.message })
-      return
-    }
-    log('error', 'uncaught exception', { error: e.stack ?? e.message })
-    process.exit(1)
-  })
+  exitOnUncaught(log)
   const node = await FullNode.start({
     dataDir: values.data,
     genesis,
@@ -87,20 +76,11 @@ export async function serve(args: string[]): Promise<void> {
     retain: intOption(values.retain, 'retain', 128),
     metrics,
     log,
-    onHead: (h) =>
-      emit({ event: 'head', number: h.number, hash: toHex(headerHash(h)), stateRoot: toHex(h.stateRoot) }),
+    onHead: (h) => emitEvent(headEvent(h)),
   })
-  const head = (await node.chain.head()).header
-  emit({
-    event: 'ready',
-    peerId: node.libp2p.peerId.toString(),
-    addrs: node.multiaddrs,
-    metrics: node.metricsUrl,
-    chainId: node.chain.info.chainId,
-    genesisHash: toHex(node.chain.info.genesisHash),
-    head: { number: head.number, hash: toHex(headerHash(head)), stateRoot: toHex(head.stateRoot) },
-  })
-  log('info', 'serving', { peerId: node.libp2p.peerId.toString(), addrs: node.multiaddrs, head: head.number })
+  const ready = await readyEvent(node)
+  emitEvent(ready)
+  log('info', 'serving', { peerId: ready.peerId, addrs: ready.addrs, head: ready.head.number })
   await new Promise<void>((resolve) => {
     const stop = () => {
       log('info', 'stopping')
@@ -108,5 +88,44 @@ export async function serve(args: string[]): Promise<void> {
     }
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
+  })
+}
+
+/** One JSON event per line on stdout, for programs that drive a node (the devnet, tests). */
+export const emitEvent = (event: object) => process.stdout.write(`${JSON.stringify(event)}\n`)
+
+export const headEvent = (h: Header) => ({
+  event: 'head' as const,
+  number: h.number,
+  hash: toHex(headerHash(h)),
+  stateRoot: toHex(h.stateRoot),
+})
+
+export async function readyEvent(node: FullNode) {
+  const { event: _, ...head } = headEvent((await node.chain.head()).header)
+  return {
+    event: 'ready' as const,
+    peerId: node.libp2p.peerId.toString(),
+    addrs: node.multiaddrs,
+    metrics: node.metricsUrl,
+    chainId: node.chain.info.chainId,
+    genesisHash: toHex(node.chain.info.genesisHash),
+    head,
+  }
+}
+
+/**
+ * node-datachannel sometimes fails to bind the WebRTC-direct UDP mux (seen right after a restart)
+ * and throws outside any promise. The node can still serve over WebSockets, so say so and go on;
+ * anything else uncaught ends the process as usual.
+ */
+export function exitOnUncaught(log: Logger): void {
+  process.on('uncaughtException', (e) => {
+    if (/ICE UDP mux/i.test(e.message)) {
+      log('warn', 'WebRTC-direct listener failed; serving over WebSockets only', { error: e.message })
+      return
+    }
+    log('error', 'uncaught exception', { error: e.stack ?? e.message })
+    process.exit(1)
   })
 }
