@@ -8,11 +8,13 @@
  * yields the same references in the same order (test/core/child-refs.test.ts checks both on random
  * and mutated nodes).
  */
-import { EMPTY_CODE_HASH } from '../account.ts'
+import { accountRefs, EMPTY_CODE_HASH } from '../account.ts'
 import { readRlpItem, rlpAt } from '../rlp-decode.ts'
 import { EMPTY_ROOT_HASH } from '../trie/constants.ts'
 import {
   type ChildRef,
+  childRefs,
+  decodeNode,
   newNodeScan,
   type RefKind,
   SCAN_BRANCH,
@@ -132,4 +134,15 @@ export function fastChildRefs(b: Uint8Array, trie: TrieKind): ChildRef[] | null 
   const out: ChildRef[] = []
   for (let i = 0; i < r.n; i++) out.push({ hash: b.slice(r.off[i]!, r.off[i]! + 32), kind: r.kind[i]! })
   return out
+}
+
+/**
+ * The one child-reference function: every hash the stored bytes `b` of a `kind` entry point to —
+ * child nodes (through inline children), an account's storage root and code hash, including those of
+ * a branch value. The fast scan first, the full decoders as its fallback (which throw the proper
+ * error for a malformed node). Code blobs point at nothing.
+ */
+export function childRefsOf(b: Uint8Array, kind: RefKind): ChildRef[] {
+  if (kind === 'code') return []
+  return fastChildRefs(b, kind) ?? childRefs(decodeNode(b), kind, accountRefs)
 }

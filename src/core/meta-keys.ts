@@ -1,0 +1,26 @@
+/**
+ * Every metadata key any store holds, in one place: what it holds and who writes it. Metadata lives
+ * beside the content-addressed nodes and is written in the same atomic batches (see store.ts).
+ */
+export const META = {
+  /** RLP [root, height]: the state the last completed sync left complete (written with its root node). */
+  stateRoot: 'state/root',
+  /**
+   * RLP [reason, hash?]: the local state met a missing or corrupt node (a read, a walk or a
+   * compaction found it); it must be repaired before it is trusted complete again.
+   */
+  repair: 'state/repair',
+  /** Signed header RLP: the newest verified header, with its quorum signatures (re-checked on load). */
+  lightHead: 'light/head',
+  /** The checkpoint hash a data directory was synced from (a different checkpoint is refused). */
+  lightCheckpoint: 'light/checkpoint',
+  /** Proof paths of recent reads, re-verified when used (worker/proof-cache.ts). */
+  proofCache: 'reads/proofs',
+  /** Stores without a packed layout keep staged nodes (verified, waiting for children) under this prefix. */
+  stagedPrefix: 'sync/staged/',
+  /** The serving node's chain database (core/chain/chain-db.ts). */
+  chain: 'chain',
+  chainHead: 'head',
+  header: (n: number) => `header/${n}`,
+  block: (n: number) => `block/${n}`,
+} as const
