@@ -8,9 +8,10 @@
  */
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { timeoutSignal } from '../core/abort.ts'
+import { timeoutSignal } from '../core/clock.ts'
 import { RootsyncError } from '../core/errors.ts'
 import * as wire from '../core/protocol/messages.ts'
+import { realClock } from '../platform/clock.ts'
 import { PeerRequestError } from './errors.ts'
 import { framedStream } from './framing.ts'
 import { WireClient } from './wire-client.ts'
@@ -49,7 +50,7 @@ export class PeerClient extends WireClient {
   /** Sends one request and returns the raw reply (throws `PeerRequestError` on transport failure). */
   async request(name: wire.ProtocolName, bytes: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
     if (this.closed) throw new PeerRequestError('aborted', 'client closed')
-    const { signal: s, clear } = timeoutSignal(signal, this.opts.timeoutMs)
+    const { signal: s, clear } = timeoutSignal(realClock, signal, this.opts.timeoutMs)
     try {
       return await this.exchange(name, bytes, s)
     } finally {

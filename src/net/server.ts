@@ -9,12 +9,13 @@
  * affects other streams or peers.
  */
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
-import { timeoutSignal } from '../core/abort.ts'
 import type { AccountProof } from '../core/account-proof.ts'
 import type { Block } from '../core/chain/block.ts'
 import type { SignedHeader } from '../core/chain/header.ts'
+import { timeoutSignal } from '../core/clock.ts'
 import { RlpError, RootsyncError } from '../core/errors.ts'
 import * as wire from '../core/protocol/messages.ts'
+import { realClock } from '../platform/clock.ts'
 import { framedStream, isCleanEnd } from './framing.ts'
 import { createRateLimiter } from './rate-limit.ts'
 
@@ -131,7 +132,7 @@ async function serveStream(
   const lp = framedStream(stream, wire.LIMITS.maxRequestBytes)
   try {
     for (;;) {
-      const idle = timeoutSignal(undefined, o.idleTimeoutMs)
+      const idle = timeoutSignal(realClock, undefined, o.idleTimeoutMs)
       let req: Uint8Array
       try {
         req = (await lp.read({ signal: idle.signal })).subarray()
@@ -156,7 +157,7 @@ async function serveStream(
             o.onStreamError?.({ protocol: name, peer, error: e as Error })
         }
       }
-      const w = timeoutSignal(undefined, o.idleTimeoutMs)
+      const w = timeoutSignal(realClock, undefined, o.idleTimeoutMs)
       try {
         await lp.write(reply, { signal: w.signal })
       } finally {

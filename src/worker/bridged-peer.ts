@@ -7,10 +7,11 @@
  */
 
 import type { BridgeReply, BridgeRequest } from '../client/messages.ts'
-import { timeoutSignal } from '../core/abort.ts'
+import { timeoutSignal } from '../core/clock.ts'
 import type { ProtocolName } from '../core/protocol/messages.ts'
 import { PeerRequestError } from '../net/errors.ts'
 import { WireClient } from '../net/wire-client.ts'
+import { realClock } from '../platform/clock.ts'
 
 export class BridgedPeer extends WireClient {
   private next = 1
@@ -36,7 +37,7 @@ export class BridgedPeer extends WireClient {
 
   async request(name: ProtocolName, bytes: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
     if (this.closed) throw new PeerRequestError('aborted', 'bridge closed')
-    const { signal: s, clear } = timeoutSignal(signal, this.timeoutMs)
+    const { signal: s, clear } = timeoutSignal(realClock, signal, this.timeoutMs)
     const id = this.next++
     try {
       return await new Promise<Uint8Array>((resolve, reject) => {

@@ -9,13 +9,14 @@
  * (proof-cache.ts) so the next visit can answer before anything else has loaded.
  */
 import type { AccountAnswer, HeaderView, StorageAnswer } from '../client/messages.ts'
-import { timeoutSignal } from '../core/abort.ts'
 import type { Account } from '../core/account.ts'
 import { type AccountProof, type VerifiedAccount, verifyRequestedProof } from '../core/account-proof.ts'
 import { fromHexExact, padLeft, toHex } from '../core/bytes.ts'
 import { accountProof } from '../core/chain/state-proof.ts'
+import { timeoutSignal } from '../core/clock.ts'
 import { InputError, RootsyncError } from '../core/errors.ts'
 import type { NodeStore } from '../core/store.ts'
+import { realClock } from '../platform/clock.ts'
 import type { PeerRegistry } from './peer-registry.ts'
 import type { ProofCache } from './proof-cache.ts'
 
@@ -57,7 +58,7 @@ async function proven(ctx: ReadContext, root: Uint8Array, address: Uint8Array, s
   const errors: string[] = []
   for (const p of ctx.peers.usable()) {
     let proof: Awaited<ReturnType<typeof p.client.proof>>
-    const { signal, clear } = timeoutSignal(undefined, PROOF_TIMEOUT_MS)
+    const { signal, clear } = timeoutSignal(realClock, undefined, PROOF_TIMEOUT_MS)
     try {
       proof = await p.client.proof({ stateRoot: root, address, slots }, signal)
     } catch (e) {
