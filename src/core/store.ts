@@ -38,6 +38,39 @@ export interface NodeStore {
   write(batch: WriteBatch): Promise<void>
 }
 
+/** What a store holds, for progress, pruning decisions and the UI. */
+export interface StoreStats {
+  /** Content-addressed entries (trie nodes and code) stored. */
+  nodes: number
+  /** Bytes those entries take (values; a packed store may report its packed size). */
+  bytes: number
+  /** Nodes kept aside by an unfinished sync. */
+  staged: number
+}
+
+export interface CompactResult {
+  kept: number
+  dropped: number
+}
+
+/**
+ * The store contract the light-client driver needs, on top of `NodeStore`: every backend (memory,
+ * LevelDB, IndexedDB) implements it, so the driver never depends on one of them.
+ */
+export interface StateStore extends NodeStore {
+  /** Resolves once node lookups are answered from the whole store (IndexedDB loads its index lazily). */
+  ready(): Promise<void>
+  /** Current counts (cheap, synchronous). */
+  stats(): StoreStats
+  /**
+   * Drops every node and code blob that no root in `liveRoots` reaches. It walks each live state
+   * first and, if one is damaged (a node missing, corrupt or undecodable), throws the walk's
+   * `StateIntegrityError` and deletes nothing.
+   */
+  compact(liveRoots: Uint8Array[], opts?: { signal?: AbortSignal }): Promise<CompactResult>
+  close(): Promise<void>
+}
+
 /**
  * Stores without a packed layout keep staged nodes as metadata records under this prefix; these
  * helpers give them the staging part of the interface.

@@ -1,0 +1,46 @@
+/**
+ * The light client's events: one union for everything its long jobs report (connecting, header
+ * verification, state sync, follow, prune, verify), which the worker forwards to the page unchanged
+ * and the CLI prints. Machine-readable fields carry the meaning; `detail` strings are for people only.
+ */
+import type { SyncEvent } from '../sync/types.ts'
+
+export interface HeaderView {
+  number: number
+  hash: string
+  stateRoot: string
+}
+
+export type LightPhase =
+  | 'starting'
+  | 'connecting'
+  | 'verifying-headers'
+  | 'syncing'
+  | 'synced'
+  | 'pruning'
+  | 'offline'
+  | 'failed'
+  | 'stopped'
+
+export type LightEvent =
+  /** The driver moved to another phase; `detail` is for display only. */
+  | { type: 'phase'; phase: LightPhase; detail?: string }
+  /** The newest verified header; `fromStore` when it was verified in an earlier session. */
+  | { type: 'header'; header: HeaderView; fromStore: boolean; peersHead: number }
+  /** A sync started on a store that already held nodes from an earlier session. */
+  | { type: 'resumed'; storedNodes: number; stagedNodes: number }
+  /** The state engine's own events (progress, stall, peer-banned, peer-refused, done), unchanged. */
+  | SyncEvent
+  /** The state under `root` is complete in the store. */
+  | { type: 'synced'; root: string; height: number; nodes: number; skipped: number; ms: number }
+  | { type: 'store'; nodes: number; bytes: number; staged: number }
+  /** Nodes of older states dropped from the store (kept: the live state's nodes). */
+  | { type: 'pruned'; dropped: number; kept: number }
+  /** No peer reachable; answering from the stored state at `answeringFrom` (block) if there is one. */
+  | { type: 'offline'; retryInMs: number; answeringFrom: number | null }
+  /** The local state met a missing or corrupt node: it is no longer trusted complete. */
+  | { type: 'repair-needed'; reason: string; hash: string | null }
+  /** A peer was charged or banned by the driver (headers that do not verify, a head it cannot back). */
+  | { type: 'peer-charged'; peer: string; kind: 'failure' | 'bad' | 'banned'; reason: string }
+  /** A failure; `retryInMs` null when the driver waits for `retry()` (a full store). */
+  | { type: 'error'; code: string; message: string; retryInMs: number | null }
