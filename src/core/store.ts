@@ -78,7 +78,10 @@ export interface StateStore extends NodeStore {
 /** A hash that is not 32 bytes cannot be a content address: the whole batch is refused. */
 export function assertHash(h: Uint8Array): void {
   if (h?.length !== 32)
-    throw new RootsyncError('STORE_INVALID_BATCH', `a node hash must be 32 bytes, not ${h?.length ?? typeof h}`)
+    throw new RootsyncError(
+      'STORE_INVALID_BATCH',
+      `a node hash must be 32 bytes, not ${h?.length ?? typeof h}`,
+    )
 }
 
 /**

@@ -8,8 +8,8 @@
  *
  * Retention: the state of the last `retain` blocks is served; older state is pruned by a
  * mark-and-sweep pass (the store's `compact`: mark every node reachable from a retained root with the
- * reachability walk, delete the rest), run under
- * the same lock as block import so a sweep never races a write of the same node.
+ * reachability walk, delete the rest), run under the same lock as block import so a sweep never races
+ * a write of the same node.
  */
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'

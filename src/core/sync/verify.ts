@@ -30,7 +30,8 @@ export async function verifyStoredState(
   let accounts = 0
   const scan = newNodeScan()
   // A leaf of the account trie is an account (the walk has already decoded it: this cannot throw).
-  const isLeaf = (b: Uint8Array) => (scanNode(b, scan) ? scan.kind === SCAN_LEAF : decodeNode(b).kind === 'leaf')
+  const isLeaf = (b: Uint8Array) =>
+    scanNode(b, scan) ? scan.kind === SCAN_LEAF : decodeNode(b).kind === 'leaf'
   const t = await walkReachable(store, [root], {
     signal: opts.signal,
     onNode: (hash, bytes, kind) => {
