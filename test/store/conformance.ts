@@ -135,6 +135,9 @@ export async function checkAfterCrash(store: StateStore, when: CrashWhen): Promi
   return applied ? 'all' : 'none'
 }
 
+export const crashCaseName = (when: CrashWhen) =>
+  `crash ${when} writing batch 2, reopen: batch 1 complete, batch 2 ${when === 'before' ? 'absent' : 'all or nothing'}`
+
 /** Registers every case against `h`. */
 export function storeConformance(h: StoreHarness, test: Register): void {
   test('an atomic batch: nodes, meta, stage, unstage and deleteNodes all visible after', async () => {
@@ -312,7 +315,7 @@ export function storeConformance(h: StoreHarness, test: Register): void {
 
   for (const when of ['before', 'during'] as const)
     test(
-      `crash ${when} writing batch 2, reopen: batch 1 complete, batch 2 ${when === 'before' ? 'absent' : 'all or nothing'}`,
+      crashCaseName(when),
       async () => {
         const s = await h.crash!(when)
         await checkAfterCrash(s, when)
