@@ -6,18 +6,16 @@
  * relaunched on the same profile checks what survived.
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { build } from 'esbuild'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchBrowser } from '../helpers/browser.ts'
-import { ROOT } from '../helpers/cli.ts'
 import { type CrashWhen, crashCaseName, storeConformance } from './conformance.ts'
 import type { CaseResult } from './idb-conformance.page.ts'
+import { servePage } from './page-server.ts'
 
-let server: Server
+let closeServer: (() => void) | undefined
 let url: string
 let browser: BrowserContext
 let results: Promise<CaseResult[]>
@@ -46,24 +44,7 @@ function killBrowser(profileDir: string): void {
 }
 
 beforeAll(async () => {
-  const bundle = await build({
-    entryPoints: [join(ROOT, 'test/store/idb-conformance.page.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    write: false,
-    logLevel: 'error',
-  })
-  const js = bundle.outputFiles[0]!.text
-  server = createServer((req, res) => {
-    if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js)
-    else
-      res
-        .writeHead(200, { 'content-type': 'text/html' })
-        .end('<!doctype html><script type="module" src="/page.js"></script>')
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-  url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`
+  ;({ url, close: closeServer } = await servePage('test/store/idb-conformance.page.ts'))
   browser = await launchBrowser()
   results = browser.newPage().then(async (page) => {
     await page.goto(`${url}?run=suite`)
@@ -74,7 +55,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close()
-  server?.close()
+  closeServer?.()
 })
 
 async function crashAndCheck(when: CrashWhen): Promise<unknown> {
