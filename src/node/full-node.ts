@@ -87,7 +87,9 @@ export class FullNode {
     node.lastGc = head.header.number
     for (let n = Math.max(0, head.header.number - opts.retain + 1); n <= head.header.number; n++) {
       const h = await chain.header(n)
-      if (h) node.roots.set(toHex(h.header.stateRoot), n)
+      // A state pruned under a smaller retention window is not retained again: its root node is gone
+      // (pruning keeps a root node only with its whole state), and the GC's walk would refuse it.
+      if (h && (await store.hasNode(h.header.stateRoot))) node.roots.set(toHex(h.header.stateRoot), n)
     }
     metrics.head.set(head.header.number)
     const backend = node.backend()

@@ -31,7 +31,9 @@ export async function sweepPacks(
   let kept = 0
   let dropped = 0
   for (const key of keys) {
-    if (signal?.aborted) break
+    // A write during the sweep may have grown the table, renumbering its slots: `live` no longer
+    // names them, so stop (what is left is garbage kept, never a live node dropped).
+    if (signal?.aborted || index.table.capacity !== live.length) break
     const r = (await db.get(STORES.index, key)) as IndexRecord | undefined
     if (!r) continue
     const old = r.pack ? await packs.get(r.pack).catch(() => null) : null

@@ -293,12 +293,19 @@ export class IdbNodeStore implements StateStore {
         for (const s of table.find(h)) live[s] = 1
       },
     })
+    // Writes during the walk may have grown the table (new slot numbers): mark again on the new one.
+    if (table !== this.index.table || table.capacity !== live.length) return this.compact(roots, opts)
     let r: { kept: number; dropped: number }
     try {
       r = await sweepPacks(this.db, this.index, this.packs, live, opts.signal)
     } finally {
       // Dropped entries still hold slots: rebuild the index from the records as at open, then swap.
-      this.index = await IdbIndex.load(this.db)
+      // Reads and writes wait for it; a write already under way committed before the rebuild's
+      // read of the index (IndexedDB orders the transactions), so the new index holds it.
+      this.indexLoaded = IdbIndex.load(this.db).then((index) => {
+        this.index = index
+      })
+      await this.indexLoaded
     }
     if (opts.signal) throwIfStopped(opts.signal, 'compaction')
     return { ...r, bytes: this.index.packBytes }
