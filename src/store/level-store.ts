@@ -122,11 +122,11 @@ export class LevelNodeStore implements StateStore {
           delta.bytes -= v.length
         }
     for (const h of deletes) ops.push({ type: 'del', key: nodeKey(h) })
-    for (const [k, v] of [...(batch.meta ?? []), ...stagingAsMeta(batch)]) {
+    const staging = stagingAsMeta(batch)
+    for (const [, v] of staging) delta.staged += v === null ? -1 : 1
+    for (const [k, v] of [...(batch.meta ?? []), ...staging]) {
       ops.push(v === null ? { type: 'del', key: metaKey(k) } : { type: 'put', key: metaKey(k), value: v })
     }
-    for (const _ of batch.stage ?? []) delta.staged++
-    for (const _ of batch.unstage ?? []) delta.staged--
     if (ops.length) await this.db.batch(ops)
     this.counts.nodes += delta.nodes
     this.counts.bytes += delta.bytes

@@ -28,6 +28,25 @@ export interface StoreHarness {
   skipCrash?: string
 }
 
+/**
+ * `open(where)` and `reopen(store)` for stores that live at a name or path (LevelDB, IndexedDB): each
+ * store opened is remembered with where it lives, and is ready when returned.
+ */
+export function storesAt(openAt: (where: string) => Promise<StateStore>) {
+  const where = new Map<StateStore, string>()
+  const open = async (w: string) => {
+    const s = await openAt(w)
+    await s.ready()
+    where.set(s, w)
+    return s
+  }
+  const reopen = async (s: StateStore) => {
+    await s.close()
+    return open(where.get(s)!)
+  }
+  return { open, reopen }
+}
+
 export type CrashWhen = 'before' | 'during'
 export type Register = (name: string, run: () => Promise<void>, skip?: string) => void
 

@@ -4,9 +4,8 @@
  * writes the crash batches (and is then killed with the whole browser by the Node test);
  * `?run=crash-check` reopens the database after the kill and checks what survived.
  */
-import type { StateStore } from '../../src/core/store.ts'
 import { IdbNodeStore } from '../../src/store/idb-store.ts'
-import { type CrashWhen, checkAfterCrash, crashBatches, storeConformance } from './conformance.ts'
+import { type CrashWhen, checkAfterCrash, crashBatches, storeConformance, storesAt } from './conformance.ts'
 
 export interface CaseResult {
   name: string
@@ -24,24 +23,14 @@ declare global {
 /** The crash cases are run by the Node test instead: it SIGKILLs the whole browser mid-write. */
 const IDB_CRASH_SKIP = 'run from Node: the browser is SIGKILLed'
 
-const names = new Map<StateStore, string>()
-
-async function openNamed(name: string): Promise<StateStore> {
-  const s = await IdbNodeStore.open(name)
-  await s.ready()
-  names.set(s, name)
-  return s
-}
+const idb = storesAt((name) => IdbNodeStore.open(name))
 
 async function suite(): Promise<CaseResult[]> {
   const cases: { name: string; run: () => Promise<void>; skip?: string }[] = []
   storeConformance(
     {
-      open: () => openNamed(`conformance-${Math.random()}`),
-      reopen: async (s) => {
-        await s.close()
-        return openNamed(names.get(s)!)
-      },
+      open: () => idb.open(`conformance-${Math.random()}`),
+      reopen: idb.reopen,
       skipCrash: IDB_CRASH_SKIP,
     },
     (name, run, skip) => cases.push({ name, run, skip }),
@@ -63,7 +52,7 @@ async function suite(): Promise<CaseResult[]> {
 }
 
 async function crashWrite(db: string, when: CrashWhen): Promise<void> {
-  const store = await openNamed(db)
+  const store = await idb.open(db)
   const { first, second } = crashBatches()
   await store.write(first)
   if (when === 'during') {
@@ -81,7 +70,7 @@ const job =
     : run === 'crash-write'
       ? crashWrite(q.get('db')!, q.get('when') as CrashWhen)
       : run === 'crash-check'
-        ? openNamed(q.get('db')!).then((s) => checkAfterCrash(s, q.get('when') as CrashWhen))
+        ? idb.open(q.get('db')!).then((s) => checkAfterCrash(s, q.get('when') as CrashWhen))
         : Promise.resolve(null)
 job.then(
   (r) => (window.__result = r ?? 'done'),

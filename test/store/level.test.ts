@@ -7,20 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, it } from 'vitest'
-import type { StateStore } from '../../src/core/store.ts'
 import { LevelNodeStore } from '../../src/store/level-store.ts'
 import { ROOT } from '../helpers/cli.ts'
-import { type CrashWhen, storeConformance } from './conformance.ts'
+import { type CrashWhen, storeConformance, storesAt } from './conformance.ts'
 
 const dirs: string[] = []
-const paths = new Map<StateStore, string>()
-
-async function openAt(path: string): Promise<StateStore> {
-  const s = await LevelNodeStore.open(path)
-  await s.ready()
-  paths.set(s, path)
-  return s
-}
+const level = storesAt((path) => LevelNodeStore.open(path))
 
 const freshPath = () => {
   const d = mkdtempSync(join(tmpdir(), 'rootsync-level-conf-'))
@@ -58,16 +50,12 @@ afterAll(() => {
 describe('store conformance: LevelDB', () => {
   storeConformance(
     {
-      open: () => openAt(freshPath()),
-      reopen: async (s) => {
-        const path = paths.get(s)!
-        await s.close()
-        return openAt(path)
-      },
+      open: () => level.open(freshPath()),
+      reopen: level.reopen,
       crash: async (when) => {
         const path = freshPath()
         await crashChild(path, when)
-        return openAt(path)
+        return level.open(path)
       },
     },
     (name, run, skip) => (skip ? it.skip(`${name} (skipped: ${skip})`, run) : it(name, run)),
