@@ -73,7 +73,7 @@ export type WalkSource = Pick<NodeStore, 'getNode'> & {
 }
 
 /** Reads issued together from the top of the stack (bounded: memory stays ∝ depth). */
-const READ_AHEAD = 32
+const READ_AHEAD = 64
 
 /** Walks everything `roots` reach; throws `StateIntegrityError` on the first damaged entry. */
 export async function walkReachable(
