@@ -1,5 +1,6 @@
 /** Typed errors of the state sync: each names what failed and why, so a person can act on it. */
 import { RootsyncError } from '../errors.ts'
+import { TaskStoppedError } from '../task.ts'
 
 export interface PeerReason {
   peer: string
@@ -48,9 +49,10 @@ export class InvalidStateError extends RootsyncError {
   }
 }
 
-export class SyncAbortedError extends RootsyncError {
-  constructor() {
-    super('SYNC_ABORTED', 'sync aborted')
+/** The sync was stopped (its task's `stop()` or the caller's signal); what was verified stays stored. */
+export class SyncAbortedError extends TaskStoppedError {
+  constructor(reason?: string) {
+    super('sync', reason)
     this.name = 'SyncAbortedError'
   }
 }
