@@ -120,8 +120,8 @@ class SyncRun {
   private cancelBackoff = () => {}
   /** Set once the run has ended: late probe answers are ignored. */
   private ended = false
-  /** Cancels each probe still out (the run ended without needing its answer). */
-  private readonly probes = new Set<() => void>()
+  /** Probes still out, by the cancel that ends each (the run ended without needing its answer). */
+  private readonly probes = new Map<() => void, string>()
 
   constructor(
     private readonly opts: SyncOptions,
@@ -219,7 +219,7 @@ class SyncRun {
       throw e
     } finally {
       this.ended = true
-      for (const cancel of this.probes) cancel()
+      for (const cancel of [...this.probes.keys()]) cancel()
       cancelTick()
       this.cancelBackoff()
       fetcher.close()
@@ -234,6 +234,9 @@ class SyncRun {
   }
 
   private finish(): SyncResult {
+    // A peer still silent at the end is in the summary too, refused for not answering in time.
+    for (const id of this.probes.values())
+      this.sched.refuse(id, 'timeout', 'had not answered the probe when the sync ended')
     const progress = this.meter.report('done')
     this.emit({ type: 'done', progress })
     return {
@@ -312,7 +315,7 @@ class SyncRun {
       }
       // Timed out means refused now, whether or not the peer honours the abort.
       signal.addEventListener('abort', () => reject(signal.reason), { once: true })
-      this.probes.add(cancel)
+      this.probes.set(cancel, peer.id)
       Promise.resolve()
         .then(() => peer.getNodes([this.root], signal))
         .then(resolve, reject)
