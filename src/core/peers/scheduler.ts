@@ -273,7 +273,7 @@ export function createScheduler<P extends { id: string }>(
     },
     leave(id) {
       const r = peers.get(id)
-      if (!r || r.status !== 'active') return false
+      if (r?.status !== 'active') return false
       r.status = 'left'
       return true
     },

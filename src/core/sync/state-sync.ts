@@ -10,12 +10,10 @@
  * - the trie walk (walk.ts): verified node → the hashes it names → complete subtrees;
  * - the writer (writer.ts): children before parents, staging, atomic batches, the root record;
  * - progress (progress.ts): rates, percent, ETA, stalls.
- * This file is the run: the probe for the target root, peers joining and leaving, the loop that ties
- * the parts together, and the result. Time comes only through the `Clock` port.
- *
- * The probe asks every peer for the root node and starts work with the first that returns it
- * verified; the others join (or are recorded as refused, with why) as they answer, so a silent peer
- * delays nothing.
+ * - the probe for the target root (probe.ts): work starts with the first peer that returns it
+ *   verified; the others join (or are refused, with why) as they answer.
+ * This file is the run: options, peers joining and leaving, the loop that ties the parts together,
+ * and the result. Time comes only through the `Clock` port.
  *
  * Security considerations: peers are untrusted. Nothing is stored unless its keccak equals a hash
  * taken from the trusted root or from a node already verified under it; the root itself must come
@@ -23,16 +21,15 @@
  * the root commits to invalid state: the sync stops with `InvalidStateError` rather than guess.
  * Peers cannot inflate memory: the frontier is capped and every reply is bounded by its request.
  */
-import { equals, toHex } from '../bytes.ts'
-import { type Clock, timeoutSignal } from '../clock.ts'
-import { keccak256 } from '../hash.ts'
-import { failureKind } from '../peers/failure.ts'
-import { createScheduler, type PeerChange, type PeerScheduler, type RefusalKind } from '../peers/scheduler.ts'
+import { toHex } from '../bytes.ts'
+import type { Clock } from '../clock.ts'
+import { createScheduler, type PeerChange, type PeerScheduler } from '../peers/scheduler.ts'
 import type { NodeStore } from '../store.ts'
 import { startTask, type Task } from '../task.ts'
 import { isEmptyRoot } from '../trie/trie.ts'
-import { NoPeersWithTargetState, SyncAbortedError } from './errors.ts'
+import { SyncAbortedError } from './errors.ts'
 import { NodeFetcher } from './fetch.ts'
+import { RootProbe } from './probe.ts'
 import { ProgressMeter } from './progress.ts'
 import { STATE_ROOT_KEY } from './root-record.ts'
 import {
@@ -110,18 +107,10 @@ class SyncRun {
   private walk: TrieWalk | null = null
   private fetcher: NodeFetcher | null = null
   private wake: (() => void) | null = null
-  /** Probes not yet answered. */
-  private probing = 0
-  private found: ((bytes: Uint8Array) => void) | null = null
-  private notFound: ((e: Error) => void) | null = null
-  private rootBytes: Uint8Array | null = null
+  private readonly probe: RootProbe
   private flushDue = false
   private backoffAt: number | null = null
   private cancelBackoff = () => {}
-  /** Set once the run has ended: late probe answers are ignored. */
-  private ended = false
-  /** Probes still out, by the cancel that ends each (the run ended without needing its answer). */
-  private readonly probes = new Map<() => void, string>()
 
   constructor(
     private readonly opts: SyncOptions,
@@ -142,6 +131,16 @@ class SyncRun {
       staged: () => this.writer.stagedKeys.size,
       peers: () => this.sched.stats(),
     })
+    this.probe = new RootProbe(
+      this.clock,
+      cfg.requestTimeoutMs,
+      root,
+      this.rootKey,
+      this.sched,
+      signal,
+      this.emit,
+      () => this.poke(),
+    )
   }
 
   async run(): Promise<SyncResult> {
@@ -166,17 +165,14 @@ class SyncRun {
       this.signal,
       (c) => this.changed(c),
       () => this.poke(),
-      () => this.probing > 0,
+      () => this.probe.probing > 0,
     )
     this.fetcher = fetcher
-    const onAbort = () => {
-      this.poke()
-      this.notFound?.(new SyncAbortedError())
-    }
+    const onAbort = () => this.poke()
     this.signal.addEventListener('abort', onAbort)
     const unsubscribe =
       this.opts.joinPeers?.(
-        (peer) => void this.probe(peer),
+        (peer) => this.probe.offer(peer),
         (id) => this.leave(id),
       ) ?? (() => {})
     let cancelTick = () => {}
@@ -189,7 +185,7 @@ class SyncRun {
     }
     try {
       this.emit({ type: 'progress', progress: this.meter.report('probing') })
-      const rootBytes = await this.firstRoot()
+      const rootBytes = await this.probe.first(this.opts.peers)
       this.meter.received(1, rootBytes.length)
       await walk.start(this.root, rootBytes)
       arm()
@@ -218,8 +214,7 @@ class SyncRun {
       await this.flush().catch(() => {})
       throw e
     } finally {
-      this.ended = true
-      for (const cancel of [...this.probes.keys()]) cancel()
+      this.probe.end()
       cancelTick()
       this.cancelBackoff()
       fetcher.close()
@@ -235,8 +230,7 @@ class SyncRun {
 
   private finish(): SyncResult {
     // A peer still silent at the end is in the summary too, refused for not answering in time.
-    for (const id of this.probes.values())
-      this.sched.refuse(id, 'timeout', 'had not answered the probe when the sync ended')
+    this.probe.end()
     const progress = this.meter.report('done')
     this.emit({ type: 'done', progress })
     return {
@@ -258,96 +252,6 @@ class SyncRun {
 
   // ---- peers ----------------------------------------------------------------------------------
 
-  /** Probes the initial peers; resolves with the root node from the first that returns it verified. */
-  private firstRoot(): Promise<Uint8Array> {
-    return new Promise<Uint8Array>((resolve, reject) => {
-      this.found = resolve
-      this.notFound = reject
-      for (const p of this.opts.peers) void this.probe(p)
-      if (this.rootBytes) resolve(this.rootBytes)
-      else this.probeEnded()
-    }).finally(() => {
-      this.found = null
-      this.notFound = null
-    })
-  }
-
-  /** Asks `peer` for the target root; it joins if it has it, else it is recorded as refused. */
-  private async probe(peer: SyncPeer): Promise<void> {
-    if (this.ended) return
-    const standing = this.sched.standing(peer.id)
-    if (standing === 'left') return this.joined(peer) // a reconnect: it proved the root already
-    if (standing !== null && standing !== 'refused') return // present, banned or rotated out
-    this.probing++
-    const t0 = this.clock.now()
-    try {
-      const [b] = await this.ask(peer)
-      if (this.ended || this.signal.aborted) return
-      if (!b || b.length === 0) this.refuse(peer.id, 'empty', 'does not have the target root')
-      else if (!equals(keccak256(b), this.root))
-        this.refuse(peer.id, 'wrong-root', 'answered with a node that is not the target root')
-      else {
-        this.joined(peer, this.clock.now() - t0)
-        if (!this.rootBytes) {
-          this.rootBytes = b
-          this.found?.(b)
-        }
-      }
-    } catch (e) {
-      if (this.ended || this.signal.aborted) return
-      const kind = failureKind(e)
-      this.refuse(peer.id, kind === 'timeout' ? 'timeout' : 'error', (e as Error).message ?? String(e))
-    } finally {
-      this.probing--
-      this.probeEnded()
-      this.poke()
-    }
-  }
-
-  /** The probe request: the root node, within the request timeout, cancelled when the run ends. */
-  private ask(peer: SyncPeer): Promise<Uint8Array[]> {
-    const { signal, clear } = timeoutSignal(this.clock, this.signal, this.cfg.requestTimeoutMs)
-    return new Promise<Uint8Array[]>((resolve, reject) => {
-      const cancel = () => {
-        clear()
-        this.probes.delete(cancel)
-        reject(new SyncAbortedError('run ended'))
-      }
-      // Timed out means refused now, whether or not the peer honours the abort.
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true })
-      this.probes.set(cancel, peer.id)
-      Promise.resolve()
-        .then(() => peer.getNodes([this.root], signal))
-        .then(resolve, reject)
-        .finally(() => {
-          clear()
-          this.probes.delete(cancel)
-        })
-    })
-  }
-
-  /** No peer returned the root and none is still being asked: the sync cannot start. */
-  private probeEnded(): void {
-    if (this.rootBytes || this.probing > 0 || !this.notFound) return
-    const reasons = this.sched
-      .summary()
-      .filter((p) => p.outcome === 'refused')
-      .map((p) => ({ peer: p.id, reason: p.reason ?? 'refused' }))
-    this.notFound(new NoPeersWithTargetState(this.rootKey, reasons))
-  }
-
-  private joined(peer: SyncPeer, rttMs?: number): void {
-    const r = this.sched.join(peer, rttMs)
-    if (r === 'joined' || r === 'rejoined')
-      this.emit({ type: 'peer-joined', peer: peer.id, rejoined: r === 'rejoined' })
-    this.poke()
-  }
-
-  private refuse(id: string, kind: RefusalKind, reason: string): void {
-    this.sched.refuse(id, kind, reason)
-    this.emit({ type: 'peer-refused', peer: id, reason })
-  }
-
   private leave(id: string): void {
     if (!this.sched.leave(id)) return
     this.emit({ type: 'peer-left', peer: id })
@@ -365,7 +269,7 @@ class SyncRun {
    */
   private checkPeersLeft(): void {
     const walk = this.walk!
-    if (walk.rootDone || this.sched.active().length > 0 || this.probing > 0) return
+    if (walk.rootDone || this.sched.active().length > 0 || this.probe.probing > 0) return
     const mayReturn = this.opts.joinPeers && this.sched.summary().some((p) => p.outcome === 'left')
     if (mayReturn) return
     this.fetcher!.fail(walk.wanted(16), 'every peer that had the target root is banned, rotated out or gone')
