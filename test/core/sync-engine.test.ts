@@ -5,6 +5,7 @@
  * and lets promises settle, step by step, until a condition holds.
  */
 import { beforeAll, describe, expect, it } from 'vitest'
+import { encodeAccount } from '../../src/core/account.ts'
 import { equals, toHex } from '../../src/core/bytes.ts'
 import { generateDevnet } from '../../src/core/chain/devnet.ts'
 import { genesisStateRoot } from '../../src/core/chain/genesis.ts'
@@ -20,7 +21,7 @@ import {
   startSync,
 } from '../../src/core/sync/state-sync.ts'
 import type { SyncEvent, SyncPeer } from '../../src/core/sync/types.ts'
-import type { RefKind } from '../../src/core/trie/node.ts'
+import { encodeNode, type LeafNode, nodeHash, type RefKind } from '../../src/core/trie/node.ts'
 import { PeerRequestError } from '../../src/net/errors.ts'
 
 async function makeState(accounts: number, seed = 'engine-test') {
@@ -414,5 +415,52 @@ describe('sync engine on a fake clock', () => {
     await until(clock, again.settled)
     expect(again.out.result!.skipped).toBeGreaterThan(0)
     expect(await reachable(r.store, src.root)).toEqual(await reachable(src.store, src.root))
+  })
+
+  it('follows the references the fast scan leaves to the full decoders: an account in a branch value', async () => {
+    // A root whose branch carries an account as its value (a shape the scan declines): its storage
+    // trie and code must be fetched like any other account's.
+    const code = new TextEncoder().encode('contract code that only this account references')
+    const storageLeaf: LeafNode = {
+      kind: 'leaf',
+      path: new Uint8Array(64).fill(7),
+      value: new Uint8Array(40).fill(9),
+    }
+    const account = (storageRoot: Uint8Array, codeHash: Uint8Array) =>
+      encodeAccount({ nonce: 1n, balance: 10n ** 18n, storageRoot, codeHash })
+    const plain: LeafNode = {
+      kind: 'leaf',
+      path: new Uint8Array(63).fill(3),
+      value: account(
+        nodeHash({ kind: 'leaf', path: Uint8Array.of(1), value: new Uint8Array(40) }),
+        keccak256(code),
+      ),
+    }
+    const children: (LeafNode | { kind: 'hash'; hash: Uint8Array } | null)[] = new Array(16).fill(null)
+    children[3] = { kind: 'hash', hash: nodeHash(plain) }
+    children[5] = { kind: 'hash', hash: nodeHash(plain) }
+    const root = encodeNode({
+      kind: 'branch',
+      children,
+      value: account(nodeHash(storageLeaf), keccak256(code)),
+    })
+    const other: LeafNode = { kind: 'leaf', path: Uint8Array.of(1), value: new Uint8Array(40) }
+    const src = new MemoryNodeStore()
+    await src.write({
+      nodes: [
+        [keccak256(root), root],
+        [nodeHash(plain), encodeNode(plain)],
+        [nodeHash(storageLeaf), encodeNode(storageLeaf)],
+        [nodeHash(other), encodeNode(other)],
+        [keccak256(code), code],
+      ],
+    })
+    const clock = manualClock()
+    const r = run(keccak256(root), { peers: [clockPeer('a', src, keccak256(root), clock)], clock })
+    await until(clock, r.settled)
+    expect(r.out.error).toBeUndefined()
+    expect(new Set(r.store.nodes.keys())).toEqual(new Set(src.nodes.keys()))
+    expect(r.out.result!.nodes).toBe(5)
+    expect(toHex((await readSyncedRoot(r.store))!.root)).toBe(toHex(keccak256(root)))
   })
 })
