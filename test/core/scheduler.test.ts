@@ -119,7 +119,10 @@ describe('peer scheduler', () => {
     expect(s.ready().map((p) => p.id)).toEqual(['ok'])
     expect(s.join(peer('empty'))).toBe('dropped')
     const summary = Object.fromEntries(s.summary().map((p) => [p.id, p]))
-    expect(summary.empty).toMatchObject({ outcome: 'dropped', reason: 'answered empty to 4 requests in a row' })
+    expect(summary.empty).toMatchObject({
+      outcome: 'dropped',
+      reason: 'answered empty to 4 requests in a row',
+    })
     expect(summary.empty!.stats.missing).toBe(32)
     expect(summary.ok).toMatchObject({ outcome: 'used', reason: null })
   })
