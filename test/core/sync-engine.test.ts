@@ -12,7 +12,7 @@ import { genesisStateRoot } from '../../src/core/chain/genesis.ts'
 import { type ManualClock, manualClock } from '../../src/core/clock.ts'
 import { keccak256 } from '../../src/core/hash.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
-import { SyncAbortedError } from '../../src/core/sync/errors.ts'
+import { FailedToFetchStateNodes, SyncAbortedError } from '../../src/core/sync/errors.ts'
 import { childRefsOf } from '../../src/core/sync/node-refs.ts'
 import {
   readSyncedRoot,
@@ -297,6 +297,23 @@ describe('sync engine on a fake clock', () => {
     expect(s.stats.missing).toBeGreaterThan(0)
     expect(hollow.asked.length).toBe(4) // rotated out: no work after that
     expect(r.events).toContainEqual({ type: 'peer-dropped', peer: 'hollow', reason: s.reason })
+  })
+
+  it('with only peers that answer empty, fails fast with a typed error whose summary names each peer', async () => {
+    const src = small
+    const clock = manualClock()
+    const r = run(src.root, {
+      peers: ['h1', 'h2'].map((id) => clockPeer(id, src.store, src.root, clock, { nodes: 'empty' })),
+      clock,
+      config: { emptyThreshold: 3 },
+    })
+    await until(clock, r.settled)
+    expect(r.out.error).toBeInstanceOf(FailedToFetchStateNodes)
+    const err = r.out.error as FailedToFetchStateNodes
+    expect(err.summary.map((p) => p.id)).toEqual(['h1', 'h2'])
+    for (const p of err.summary) expect(p.stats.missing).toBeGreaterThan(0)
+    expect(err.message).toMatch(/no usable peer has/)
+    expect(err.message).toMatch(/h1: .*not had.*h2: .*not had/)
   })
 
   it('the probe starts work with the first verified root while another peer never answers', async () => {

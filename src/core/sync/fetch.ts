@@ -272,13 +272,13 @@ export class NodeFetcher {
   /** Fails the sync: these hashes cannot be fetched; every peer seen is named with its standing. */
   fail(entries: Entry[], why: string): void {
     if (this.fatal) return
-    const reasons: PeerReason[] = this.sched
-      .summary()
-      .map((p) => ({ peer: p.id, reason: this.sched.describe(p.id) }))
+    const summary = this.sched.summary()
+    const reasons: PeerReason[] = summary.map((p) => ({ peer: p.id, reason: this.sched.describe(p.id) }))
     reasons.unshift({ peer: '*', reason: why })
     this.fatal = new FailedToFetchStateNodes(
       entries.map((e) => toHex(e.hash)),
       reasons,
+      summary,
     )
     this.poke()
   }

@@ -128,11 +128,11 @@ export class RootProbe {
   /** No peer returned the root and none is still being asked: the sync cannot start. */
   private settled(): void {
     if (this.rootBytes || this.probing > 0 || !this.notFound) return
-    const reasons = this.sched
-      .summary()
+    const summary = this.sched.summary()
+    const reasons = summary
       .filter((p) => p.outcome === 'refused')
       .map((p) => ({ peer: p.id, reason: p.reason ?? 'refused' }))
-    this.notFound(new NoPeersWithTargetState(this.rootKey, reasons))
+    this.notFound(new NoPeersWithTargetState(this.rootKey, reasons, summary))
   }
 
   private join(peer: SyncPeer, rttMs?: number): void {
