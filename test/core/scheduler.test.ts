@@ -153,12 +153,20 @@ describe('peer scheduler', () => {
     ])
   })
 
-  it('says when a request is overdue: max(hedgeFactor × the peer RTT, hedgeFloorMs)', () => {
+  it('says when a request is overdue: max(hedgeFactor × the peer reply RTT, hedgeFloorMs)', () => {
     const clock = manualClock()
     const s = createScheduler(clock, cfg)
-    s.join(peer('a'), 20)
-    expect(s.begin('a').hedgeAt).toBe(300) // floor
-    s.join(peer('b'), 200)
-    expect(s.begin('b').hedgeAt).toBe(800)
+    s.join(peer('a'), 5)
+    // No reply measured yet (the probe's round trip says little): hedgeFactor × the floor.
+    const first = s.begin('a')
+    expect(first.hedgeAt).toBe(1200)
+    clock.advance(50)
+    s.settle(first, [{ kind: 'useful', items: 10, bytes: 10 }])
+    expect(s.begin('a').hedgeAt - clock.now()).toBe(300) // 4 × 50 ms < the floor
+    s.join(peer('b'))
+    const b = s.begin('b')
+    clock.advance(200)
+    s.settle(b, [{ kind: 'useful', items: 10, bytes: 10 }])
+    expect(s.begin('b').hedgeAt - clock.now()).toBe(800)
   })
 })

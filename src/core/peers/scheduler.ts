@@ -39,7 +39,10 @@ export interface SchedulerConfig {
   /** Backoff after the n-th consecutive failure: min(backoffMaxMs, backoffBaseMs × 2^n). */
   backoffBaseMs: number
   backoffMaxMs: number
-  /** A request outstanding longer than max(hedgeFactor × the peer's RTT, hedgeFloorMs) is overdue. */
+  /**
+   * A request outstanding longer than max(hedgeFactor × the peer's reply RTT, hedgeFloorMs) is
+   * overdue (before its first reply, hedgeFactor × hedgeFloorMs).
+   */
   hedgeFactor: number
   hedgeFloorMs: number
 }
@@ -173,6 +176,8 @@ interface PeerRecord<P> {
   failures: number
   backoffUntil: number
   emptyStreak: number
+  /** Replies measured (the RTT that decides hedging is a reply's, not the probe's). */
+  replies: number
 }
 
 export function createScheduler<P extends { id: string }>(
@@ -196,6 +201,7 @@ export function createScheduler<P extends { id: string }>(
         failures: 0,
         backoffUntil: 0,
         emptyStreak: 0,
+        replies: 0,
       }
       peers.set(id, r)
     }
@@ -236,7 +242,7 @@ export function createScheduler<P extends { id: string }>(
     const ms = Math.max(now - req.startedAt, 1)
     const sample = (useful / ms) * 1000
     s.rate = s.rate === 0 ? sample : 0.7 * s.rate + 0.3 * sample
-    s.rttMs = s.rttMs === 0 ? ms : 0.7 * s.rttMs + 0.3 * ms
+    s.rttMs = r.replies++ === 0 ? ms : 0.7 * s.rttMs + 0.3 * ms
     s.batch = clamp(Math.round((s.rate * cfg.targetRttMs) / 1000), cfg.minBatch, cfg.maxBatch)
     if (bad) {
       s.bad += bad
@@ -318,7 +324,10 @@ export function createScheduler<P extends { id: string }>(
       r.stats.inFlight++
       r.stats.requests++
       const now = clock.now()
-      const hedge = Math.max(cfg.hedgeFactor * r.stats.rttMs, cfg.hedgeFloorMs)
+      // Before its first reply a peer's usual round trip is unknown (a one-item probe says little
+      // about a full request): the floor stands in for it.
+      const rtt = r.replies > 0 ? r.stats.rttMs : cfg.hedgeFloorMs
+      const hedge = Math.max(cfg.hedgeFactor * rtt, cfg.hedgeFloorMs)
       return { peer: r.peer, id, size: r.stats.batch, startedAt: now, hedgeAt: now + hedge }
     },
     settle(req, outcomes) {
