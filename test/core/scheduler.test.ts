@@ -139,7 +139,9 @@ describe('peer scheduler', () => {
     expect(s.join(peer('b'))).toBe('rejoined')
     expect(s.ready().map((p) => p.id)).toContain('b')
     expect(s.stats().find((p) => p.id === 'b')!.delivered).toBe(7)
-    expect(s.join(peer('b'))).toBe('present')
+    const newer = peer('b')
+    expect(s.join(newer)).toBe('present')
+    expect(s.begin('b').peer).toBe(newer) // a new connection replaces the old one
   })
 
   it('records peers refused before they joined, with the reason', () => {

@@ -137,7 +137,11 @@ export type JoinResult = 'joined' | 'rejoined' | 'present' | 'banned' | 'dropped
 
 export interface PeerScheduler<P extends { id: string }> {
   readonly config: SchedulerConfig
-  /** `peer` may be given work (it proved it has what the run needs). `rttMs`: the probe's round trip. */
+  /**
+   * `peer` may be given work (it proved it has what the run needs). `rttMs`: the probe's round trip.
+   * An id seen before keeps its history: a peer that left rejoins, an active one is replaced by
+   * this (newer) connection, a banned or dropped one stays out.
+   */
   join(peer: P, rttMs?: number): JoinResult
   /** The peer's connection is gone: no more work until it rejoins. False if it was not active. */
   leave(id: string): boolean
@@ -267,7 +271,10 @@ export function createScheduler<P extends { id: string }>(
     join(peer, rttMs) {
       const r = record(peer.id)
       if (r.status === 'banned' || r.status === 'dropped') return r.status
-      if (r.status === 'active') return 'present'
+      if (r.status === 'active') {
+        r.peer = peer // the same peer over a new connection: later requests use it
+        return 'present'
+      }
       const again = r.joined
       r.peer = peer
       r.joined = true

@@ -75,8 +75,9 @@ export class RootProbe {
   private async probe(peer: SyncPeer): Promise<void> {
     if (this.ended) return
     const standing = this.sched.standing(peer.id)
-    if (standing === 'left') return this.join(peer) // a reconnect: it proved the root already
-    if (standing !== null && standing !== 'refused') return // present, banned or rotated out
+    // A reconnect (it proved the root already): it rejoins, or its new connection replaces the old.
+    if (standing === 'left' || standing === 'active') return this.join(peer)
+    if (standing !== null && standing !== 'refused') return // banned or rotated out
     if ([...this.out.values()].includes(peer.id)) return // being probed
     this.probing++
     const t0 = this.clock.now()
