@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { manualClock, timeoutError } from '../../src/core/clock.ts'
 import { failureKind, PeerFailure } from '../../src/core/peers/failure.ts'
-import { createScheduler } from '../../src/core/peers/scheduler.ts'
+import { createScheduler, failedOutcome } from '../../src/core/peers/scheduler.ts'
 import { PeerRequestError } from '../../src/net/errors.ts'
 
 const peer = (id: string) => ({ id })
@@ -28,6 +28,9 @@ describe('peer scheduler', () => {
     expect(failureKind(new DOMException('stop', 'AbortError'))).toBe('aborted')
     // A message that merely mentions a timeout is not one.
     expect(failureKind(new Error('timeout while reading'))).toBe('error')
+    expect(failedOutcome(new PeerRequestError('timeout', 'x'), false)).toEqual({ kind: 'timeout' })
+    expect(failedOutcome(new PeerRequestError('aborted', 'client closed'), false).kind).toBe('error')
+    expect(failedOutcome(timeoutError(5), true)).toEqual({ kind: 'aborted' })
   })
 
   it('a timeout is counted as one and shrinks the request size; a useful reply grows it from the rate', () => {

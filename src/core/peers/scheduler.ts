@@ -22,6 +22,7 @@
  * requests in flight, request size, and time (backoff, hedging) — and bans provable liars.
  */
 import type { Clock } from '../clock.ts'
+import { failureKind } from './failure.ts'
 import {
   DEFAULT_SCHEDULER_CONFIG,
   type JoinResult,
@@ -288,4 +289,14 @@ export function createScheduler<P extends { id: string }>(
 
 function clamp(n: number, lo: number, hi: number): number {
   return Math.max(lo, Math.min(hi, n))
+}
+
+/**
+ * The outcome of a request that threw, by the error's type (failure.ts `failureKind`). `stopping`:
+ * the caller cancelled it (its run is ending) — no one's fault. A request aborted while the caller
+ * was not stopping (a closed connection) is a transport error.
+ */
+export function failedOutcome(error: unknown, stopping: boolean): Outcome {
+  if (stopping) return { kind: 'aborted' }
+  return failureKind(error) === 'timeout' ? { kind: 'timeout' } : { kind: 'error', error }
 }

@@ -20,8 +20,13 @@
 import { equals, toHex } from '../bytes.ts'
 import { type Clock, timeoutSignal } from '../clock.ts'
 import { keccak256 } from '../hash.ts'
-import { failureKind } from '../peers/failure.ts'
-import type { Outcome, PeerChange, PeerRequest, PeerScheduler } from '../peers/scheduler.ts'
+import {
+  failedOutcome,
+  type Outcome,
+  type PeerChange,
+  type PeerRequest,
+  type PeerScheduler,
+} from '../peers/scheduler.ts'
 import type { Entry } from './entry.ts'
 import { FailedToFetchStateNodes, type PeerReason } from './errors.ts'
 import type { ProgressMeter } from './progress.ts'
@@ -42,9 +47,6 @@ interface Reply {
   error: unknown
 }
 
-const TIMEOUT: Outcome = { kind: 'timeout' }
-const ERROR: Outcome = { kind: 'error' }
-const ABORTED: Outcome = { kind: 'aborted' }
 const BAD_HASH = 'do not match the requested hash'
 
 export class NodeFetcher {
@@ -185,13 +187,10 @@ export class NodeFetcher {
     this.inFlight--
     for (const e of wants) e.asked--
     if (items === undefined) {
-      const kind = failureKind(error)
       // Cancelled on our side (the run is stopping): no one's fault.
-      if (this.runSignal.aborted || this.requests.signal.aborted) {
-        this.sched.settle(req, [ABORTED])
-        return
-      }
-      this.sched.settle(req, [kind === 'timeout' ? TIMEOUT : ERROR])
+      const stopping = this.runSignal.aborted || this.requests.signal.aborted
+      this.sched.settle(req, [failedOutcome(error, stopping)])
+      if (stopping) return
       for (const e of wants) {
         if (e.done || e.bytes) continue
         e.attempts++
