@@ -8,6 +8,10 @@
  * browser.
  */
 import { fromHex, toHex } from './bytes.ts'
+import { RootsyncError } from './errors.ts'
+import { META } from './meta-keys.ts'
+import { throwIfStopped } from './task.ts'
+import { markReachable, type WalkSource } from './trie/reachable.ts'
 
 export interface WriteBatch {
   /** Content-addressed entries: trie nodes and code, keyed by their keccak-256. */
@@ -71,16 +75,28 @@ export interface StateStore extends NodeStore {
   close(): Promise<void>
 }
 
+/** A hash that is not 32 bytes cannot be a content address: the whole batch is refused. */
+export function assertHash(h: Uint8Array): void {
+  if (h?.length !== 32)
+    throw new RootsyncError(
+      'STORE_INVALID_BATCH',
+      `a node hash must be 32 bytes, not ${h?.length ?? typeof h}`,
+    )
+}
+
 /**
- * Stores without a packed layout keep staged nodes as metadata records under this prefix; these
- * helpers give them the staging part of the interface.
+ * Stores without a packed layout keep staged nodes as metadata records under `META.stagedPrefix`;
+ * these helpers give them the staging part of the interface.
  */
-export const STAGED_META_PREFIX = 'sync/staged/'
+export const STAGED_META_PREFIX = META.stagedPrefix
 export const stagedMetaKey = (hash: Uint8Array): string => STAGED_META_PREFIX + toHex(hash)
 
 export function stagingAsMeta(batch: WriteBatch): [string, Uint8Array | null][] {
   const out: [string, Uint8Array | null][] = []
-  for (const [h, v] of batch.stage ?? []) out.push([stagedMetaKey(h), v])
+  for (const [h, v] of batch.stage ?? []) {
+    assertHash(h)
+    out.push([stagedMetaKey(h), v])
+  }
   for (const h of batch.unstage ?? []) out.push([stagedMetaKey(h), null])
   return out
 }
@@ -89,10 +105,41 @@ export async function* stagedHashesFromMeta(store: Pick<NodeStore, 'metaKeys'>):
   for await (const k of store.metaKeys(STAGED_META_PREFIX)) yield fromHex(k.slice(STAGED_META_PREFIX.length))
 }
 
-export class MemoryNodeStore implements NodeStore {
+/**
+ * Compaction for stores that can list their node keys (memory, LevelDB): mark everything the live
+ * roots reach with the reachability walk — which throws, before anything is deleted, if a live state
+ * is damaged — then delete the rest in batches. Staged nodes are metadata here and are kept.
+ */
+export async function compactByMarkAndSweep(
+  store: NodeStore & WalkSource & { nodeHashes(): AsyncIterable<Uint8Array> },
+  liveRoots: readonly Uint8Array[],
+  signal?: AbortSignal,
+): Promise<CompactResult & { bytes: number }> {
+  const { marked, totals } = await markReachable(store, liveRoots, signal)
+  let dropped = 0
+  let batch: Uint8Array[] = []
+  const flush = async () => {
+    if (signal) throwIfStopped(signal, 'compaction')
+    await store.write({ deleteNodes: batch })
+    dropped += batch.length
+    batch = []
+  }
+  for await (const h of store.nodeHashes()) {
+    if (marked.has(toHex(h))) continue
+    batch.push(h.slice())
+    if (batch.length >= 10_000) await flush()
+  }
+  if (batch.length) await flush()
+  return { kept: marked.size, dropped, bytes: totals.bytes }
+}
+
+/** Everything in memory: for tests, benchmarks and one-shot tools. */
+export class MemoryNodeStore implements StateStore {
   readonly nodes = new Map<string, Uint8Array>()
   readonly meta = new Map<string, Uint8Array>()
   writes = 0
+  private bytes = 0
+  private staged = 0
 
   async getNode(hash: Uint8Array): Promise<Uint8Array | undefined> {
     return this.nodes.get(toHex(hash))
@@ -110,12 +157,28 @@ export class MemoryNodeStore implements NodeStore {
     for (const k of [...this.meta.keys()]) if (k.startsWith(prefix)) yield k
   }
   async write(batch: WriteBatch): Promise<void> {
+    // Everything is read (and checked) before anything is applied: a batch that fails leaves nothing.
+    const nodes = [...(batch.nodes ?? [])]
+    for (const [h] of nodes) assertHash(h)
+    const deletes = [...(batch.deleteNodes ?? [])]
+    const meta = [...(batch.meta ?? []), ...stagingAsMeta(batch)]
     this.writes++
-    for (const [h, v] of batch.nodes ?? []) this.nodes.set(toHex(h), v)
-    for (const h of batch.deleteNodes ?? []) this.nodes.delete(toHex(h))
-    for (const [k, v] of [...(batch.meta ?? []), ...stagingAsMeta(batch)]) {
+    for (const [h, v] of nodes) {
+      const k = toHex(h)
+      this.bytes += v.length - (this.nodes.get(k)?.length ?? 0)
+      this.nodes.set(k, v)
+    }
+    for (const h of deletes) {
+      const k = toHex(h)
+      this.bytes -= this.nodes.get(k)?.length ?? 0
+      this.nodes.delete(k)
+    }
+    for (const [k, v] of meta) {
+      const counts = k.startsWith(STAGED_META_PREFIX)
+      if (counts) this.staged -= this.meta.has(k) ? 1 : 0
       if (v === null) this.meta.delete(k)
       else this.meta.set(k, v)
+      if (counts) this.staged += v === null ? 0 : 1
     }
   }
   async getStaged(hash: Uint8Array): Promise<Uint8Array | undefined> {
@@ -124,4 +187,16 @@ export class MemoryNodeStore implements NodeStore {
   stagedHashes(): AsyncIterable<Uint8Array> {
     return stagedHashesFromMeta(this)
   }
+  async *nodeHashes(): AsyncIterable<Uint8Array> {
+    for (const k of [...this.nodes.keys()]) yield fromHex(k)
+  }
+  async ready(): Promise<void> {}
+  stats(): StoreStats {
+    return { nodes: this.nodes.size, bytes: this.bytes, staged: this.staged }
+  }
+  async compact(liveRoots: Uint8Array[], opts: { signal?: AbortSignal } = {}): Promise<CompactResult> {
+    const { kept, dropped } = await compactByMarkAndSweep(this, liveRoots, opts.signal)
+    return { kept, dropped }
+  }
+  async close(): Promise<void> {}
 }

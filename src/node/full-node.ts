@@ -7,12 +7,12 @@
  * Producing uses the devnet generator and signs with the validator keys it was given.
  *
  * Retention: the state of the last `retain` blocks is served; older state is pruned by a
- * mark-and-sweep pass (mark every node reachable from a retained root, delete the rest), run under
- * the same lock as block import so a sweep never races a write of the same node.
+ * mark-and-sweep pass (the store's `compact`: mark every node reachable from a retained root with the
+ * reachability walk, delete the rest), run under the same lock as block import so a sweep never races
+ * a write of the same node.
  */
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { accountRefs } from '../core/account.ts'
 import { fromHex, toHex } from '../core/bytes.ts'
 import { ChainDB } from '../core/chain/chain-db.ts'
 import { type BlockProducer, produceBlock } from '../core/chain/devnet.ts'
@@ -22,7 +22,6 @@ import { StateDB } from '../core/chain/state.ts'
 import { accountProof } from '../core/chain/state-proof.ts'
 import { useWasmKeccak } from '../core/hash.ts'
 import { ProtocolError, Status, type StatusResponse } from '../core/protocol/messages.ts'
-import { childRefs, decodeNode, type RefKind } from '../core/trie/node.ts'
 import { PeerClient } from '../net/client.ts'
 import { type ServeBackend, type ServeOptions, serveProtocols } from '../net/server.ts'
 import { LevelNodeStore } from '../store/level-store.ts'
@@ -88,7 +87,9 @@ export class FullNode {
     node.lastGc = head.header.number
     for (let n = Math.max(0, head.header.number - opts.retain + 1); n <= head.header.number; n++) {
       const h = await chain.header(n)
-      if (h) node.roots.set(toHex(h.header.stateRoot), n)
+      // A state pruned under a smaller retention window is not retained again: its root node is gone
+      // (pruning keeps a root node only with its whole state), and the GC's walk would refuse it.
+      if (h && (await store.hasNode(h.header.stateRoot))) node.roots.set(toHex(h.header.stateRoot), n)
     }
     metrics.head.set(head.header.number)
     const backend = node.backend()
@@ -214,54 +215,22 @@ export class FullNode {
     }
   }
 
-  /** Deletes every stored node not reachable from a retained state root. */
+  /**
+   * Deletes every stored node not reachable from a retained state root: the store's compaction, which
+   * marks with the one reachability walk (and deletes nothing if a retained state is damaged).
+   */
   async collectGarbage(): Promise<{ kept: number; deleted: number; ms: number }> {
     const started = performance.now()
-    const marked = new Set<string>()
-    let frontier: { hash: Uint8Array; kind: RefKind }[] = [...this.roots.keys()].map((r) => ({
-      hash: fromHex(r),
-      kind: 'state' as const,
-    }))
-    while (frontier.length) {
-      const next: typeof frontier = []
-      const todo = frontier.filter((r) => {
-        const k = toHex(r.hash)
-        if (marked.has(k)) return false
-        marked.add(k)
-        return r.kind !== 'code'
-      })
-      for (let i = 0; i < todo.length; i += 1000) {
-        const chunk = todo.slice(i, i + 1000)
-        const bytes = await this.store.getNodes(chunk.map((r) => r.hash))
-        chunk.forEach((r, j) => {
-          const b = bytes[j]
-          if (b)
-            next.push(...childRefs(decodeNode(b), r.kind === 'storage' ? 'storage' : 'state', accountRefs))
-        })
-      }
-      frontier = next
-    }
-    let deleted = 0
-    let batch: Uint8Array[] = []
-    for await (const h of this.store.nodeHashes()) {
-      if (marked.has(toHex(h))) continue
-      batch.push(h.slice())
-      if (batch.length >= 10_000) {
-        await this.store.write({ deleteNodes: batch })
-        deleted += batch.length
-        batch = []
-      }
-    }
-    if (batch.length) await this.store.write({ deleteNodes: batch })
-    deleted += batch.length
+    const roots = [...this.roots.keys()].map((r) => fromHex(r))
+    const { kept, dropped } = await this.store.compact(roots)
     const ms = performance.now() - started
     this.opts.log('info', 'pruned old state', {
-      kept: marked.size,
-      deleted,
+      kept,
+      deleted: dropped,
       ms: Math.round(ms),
       retainedRoots: this.roots.size,
     })
-    return { kept: marked.size, deleted, ms }
+    return { kept, deleted: dropped, ms }
   }
 
   private backend(): ServeBackend {

@@ -3,18 +3,28 @@
  * metadata under `m` ‖ utf8(key); a `write` is one LevelDB batch, so nodes and the metadata that
  * describes them become visible together or not at all (LevelDB's write-ahead log makes the batch
  * atomic across crashes).
+ *
+ * Counts (`stats()`) are taken by one scan in `ready()` and then follow the writes: a node written
+ * again while present counts twice until the next `compact()`, which counts exactly again (keeping the
+ * write path free of a presence check per node).
  */
 import { ClassicLevel } from 'classic-level'
 import { utf8 } from '../core/bytes.ts'
 import { RootsyncError } from '../core/errors.ts'
 import {
-  type NodeStore,
+  assertHash,
+  type CompactResult,
+  compactByMarkAndSweep,
+  STAGED_META_PREFIX,
+  type StateStore,
+  type StoreStats,
   stagedHashesFromMeta,
   stagedMetaKey,
   stagingAsMeta,
   type WriteBatch,
 } from '../core/store.ts'
 
+/** Key prefixes: `n` ‖ hash for nodes and code, `m` ‖ utf8(key) for metadata. */
 const NODE = 0x6e
 const META = 0x6d
 
@@ -35,7 +45,10 @@ function metaKey(key: string): Uint8Array {
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>
 
-export class LevelNodeStore implements NodeStore {
+export class LevelNodeStore implements StateStore {
+  private counts: StoreStats = { nodes: 0, bytes: 0, staged: 0 }
+  private counted: Promise<void> | null = null
+
   private constructor(readonly db: Db) {}
 
   static async open(path: string): Promise<LevelNodeStore> {
@@ -93,12 +106,66 @@ export class LevelNodeStore implements NodeStore {
 
   async write(batch: WriteBatch): Promise<void> {
     const ops: ({ type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array })[] = []
-    for (const [h, v] of batch.nodes ?? []) ops.push({ type: 'put', key: nodeKey(h), value: v })
-    for (const h of batch.deleteNodes ?? []) ops.push({ type: 'del', key: nodeKey(h) })
-    for (const [k, v] of [...(batch.meta ?? []), ...stagingAsMeta(batch)]) {
+    const delta: StoreStats = { nodes: 0, bytes: 0, staged: 0 }
+    for (const [h, v] of batch.nodes ?? []) {
+      assertHash(h)
+      ops.push({ type: 'put', key: nodeKey(h), value: v })
+      delta.nodes++
+      delta.bytes += v.length
+    }
+    const deletes = [...(batch.deleteNodes ?? [])]
+    // Deletes are rare (pruning): their sizes are read so that the counts stay exact.
+    if (deletes.length)
+      for (const v of await this.db.getMany(deletes.map(nodeKey)))
+        if (v) {
+          delta.nodes--
+          delta.bytes -= v.length
+        }
+    for (const h of deletes) ops.push({ type: 'del', key: nodeKey(h) })
+    const staging = stagingAsMeta(batch)
+    for (const [, v] of staging) delta.staged += v === null ? -1 : 1
+    for (const [k, v] of [...(batch.meta ?? []), ...staging]) {
       ops.push(v === null ? { type: 'del', key: metaKey(k) } : { type: 'put', key: metaKey(k), value: v })
     }
     if (ops.length) await this.db.batch(ops)
+    this.counts.nodes += delta.nodes
+    this.counts.bytes += delta.bytes
+    this.counts.staged = Math.max(0, this.counts.staged + delta.staged)
+  }
+
+  /** Counts what the database holds (one scan); `stats()` is exact from then on, see above. */
+  ready(): Promise<void> {
+    this.counted ??= this.count()
+    return this.counted
+  }
+
+  private async count(): Promise<void> {
+    const before = { ...this.counts }
+    const c: StoreStats = { nodes: 0, bytes: 0, staged: 0 }
+    for await (const v of this.db.values({ gte: Uint8Array.of(NODE), lt: Uint8Array.of(NODE + 1) })) {
+      c.nodes++
+      c.bytes += v.length
+    }
+    for await (const _ of this.metaKeys(STAGED_META_PREFIX)) c.staged++
+    // Writes that landed during the scan are added on top.
+    this.counts = {
+      nodes: c.nodes + this.counts.nodes - before.nodes,
+      bytes: c.bytes + this.counts.bytes - before.bytes,
+      staged: c.staged + this.counts.staged - before.staged,
+    }
+  }
+
+  stats(): StoreStats {
+    return { ...this.counts }
+  }
+
+  /** Drops every node no live root reaches (throws, deleting nothing, if a live state is damaged). */
+  async compact(liveRoots: Uint8Array[], opts: { signal?: AbortSignal } = {}): Promise<CompactResult> {
+    const { kept, dropped, bytes } = await compactByMarkAndSweep(this, liveRoots, opts.signal)
+    // Every stored node is now one the walk counted once.
+    this.counts.nodes = kept
+    this.counts.bytes = bytes
+    return { kept, dropped }
   }
 
   /** Every stored node hash (for garbage collection). */

@@ -41,7 +41,7 @@ async function main() {
     peers: [faultPeer('a', src, 'honest', { latencyMs: 3 }), liar],
     config: { banThreshold: 1000, initialBatch: 32 },
   })
-  const sizeAfterSync = store.size
+  const sizeAfterSync = store.stats().nodes
   store.close()
   // "Reload": a fresh store object over the same database.
   const reopened = await IdbNodeStore.open(name)
@@ -72,15 +72,15 @@ async function main() {
     await state.putAccount(address, { ...(await state.getAccount(address))!, balance: a.balance + 1n })
   const rootB = await state.flush()
   await syncToState(rootB, 1, { clock: realClock, store: reopened, peers: [faultPeer('a', src, 'honest')] })
-  const sizeBeforeCompact = reopened.size
-  const bytesBeforeCompact = reopened.packBytes
-  const compacted = await reopened.compact(rootB)
+  const sizeBeforeCompact = reopened.stats().nodes
+  const bytesBeforeCompact = reopened.stats().bytes
+  const compacted = await reopened.compact([rootB])
   const reportB = await verifyStoredState(reopened, rootB)
   const aOnly = (await reopened.getNode(root)) === undefined
   reopened.close()
   const again = await IdbNodeStore.open(name)
   const reportAgain = await verifyStoredState(again, rootB)
-  const sizeAfterCompactReopen = again.size
+  const sizeAfterCompactReopen = again.stats().nodes
   again.close()
   return {
     root: toHex(root),
@@ -88,7 +88,7 @@ async function main() {
     downloaded: r.nodes,
     sourceNodes,
     sizeAfterSync,
-    sizeAfterReopen: reopened.size,
+    sizeAfterReopen: reopened.stats().nodes,
     verified: report.nodes + report.code,
     mismatches,
     absent,

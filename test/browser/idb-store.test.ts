@@ -2,43 +2,23 @@
  * The packed IndexedDB node store in real headless Chromium: a sync into it (with a corrupting peer
  * alongside an honest one), a reopen as after a reload, and an integrity walk over what was stored.
  */
-import { createServer, type Server } from 'node:http'
-import { join } from 'node:path'
-import { build } from 'esbuild'
 import type { BrowserContext } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchBrowser } from '../helpers/browser.ts'
-import { ROOT } from '../helpers/cli.ts'
+import { servePage } from '../store/page-server.ts'
 
 let browser: BrowserContext
-let server: Server
+let closeServer: (() => void) | undefined
 let url: string
 
 beforeAll(async () => {
-  const bundle = await build({
-    entryPoints: [join(ROOT, 'test/browser/idb-store.page.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    write: false,
-    logLevel: 'error',
-  })
-  const js = bundle.outputFiles[0]!.text
-  server = createServer((req, res) => {
-    if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js)
-    else
-      res
-        .writeHead(200, { 'content-type': 'text/html' })
-        .end('<!doctype html><script type="module" src="/page.js"></script>')
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-  url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`
+  ;({ url, close: closeServer } = await servePage('test/browser/idb-store.page.ts'))
   browser = await launchBrowser()
 }, 60_000)
 
 afterAll(async () => {
   await browser?.close()
-  server?.close()
+  closeServer?.()
 })
 
 describe('IndexedDB node store (packed) in Chromium', () => {

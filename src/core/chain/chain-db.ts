@@ -9,6 +9,7 @@
  */
 import { bytesToNumber, fromHex, numberToBytes, toHex } from '../bytes.ts'
 import { RootsyncError } from '../errors.ts'
+import { META } from '../meta-keys.ts'
 import type { NodeStore } from '../store.ts'
 import { applyBlock } from './apply.ts'
 import { type Block, decodeBlock, encodeBlock } from './block.ts'
@@ -25,12 +26,8 @@ import {
 } from './header.ts'
 import { StateDB } from './state.ts'
 
-const K = {
-  chain: 'chain', // RLP-free JSON: { chainId, validators[], genesisHash }
-  head: 'head',
-  header: (n: number) => `header/${n}`,
-  block: (n: number) => `block/${n}`,
-}
+/** The chain's metadata keys (meta-keys.ts); `chain` holds JSON: { chainId, validators[], genesisHash }. */
+const K = { chain: META.chain, head: META.chainHead, header: META.header, block: META.block }
 
 export interface ChainInfo {
   chainId: number

@@ -1,0 +1,32 @@
+/**
+ * Serves one test page to Chromium: `entry` bundled by esbuild as an ES module behind a bare HTML
+ * page, on a local port (IndexedDB is per origin, so the port stays for the whole test file).
+ */
+import { createServer } from 'node:http'
+import { join } from 'node:path'
+import { build } from 'esbuild'
+import { ROOT } from '../helpers/cli.ts'
+
+export async function servePage(entry: string): Promise<{ url: string; close: () => void }> {
+  const bundle = await build({
+    entryPoints: [join(ROOT, entry)],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    write: false,
+    logLevel: 'error',
+  })
+  const js = bundle.outputFiles[0]!.text
+  const server = createServer((req, res) => {
+    if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js)
+    else
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end('<!doctype html><script type="module" src="/page.js"></script>')
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`,
+    close: () => server.close(),
+  }
+}
