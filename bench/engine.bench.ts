@@ -25,6 +25,7 @@ import * as hashMod from '../src/core/hash.ts'
 import { MemoryNodeStore, type NodeStore, type WriteBatch } from '../src/core/store.ts'
 import * as syncMod from '../src/core/sync/state-sync.ts'
 import type { SyncPeer } from '../src/core/sync/types.ts'
+import { realClock } from '../src/platform/clock.ts'
 import { fmtNum, gc, note, printTable } from './lib.ts'
 import { type CpuProfile, shortUrl } from './profile.ts'
 
@@ -95,7 +96,7 @@ async function runOnce(engine: Engine, root: Uint8Array, src: Map<number, Uint8A
   const peers = makePeers(src, PEERS)
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
-  const r = await engine.sync(root, 0, { store, peers })
+  const r = await engine.sync(root, 0, { clock: realClock, store, peers })
   const wallMs = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
   const stored = store instanceof NullStore ? store.nodes : store.nodes.size

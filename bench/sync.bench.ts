@@ -41,6 +41,7 @@ import { childRefs, decodeNode, type RefKind } from '../src/core/trie/node.ts'
 import { PeerClient } from '../src/net/client.ts'
 import { syncPeerOf } from '../src/net/sync-peer.ts'
 import { createClientLibp2p } from '../src/node/libp2p.ts'
+import { realClock } from '../src/platform/clock.ts'
 import { LevelNodeStore } from '../src/store/level-store.ts'
 import { fmtMs, fmtNum, fmtRatio, gc, MB, note, printTable } from './lib.ts'
 import { type CpuProfile, type ProfileRow, profileRows, shortUrl } from './profile.ts'
@@ -157,6 +158,7 @@ async function child(a: ChildArgs): Promise<void> {
   process.stdout.write('SYNC_START\n')
   const cpu0 = process.cpuUsage()
   const result = await syncToState(root, 0, {
+    clock: realClock,
     store,
     peers: clients.map((c, i) => syncPeerOf(c, `peer${i}`)),
     onEvent: sample,

@@ -20,6 +20,7 @@ import { type Checkpoint, trustCheckpoint, trustStoredHeader, verifyHeadersTo } 
 import { RootsyncError } from '../core/errors.ts'
 import { readSyncedRoot, syncToState } from '../core/sync/state-sync.ts'
 import type { PeerStats } from '../core/sync/types.ts'
+import { realClock } from '../platform/clock.ts'
 import type { IdbNodeStore } from '../store/idb-store.ts'
 import type { PeerRegistry, RegisteredPeer } from './peer-registry.ts'
 import type { ProofCache } from './proof-cache.ts'
@@ -158,6 +159,7 @@ export function createLightClient(d: LightClientDeps): LightClient {
     const started = performance.now()
     try {
       const r = await syncToState(root, h.header.number, {
+        clock: realClock,
         store,
         peers: usable.map((p) => peers.syncPeer(p)),
         joinPeers: (offer) => {

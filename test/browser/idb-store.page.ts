@@ -9,6 +9,7 @@ import { StateDB } from '../../src/core/chain/state.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
 import { readSyncedRoot, syncToState } from '../../src/core/sync/state-sync.ts'
 import { verifyStoredState } from '../../src/core/sync/verify.ts'
+import { realClock } from '../../src/platform/clock.ts'
 import { IdbNodeStore } from '../../src/store/idb-store.ts'
 import { faultPeer } from '../helpers/fault-peers.ts'
 
@@ -35,6 +36,7 @@ async function main() {
       ? Promise.resolve([rootBytes])
       : lie(hashes, signal)
   const r = await syncToState(root, 0, {
+    clock: realClock,
     store,
     peers: [faultPeer('a', src, 'honest', { latencyMs: 3 }), liar],
     config: { banThreshold: 1000, initialBatch: 32 },
@@ -69,7 +71,7 @@ async function main() {
   for (const [address, a] of genesis.alloc.slice(0, 200))
     await state.putAccount(address, { ...(await state.getAccount(address))!, balance: a.balance + 1n })
   const rootB = await state.flush()
-  await syncToState(rootB, 1, { store: reopened, peers: [faultPeer('a', src, 'honest')] })
+  await syncToState(rootB, 1, { clock: realClock, store: reopened, peers: [faultPeer('a', src, 'honest')] })
   const sizeBeforeCompact = reopened.stats().nodes
   const bytesBeforeCompact = reopened.stats().bytes
   const compacted = await reopened.compact([rootB])

@@ -18,6 +18,7 @@ import { childRefs, decodeNode } from '../../src/core/trie/node.ts'
 import { PeerClient, PeerRequestError } from '../../src/net/client.ts'
 import { syncPeerOf } from '../../src/net/sync-peer.ts'
 import type { WireClient } from '../../src/net/wire-client.ts'
+import { realClock } from '../../src/platform/clock.ts'
 import { IdbNodeStore } from '../../src/store/idb-store.ts'
 import { BridgedPeer } from '../../src/worker/bridged-peer.ts'
 import { createBrowserLibp2p } from '../../src/worker/libp2p-browser.ts'
@@ -157,6 +158,7 @@ async function run(cmd: Cmd, progress: (v: unknown) => void): Promise<unknown> {
           : new MemoryNodeStore()
       const { clients, stop } = await clientsFor(cmd.via, cmd.peers)
       const r = await syncToState(fromHex(cmd.root), 0, {
+        clock: realClock,
         store,
         peers: clients.map((c, i) => syncPeerOf(c, `${cmd.via}${i}`)),
       })

@@ -15,6 +15,7 @@ import {
 import { readSyncedRoot, STAGED_PREFIX, syncToState } from '../../src/core/sync/state-sync.ts'
 import type { SyncEvent } from '../../src/core/sync/types.ts'
 import { childRefs, decodeNode, type RefKind } from '../../src/core/trie/node.ts'
+import { realClock } from '../../src/platform/clock.ts'
 import { type Fault, type FaultPeer, faultPeer } from '../helpers/fault-peers.ts'
 
 async function makeState(accounts = 3000, seed = 'sync-test') {
@@ -69,6 +70,7 @@ describe('state sync', () => {
     const dst = new MemoryNodeStore()
     const events: SyncEvent[] = []
     const r = await syncToState(src.root, 0, {
+      clock: realClock,
       store: dst,
       peers: [faultPeer('a', src.store, 'honest')],
       onEvent: (e) => events.push(e),
@@ -94,6 +96,7 @@ describe('state sync', () => {
     const src = await makeState()
     const peers = ['a', 'b', 'c'].map((id) => faultPeer(id, src.store, 'honest', { latencyMs: 5 }))
     const r = await syncToState(src.root, 0, {
+      clock: realClock,
       store: new MemoryNodeStore(),
       peers,
       config: { initialBatch: 32 },
@@ -107,6 +110,7 @@ describe('state sync', () => {
     const events: SyncEvent[] = []
     const late = faultPeer('late', src.store, 'honest', { latencyMs: 2 })
     const r = await syncToState(src.root, 0, {
+      clock: realClock,
       store: new MemoryNodeStore(),
       peers: [faultPeer('first', src.store, 'honest', { latencyMs: 20 })],
       config: { initialBatch: 16, maxBatch: 16 },
@@ -141,6 +145,7 @@ describe('state sync', () => {
       )
       const dst = new MemoryNodeStore()
       const r = await syncToState(src.root, 0, {
+        clock: realClock,
         store: dst,
         peers: [...bad, faultPeer('honest', src.store, 'honest', { latencyMs: 3 })],
         config: FAST,
@@ -184,6 +189,7 @@ describe('state sync', () => {
       })
       const started = Date.now()
       const err = await syncToState(src.root, 0, {
+        clock: realClock,
         store: new MemoryNodeStore(),
         peers,
         config: { ...FAST, maxRetries: 3 },
@@ -202,11 +208,12 @@ describe('state sync', () => {
   it('with no peers at all, or none having the root, fails with NoPeersWithTargetState', async () => {
     const src = await makeState(200)
     await expect(
-      syncToState(src.root, 0, { store: new MemoryNodeStore(), peers: [] }),
+      syncToState(src.root, 0, { clock: realClock, store: new MemoryNodeStore(), peers: [] }),
     ).rejects.toBeInstanceOf(NoPeersWithTargetState)
     const other = await makeState(100, 'other')
     await expect(
       syncToState(src.root, 0, {
+        clock: realClock,
         store: new MemoryNodeStore(),
         peers: [faultPeer('p', other.store, 'honest')],
       }),
@@ -223,6 +230,7 @@ describe('state sync', () => {
         ? [root]
         : new Promise((_, rej) => signal.addEventListener('abort', () => rej(signal.reason)))
     await syncToState(src.root, 0, {
+      clock: realClock,
       store: new MemoryNodeStore(),
       peers: [stall],
       config: { requestTimeoutMs: 2000, stallMs: 200, progressIntervalMs: 20, maxRetries: 1 },
@@ -247,6 +255,7 @@ describe('state sync', () => {
       progressIntervalMs: 1,
     }
     const first = await syncToState(src.root, 0, {
+      clock: realClock,
       store: dst,
       peers: [peer],
       config,
@@ -265,7 +274,7 @@ describe('state sync', () => {
     const storedBefore = dst.nodes.size
     const stagedBefore = [...dst.meta.keys()].filter((k) => k.startsWith(STAGED_PREFIX)).length
     expect(stagedBefore).toBeGreaterThan(0)
-    const second = await syncToState(src.root, 0, { store: dst, peers: [peer], config })
+    const second = await syncToState(src.root, 0, { clock: realClock, store: dst, peers: [peer], config })
     // Stored and staged nodes are not downloaded again (+1: the probe asks for the root).
     expect(peer.served - servedBefore).toBeLessThanOrEqual(total - storedBefore - stagedBefore + 1)
     expect(await reachable(dst, src.root)).toEqual(await reachable(src.store, src.root))
@@ -278,7 +287,11 @@ describe('state sync', () => {
   it('syncing to a newer root downloads only what changed (≤ 1.1× the changed nodes)', async () => {
     const src = await makeState(3000)
     const dst = new MemoryNodeStore()
-    await syncToState(src.root, 0, { store: dst, peers: [faultPeer('a', src.store, 'honest')] })
+    await syncToState(src.root, 0, {
+      clock: realClock,
+      store: dst,
+      peers: [faultPeer('a', src.store, 'honest')],
+    })
     const before = await reachable(src.store, src.root)
     // The chain moves on 30 blocks.
     const producer = devnetProducer(src.genesis, src.keys, 10)
@@ -294,6 +307,7 @@ describe('state sync', () => {
     const after = await reachable(src.store, parent.stateRoot)
     const changed = [...after].filter((h) => !before.has(h)).length
     const r = await syncToState(parent.stateRoot, 30, {
+      clock: realClock,
       store: dst,
       peers: [faultPeer('a', src.store, 'honest')],
     })
@@ -306,6 +320,7 @@ describe('state sync', () => {
     const src = await makeState(3000)
     const cap = 300
     const r = await syncToState(src.root, 0, {
+      clock: realClock,
       store: new MemoryNodeStore(),
       peers: [faultPeer('a', src.store, 'honest')],
       config: { frontierCap: cap, maxBatch: 64 },
@@ -324,6 +339,7 @@ describe('state sync', () => {
         : new Promise(() => {})
     const dst = new MemoryNodeStore()
     const r = await syncToState(src.root, 0, {
+      clock: realClock,
       store: dst,
       peers: [deaf, faultPeer('honest', src.store, 'honest', { latencyMs: 2 })],
       config: { requestTimeoutMs: 300, progressIntervalMs: 20 },
@@ -331,6 +347,7 @@ describe('state sync', () => {
     expect(await reachable(dst, src.root)).toEqual(await reachable(src.store, src.root))
     expect(r.peers.find((p) => p.id === 'deaf')!.timeouts).toBeGreaterThan(0)
     const alone = await syncToState(src.root, 0, {
+      clock: realClock,
       store: new MemoryNodeStore(),
       peers: [deaf],
       config: { requestTimeoutMs: 300, progressIntervalMs: 20, maxRetries: 2 },
@@ -344,6 +361,7 @@ describe('state sync', () => {
     ac.abort()
     await expect(
       syncToState(src.root, 0, {
+        clock: realClock,
         store: new MemoryNodeStore(),
         peers: [faultPeer('a', src.store, 'honest')],
         signal: ac.signal,

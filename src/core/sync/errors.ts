@@ -1,16 +1,22 @@
 /** Typed errors of the state sync: each names what failed and why, so a person can act on it. */
 import { RootsyncError } from '../errors.ts'
+import type { PeerSummary } from '../peers/scheduler.ts'
+import { TaskStoppedError } from '../task.ts'
 
 export interface PeerReason {
   peer: string
   reason: string
 }
 
-/** No peer could serve the target root (none reachable, none with that state). */
+/**
+ * No peer could serve the target root (none reachable, none with that state). `summary`: every peer
+ * the run saw, with its outcome (as in a successful run's result).
+ */
 export class NoPeersWithTargetState extends RootsyncError {
   constructor(
     readonly root: string,
     readonly reasons: PeerReason[],
+    readonly summary: PeerSummary[] = [],
   ) {
     super(
       'NO_PEERS_WITH_TARGET_STATE',
@@ -21,11 +27,12 @@ export class NoPeersWithTargetState extends RootsyncError {
   }
 }
 
-/** Some nodes could not be fetched from any peer. */
+/** Some nodes could not be fetched from any peer. `summary`: every peer the run saw, with its outcome. */
 export class FailedToFetchStateNodes extends RootsyncError {
   constructor(
     readonly hashes: string[],
     readonly reasons: PeerReason[],
+    readonly summary: PeerSummary[] = [],
   ) {
     super(
       'FAILED_TO_FETCH_STATE_NODES',
@@ -48,9 +55,10 @@ export class InvalidStateError extends RootsyncError {
   }
 }
 
-export class SyncAbortedError extends RootsyncError {
-  constructor() {
-    super('SYNC_ABORTED', 'sync aborted')
+/** The sync was stopped (its task's `stop()` or the caller's signal); what was verified stays stored. */
+export class SyncAbortedError extends TaskStoppedError {
+  constructor(reason?: string) {
+    super('sync', reason)
     this.name = 'SyncAbortedError'
   }
 }

@@ -9,7 +9,7 @@ import type { RefKind } from '../trie/node.ts'
 
 export interface Want {
   hash: Uint8Array
-  key: string // the engine's identity for the hash (state-sync.ts keyOf)
+  key: string // the engine's identity for the hash (entry.ts keyOf)
   kind: RefKind
   /** Trie depth in nibbles (storage tries count from their account leaf's depth + 1). */
   depth: number

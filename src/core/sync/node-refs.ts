@@ -40,13 +40,14 @@ export interface RefScan {
   closedDelta: number
 }
 
-export function newRefScan(): RefScan {
+/** A scan with room for `slots` references (17 covers every shape `scanRefs` reads). */
+export function newRefScan(slots = 17): RefScan {
   return {
     node: newNodeScan(),
     n: 0,
-    off: new Int32Array(17),
-    kind: new Array<RefKind>(17).fill('state'),
-    depthDelta: new Int32Array(17),
+    off: new Int32Array(slots),
+    kind: new Array<RefKind>(slots).fill('state'),
+    depthDelta: new Int32Array(slots),
     closed: 0,
     closedDelta: 0,
   }

@@ -1,4 +1,5 @@
 /** The seams of the sync engine: peers it fetches from, the progress it reports. */
+import { DEFAULT_SCHEDULER_CONFIG, type PeerStats, type SchedulerConfig } from '../peers/scheduler.ts'
 
 /** A peer as the sync sees it. Transport (libp2p, in-process fakes for tests) lives behind this. */
 export interface SyncPeer {
@@ -10,23 +11,18 @@ export interface SyncPeer {
   getNodes(hashes: Uint8Array[], signal: AbortSignal): Promise<Uint8Array[]>
 }
 
-export interface SyncConfig {
-  /** Requests in flight per peer. */
-  maxInFlightPerPeer: number
-  /** Request size bounds (hashes per request); the server's cap is the upper bound. */
-  minBatch: number
-  maxBatch: number
-  initialBatch: number
-  /** Round trip a request is sized for, from the peer's measured rate (geth msgrate). */
-  targetRttMs: number
+/**
+ * The scheduler's knobs (core/peers/scheduler.ts: request sizes, in-flight limits, bans, backoff,
+ * rotation of always-empty peers, hedging) plus the sync's own.
+ */
+export interface SyncConfig extends SchedulerConfig {
+  /** A request (or probe) not answered within this is settled as a timeout, abort honoured or not. */
   requestTimeoutMs: number
   /** Wanted hashes kept in memory before expansion slows down. */
   frontierCap: number
-  /** Provably bad replies before a peer is banned. */
-  banThreshold: number
   /** Failed attempts (timeouts, errors) per hash before the sync gives up on it. */
   maxRetries: number
-  /** No progress for this long is reported as a stall. */
+  /** No verified node for this long is reported as a stall. */
   stallMs: number
   /** How often, at most, progress events are emitted. */
   progressIntervalMs: number
@@ -41,39 +37,16 @@ export interface SyncConfig {
 }
 
 export const DEFAULT_SYNC_CONFIG: SyncConfig = {
-  maxInFlightPerPeer: 3,
-  minBatch: 16,
-  maxBatch: 1024,
-  initialBatch: 128,
-  targetRttMs: 300,
+  ...DEFAULT_SCHEDULER_CONFIG,
   requestTimeoutMs: 10_000,
   frontierCap: 200_000,
-  banThreshold: 3,
   maxRetries: 8,
   stallMs: 15_000,
   progressIntervalMs: 250,
   flushOps: 4096,
 }
 
-export interface PeerStats {
-  id: string
-  requests: number
-  inFlight: number
-  /** Nodes delivered that verified. */
-  delivered: number
-  bytes: number
-  /** Hashes it said it does not have. */
-  missing: number
-  /** Provably bad items (wrong hash). */
-  bad: number
-  timeouts: number
-  errors: number
-  /** Useful items per second (moving average). */
-  rate: number
-  rttMs: number
-  batch: number
-  banned: string | null
-}
+export type { PeerStats, PeerSummary } from '../peers/scheduler.ts'
 
 export interface SyncProgress {
   targetRoot: string
@@ -102,6 +75,12 @@ export type SyncEvent =
   | { type: 'progress'; progress: SyncProgress }
   | { type: 'stall'; sinceMs: number; progress: SyncProgress; reason: string }
   | { type: 'peer-banned'; peer: string; reason: string }
-  /** A peer offered mid-sync that does not have the target state. */
+  /** A peer (probed at the start or offered mid-sync) that does not have the target state. */
   | { type: 'peer-refused'; peer: string; reason: string }
+  /** A peer proved it has the target root (or came back under the same id) and gets work. */
+  | { type: 'peer-joined'; peer: string; rejoined: boolean }
+  /** A peer's connection went away: no more work for it unless it rejoins. */
+  | { type: 'peer-left'; peer: string }
+  /** A peer rotated out (it answered empty to everything it was asked). */
+  | { type: 'peer-dropped'; peer: string; reason: string }
   | { type: 'done'; progress: SyncProgress }

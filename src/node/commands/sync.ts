@@ -25,6 +25,7 @@ import type { SyncEvent } from '../../core/sync/types.ts'
 import { verifyStoredState } from '../../core/sync/verify.ts'
 import { PeerClient } from '../../net/client.ts'
 import { syncPeerOf } from '../../net/sync-peer.ts'
+import { realClock } from '../../platform/clock.ts'
 import { LevelNodeStore } from '../../store/level-store.ts'
 import { createClientLibp2p } from '../libp2p.ts'
 import { readJson, UsageError } from './usage.ts'
@@ -209,6 +210,7 @@ async function runSync(
     const bar = !o.json && process.stderr.isTTY ? progressBar() : null
     try {
       const result = await syncToState(root, target, {
+        clock: realClock,
         store,
         peers,
         signal,
