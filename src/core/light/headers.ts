@@ -89,8 +89,9 @@ export async function verifyHead(
     throwIfStopped(ph.signal, 'header verification')
     const live = answered.filter((a) => !ph.ledger.isBanned(a.peer.id) && !failed.has(a.peer.id))
     const height = target === 'latest' ? Math.max(-1, ...live.map((a) => a.status.headNumber)) : target
-    if (at && target === 'latest' && at.header.number >= height) return at
-    if (at && at.header.number === height) return at
+    // A head is returned only while some peer not found lying stands behind it.
+    if (live.length && at && (target === 'latest' ? at.header.number >= height : at.header.number === height))
+      return at
     const next = live
       .filter((a) => a.status.headNumber >= height)
       .sort((x, y) => y.status.headNumber - x.status.headNumber)[0]

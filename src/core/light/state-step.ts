@@ -81,7 +81,7 @@ function observed(d: StateStepDeps, a: Answered, root: Uint8Array): SyncPeer {
       try {
         const out = await a.peer.wire.nodes(hashes, signal)
         const b = out[0]
-        if (!b || !b.length) r.refused = 'does not have the target root'
+        if (!b?.length) r.refused = 'does not have the target root'
         else if (!equals(keccak256(b), root)) {
           r.bad++
           r.refused = 'answered the root probe with a node that is not the target root'
