@@ -60,7 +60,14 @@ async function makeChain(blocks: number) {
 }
 type Chain = Awaited<ReturnType<typeof makeChain>>
 
-type Mode = 'honest' | 'bad-checkpoint' | 'broken-chain' | 'forged' | 'claims-head' | 'stall'
+type Mode =
+  | 'honest'
+  | 'bad-checkpoint'
+  | 'broken-chain'
+  | 'forged'
+  | 'claims-head'
+  | 'stall'
+  | 'stall-headers'
 
 const never = <T>() => new Promise<T>(() => {})
 
@@ -84,6 +91,7 @@ function peer(id: string, chain: Chain, mode: Mode = 'honest'): LightPeer & { he
       },
       async headers(start: number, count: number): Promise<SignedHeader[]> {
         p.headerRequests++
+        if (mode === 'stall-headers') return never()
         const hs = chain.headers.slice(start, start + count)
         if (mode === 'bad-checkpoint' && start === 0)
           return [
@@ -203,6 +211,13 @@ describe('light driver: liars listed first', () => {
     // Done long before the staller's request deadline (10 s on the manual clock).
     expect(clock.now()).toBeLessThan(2000)
     expect(s.peers.find((p) => p.peer === 'staller')).toMatchObject({ outcome: 'refused' })
+
+    // One that answers its status at once, then stalls on headers: dropped after ~2 s, not 10 s.
+    const slowHeaders = once(chain, [peer('slow', chain, 'stall-headers'), peer('honest', chain)])
+    const h = await slowHeaders.done
+    expect(h.height).toBe(3)
+    expect(slowHeaders.clock.now()).toBeLessThan(5000)
+    expect(h.peers.find((p) => p.peer === 'slow')).toMatchObject({ timeouts: 1 })
 
     const timedOut = once(chain, [peer('staller', chain, 'stall')])
     await expect(timedOut.done).rejects.toBeInstanceOf(NoVerifiedHeadError)

@@ -58,13 +58,19 @@ export interface HeaderPhase {
   requestTimeoutMs: number
 }
 
-/** A peer's headers as a `HeaderSource`, every request under the clock's timeout. */
+/** A header request's deadline never goes below this (a 512-header reply on a loaded machine). */
+const MIN_HEADER_DEADLINE_MS = 2000
+
+/**
+ * A peer's headers as a `HeaderSource`, every request under a deadline from the clock sized from the
+ * peer's status round trip: a peer that answers its status at once but then stalls costs about two
+ * seconds, not the full request timeout, before the next peer is asked.
+ */
 function sourceOf(ph: HeaderPhase, a: Answered): HeaderSource {
+  const ms = Math.min(ph.requestTimeoutMs, Math.max(MIN_HEADER_DEADLINE_MS, 20 * a.rttMs))
   return {
     headers: (start, count) =>
-      timed(ph.clock, ph.signal, ph.requestTimeoutMs, a.peer.id, 'headers', (s) =>
-        a.peer.wire.headers(start, count, s),
-      ),
+      timed(ph.clock, ph.signal, ms, a.peer.id, 'headers', (s) => a.peer.wire.headers(start, count, s)),
   }
 }
 
