@@ -49,7 +49,7 @@ beforeAll(async () => {
       await startNode(
         `liar-${m}`,
         join(files.dir, `liar-${m}`),
-        ['--genesis', files.genesisFile, '--follow', honest.ws, '--mode', m],
+        ['--genesis', files.genesisFile, '--follow', honest.ws, '--mode', m, '--fabricate'],
         { script: CORRUPT_SERVE },
       ),
     )

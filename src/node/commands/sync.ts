@@ -84,6 +84,9 @@ export async function sync(args: string[]): Promise<void> {
           tell(e)
         },
         options: {
+          // One run, to the peers' latest head: worth giving every peer's status a moment (a dial
+          // each) so the highest head is found; a silent peer still costs at most this.
+          statusGraceMs: 2000,
           sync: {
             ...(values['max-batch']
               ? {
