@@ -99,6 +99,7 @@ describe('rootsync sync with lying peers listed before the honest one', () => {
     const mixed = await timedSync(bootstrapFor(all, 'liars-first'))
     expect(mixed.r.code, mixed.r.stderr).toBe(0)
     const s = JSON.parse(mixed.r.stdout) as {
+      seconds: number
       root: string
       height: number
       peers: {
@@ -129,7 +130,7 @@ describe('rootsync sync with lying peers listed before the honest one', () => {
     // The one wall-clock comparison the issue asks for: liars and a staller cost at most ~2 s.
     expect(
       mixed.ms,
-      `alone ${Math.round(alone.ms)} ms, with liars ${Math.round(mixed.ms)} ms`,
+      `alone ${Math.round(alone.ms)} ms (run ${JSON.parse(alone.r.stdout).seconds} s), with liars ${Math.round(mixed.ms)} ms (run ${s.seconds} s): ${JSON.stringify(s.peers)}`,
     ).toBeLessThanOrEqual(alone.ms + 2500)
   }, 240_000)
 })
