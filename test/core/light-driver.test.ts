@@ -28,12 +28,16 @@ import type { StatusResponse } from '../../src/core/protocol/messages.ts'
 import { type CompactResult, MemoryNodeStore, type StateStore } from '../../src/core/store.ts'
 import { StateIntegrityError } from '../../src/core/sync/verify.ts'
 
+const devnet = generateDevnet({ seed: 'light-driver', accounts: 200, contracts: 3, slots: 3 })
+const genesisNodes: [Uint8Array, Uint8Array][] = []
+const genesisRoot = genesisStateRoot(devnet.genesis, (h, b) => genesisNodes.push([h, b]))
+
+/** A chain of `blocks` blocks after a small devnet genesis; `extend` produces more. */
 async function makeChain(blocks: number) {
-  const { genesis, keys } = generateDevnet({ seed: 'light-driver', accounts: 200, contracts: 3, slots: 3 })
+  const { genesis, keys } = devnet
   const store = new MemoryNodeStore()
-  const nodes: [Uint8Array, Uint8Array][] = []
-  const root = genesisStateRoot(genesis, (h, b) => nodes.push([h, b]))
-  await store.write({ nodes })
+  const root = genesisRoot
+  await store.write({ nodes: genesisNodes })
   const headers: SignedHeader[] = [{ header: genesisHeader(genesis, root), signatures: [] }]
   const producer = devnetProducer(genesis, keys, 3)
   let state = new StateDB(store, root)

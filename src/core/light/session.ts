@@ -141,6 +141,9 @@ export function createSession(d: SessionDeps): Session {
         answered,
         target,
       )
+      // A head claimed by a peer found lying no longer counts as the peers' head.
+      const backed = answered.filter((a) => !ledger.isBanned(a.peer.id)).map((a) => a.status.headNumber)
+      peersHead = Math.max(h.header.number, ...backed)
       if (!head || h.header.number > head.header.number) {
         head = h
         await d.store.write({ meta: headRecords(h, cp) })

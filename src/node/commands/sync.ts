@@ -1,6 +1,8 @@
 /**
- * `rootsync sync`: verify the header chain from the checkpoint, then sync the state under a
- * verified header into a LevelDB store, with a progress bar on a terminal and a summary at the end.
+ * `rootsync sync`: the light-client driver's one-shot run (src/core/light/sync-once.ts) over libp2p
+ * into a LevelDB store — verify the header chain from the checkpoint (or from the head a previous run
+ * kept, once its signatures are re-checked), then sync the state under the verified header — with a
+ * progress bar on a terminal and a summary at the end naming every peer and what it did.
  * `rootsync verify`: re-check every node of the synced state.
  */
 import { existsSync } from 'node:fs'
