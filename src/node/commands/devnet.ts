@@ -15,7 +15,7 @@ import { toHex } from '../../core/bytes.ts'
 import { generateDevnet } from '../../core/chain/devnet.ts'
 import { genesisToJson, parseGenesis } from '../../core/chain/genesis.ts'
 import { RootsyncError } from '../../core/errors.ts'
-import type { BootstrapConfig, PeerEntry } from '../../core/light/config.ts'
+import { type BootstrapConfig, type PeerEntry, pickAddr } from '../../core/light/config.ts'
 import { intOption, readJson } from './usage.ts'
 
 export const DEVNET_USAGE = `rootsync devnet [--accounts N] [--contracts M] [--slots K] [--peers P] [--block-time MS]
@@ -188,7 +188,7 @@ export async function devnet(args: string[]): Promise<void> {
     ...(values.txs ? ['--txs', values.txs] : []),
   ])
   ready.push({ ...producer, name: 'node-0' })
-  const producerWs = producer.addrs.find((a) => a.includes('/ws/')) ?? producer.addrs[0]!
+  const producerWs = pickAddr(producer, 'websocket') ?? producer.addrs[0]!
   const followers = await Promise.all(
     Array.from({ length: peers - 1 }, (_, k) =>
       start(k + 1, ['--follow', producerWs]).then((r) => ({ ...r, name: `node-${k + 1}` })),
