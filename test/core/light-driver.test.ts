@@ -16,7 +16,13 @@ import {
 } from '../../src/core/chain/header.ts'
 import { StateDB } from '../../src/core/chain/state.ts'
 import { type ManualClock, manualClock } from '../../src/core/clock.ts'
-import type { BootstrapConfig } from '../../src/core/light/config.ts'
+import {
+  type BootstrapConfig,
+  BootstrapError,
+  checkpointOf,
+  parseBootstrap,
+  pickAddr,
+} from '../../src/core/light/config.ts'
 import type { LightEvent } from '../../src/core/light/events.ts'
 import { startLightClient } from '../../src/core/light/follow.ts'
 import { NoVerifiedHeadError } from '../../src/core/light/headers.ts'
@@ -321,5 +327,55 @@ describe('light driver: following', () => {
     expect(h.number).toBe(3)
     expect(lc.peers().find((p) => p.peer === 'liar')!.outcome).toBe('banned')
     lc.task.stop()
+  })
+})
+
+describe('light config', () => {
+  const good = {
+    chainId: 1337,
+    genesisHash: `0x${'aa'.repeat(32)}`,
+    checkpoint: { number: 0, hash: `0x${'aa'.repeat(32)}` },
+    validators: [`0x${'11'.repeat(20)}`],
+    peers: [
+      {
+        name: 'node-0',
+        peerId: '12D3KooWFb2PW54cnwit4uBSz2YqbArbnCTn3GEx8XygK3MT7v76',
+        addrs: [
+          '/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWFb2PW54cnwit4uBSz2YqbArbnCTn3GEx8XygK3MT7v76',
+          '/ip4/127.0.0.1/tcp/4002/ws/p2p/12D3KooWFb2PW54cnwit4uBSz2YqbArbnCTn3GEx8XygK3MT7v76',
+          '/ip4/127.0.0.1/udp/4003/webrtc-direct/p2p/12D3KooWFb2PW54cnwit4uBSz2YqbArbnCTn3GEx8XygK3MT7v76',
+        ],
+      },
+    ],
+    updatedAt: 'ignored',
+  }
+
+  it('parses a bootstrap file and names the field it refuses', () => {
+    const c = parseBootstrap(good)
+    expect(c.chainId).toBe(1337)
+    expect(checkpointOf(c).hash).toHaveLength(32)
+    const refuse = (json: unknown, field: string) => {
+      const e = (() => {
+        try {
+          parseBootstrap(json)
+        } catch (x) {
+          return x
+        }
+      })()
+      expect(e).toBeInstanceOf(BootstrapError)
+      expect((e as BootstrapError).field).toBe(field)
+    }
+    refuse({ ...good, chainId: '1' }, 'chainId')
+    refuse({ ...good, checkpoint: { number: 0, hash: '0x12' } }, 'checkpoint.hash')
+    refuse({ ...good, validators: ['0x12'] }, 'validators[0]')
+    refuse({ ...good, peers: [{ ...good.peers[0], addrs: [] }] }, 'peers[0].addrs')
+    refuse({ ...good, peers: [{ ...good.peers[0], peerId: 'x' }] }, 'peers[0].peerId')
+  })
+
+  it('chooses a peer’s address by transport, and none rather than another transport', () => {
+    const [p] = parseBootstrap(good).peers
+    expect(pickAddr(p!, 'websocket')).toMatch(/\/tcp\/4002\/ws\//)
+    expect(pickAddr(p!, 'webrtc-direct')).toMatch(/\/webrtc-direct\//)
+    expect(pickAddr({ addrs: ['/ip4/1.2.3.4/tcp/1/p2p/x'] }, 'websocket')).toBeNull()
   })
 })
