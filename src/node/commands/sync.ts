@@ -70,12 +70,12 @@ export async function sync(args: string[]): Promise<void> {
   // backstop above it.
   const clients = addrs.map((a) => new PeerClient(node, multiaddr(a), { timeoutMs: 15_000 }))
   const peers: LightPeer[] = clients.map((c) => ({ id: shortId(c.id), wire: c }))
-  const ac = new AbortController()
-  const onSig = () => ac.abort()
+  let task: ReturnType<typeof syncOnce> | null = null
+  const onSig = () => task?.stop('interrupted')
   process.once('SIGINT', onSig)
   const bar = !values.json && process.stderr.isTTY ? progressBar() : null
   try {
-    const task = syncOnce(
+    task = syncOnce(
       {
         config,
         store,
@@ -100,7 +100,7 @@ export async function sync(args: string[]): Promise<void> {
           },
         },
       },
-      { target: values.latest ? 'latest' : height!, expectRoot, signal: ac.signal },
+      { target: values.latest ? 'latest' : height!, expectRoot },
     )
     const summary = await task.done.finally(() => bar?.stop())
     if (values.json) process.stdout.write(`${JSON.stringify(jsonSummary(summary))}\n`)
