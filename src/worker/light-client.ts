@@ -10,29 +10,40 @@
  * Security considerations: the only root of trust is the configured checkpoint (chain id, header
  * hash, validators). Peers are untrusted: every header is linked and quorum-checked before its state
  * root is used, every synced node is hashed against what was asked, and reads are answered only
- * against a verified header's root (verified-reads.ts).
+ * against a verified header's root (verified-reads.ts). A local state a read found damaged is
+ * flagged for repair (repair-flag.ts) and no longer used as complete, nor synced onto or pruned,
+ * until it is repaired or cleared.
+ *
+ * It reports through the light client's event union (`LightEvent`), which the worker forwards to
+ * the page unchanged; `run(signal)` is the long job, stopped cleanly by aborting `signal` (every
+ * store write is an atomic batch, so a stop leaves the store consistent and a later run resumes).
  */
-import type { BootstrapInfo, FromWorker, HeaderView } from '../client/messages.ts'
+import type { BootstrapInfo, HeaderView, LightEvent } from '../api/worker-protocol.ts'
 import { fromHexExact, toHex } from '../core/bytes.ts'
 import { ChainError } from '../core/chain/errors.ts'
 import { decodeSignedHeader, encodeSignedHeader, type TrustedHeader } from '../core/chain/header.ts'
 import { type Checkpoint, trustCheckpoint, trustStoredHeader, verifyHeadersTo } from '../core/chain/light.ts'
+import { sleep } from '../core/clock.ts'
 import { RootsyncError } from '../core/errors.ts'
+import { META } from '../core/meta-keys.ts'
 import { readSyncedRoot, syncToState } from '../core/sync/state-sync.ts'
 import type { PeerStats } from '../core/sync/types.ts'
+import { TaskStoppedError, throwIfStopped } from '../core/task.ts'
+import { realClock } from '../platform/clock.ts'
 import type { IdbNodeStore } from '../store/idb-store.ts'
 import type { PeerRegistry, RegisteredPeer } from './peer-registry.ts'
 import type { ProofCache } from './proof-cache.ts'
+import { type RepairFlag, readRepairFlag, writeRepairFlag } from './repair-flag.ts'
 import type { ReadContext } from './verified-reads.ts'
 
 /** Meta key of the newest verified header (signed header RLP). */
-export const HEAD_KEY = 'light/head'
+export const HEAD_KEY = META.lightHead
 
 export interface LightClientDeps {
   config: BootstrapInfo
   store: IdbNodeStore
   peers: PeerRegistry
-  post: (m: FromWorker) => void
+  emit: (e: LightEvent) => void
   /** How often to ask peers for a newer head once synced. */
   followMs?: number
   cache?: ProofCache | null
@@ -44,8 +55,11 @@ export interface LightClient extends ReadContext {
    * does not wait for the node index). Reads can be answered from then on.
    */
   warmStart(): Promise<void>
-  /** Connects, verifies and syncs, then follows the head; never returns. */
-  run(): Promise<never>
+  /**
+   * Connects, verifies and syncs, then follows the head until `signal` aborts; then emits the
+   * `stopped` phase and resolves.
+   */
+  run(signal: AbortSignal): Promise<void>
   /** Wakes a run waiting after a failure it does not retry by itself (a full store). */
   retry(): void
 }
@@ -55,8 +69,6 @@ const HEAD_WAIT_MS = 20_000
 
 /** Nodes of older states tolerated beyond the live state's own count before pruning. */
 const PRUNE_SLACK = 1000
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export function checkpointOf(b: BootstrapInfo): Checkpoint {
   return {
@@ -69,10 +81,11 @@ export function checkpointOf(b: BootstrapInfo): Checkpoint {
 
 export function createLightClient(d: LightClientDeps): LightClient {
   const cp = checkpointOf(d.config)
-  const { store, peers, post } = d
+  const { store, peers, emit } = d
   const followMs = d.followMs ?? 2000
   let head: TrustedHeader | null = null
   let completeRoot: string | null = null
+  let repair: RepairFlag | null = null
   let peersHead = 0
   /** Nodes of the newest complete state, as last counted (0: not yet known). */
   let liveNodes = 0
@@ -86,12 +99,13 @@ export function createLightClient(d: LightClientDeps): LightClient {
     hash: toHex(h.hash),
     stateRoot: toHex(h.header.stateRoot),
   })
-  const postStore = () => post({ type: 'store', nodes: store.size, bytes: store.packBytes })
+  const emitStore = () =>
+    emit({ type: 'store', nodes: store.size, bytes: store.packBytes, staged: store.stagedCount })
 
   async function adopt(h: TrustedHeader, fromStore: boolean): Promise<void> {
     head = h
     if (!fromStore && h.signed) await store.write({ meta: [[HEAD_KEY, encodeSignedHeader(h.signed)]] })
-    post({ type: 'header', header: view(h), fromStore, peersHead })
+    emit({ type: 'header', header: view(h), fromStore, peersHead })
     // Reads wait for the header the peers are at, not the checkpoint on the way there: a balance
     // at the checkpoint's block would be verified but stale. A head from an earlier visit is
     // answered from at once (the answer names its block).
@@ -102,63 +116,77 @@ export function createLightClient(d: LightClientDeps): LightClient {
   }
 
   async function warmStart(): Promise<void> {
-    // Both records at once: a return visit's first answer waits on these reads.
-    const [bytes, synced] = await Promise.all([store.getMeta(HEAD_KEY), readSyncedRoot(store)])
+    // All records at once: a return visit's first answer waits on these reads.
+    const [bytes, synced, flag] = await Promise.all([
+      store.getMeta(HEAD_KEY),
+      readSyncedRoot(store),
+      readRepairFlag(store),
+    ])
+    if (flag) {
+      repair = flag
+      emit({ type: 'repair-needed', reason: flag.reason, hash: flag.hash })
+    }
     if (!bytes) return
     let stored: TrustedHeader
     try {
       stored = trustStoredHeader(cp, decodeSignedHeader(bytes))
     } catch (e) {
       // Not ours to trust (corrupted, or another checkpoint's chain): start from the checkpoint.
-      post({ type: 'status', phase: 'starting', detail: `ignoring the stored head: ${(e as Error).message}` })
+      emit({ type: 'phase', phase: 'starting', detail: `ignoring the stored head: ${(e as Error).message}` })
       return
     }
-    if (
+    const complete =
+      !repair &&
       synced &&
       synced.height === stored.header.number &&
       toHex(synced.root) === toHex(stored.header.stateRoot)
-    ) {
+    await adopt(stored, true)
+    if (complete) {
       completeRoot = toHex(synced.root)
-      await adopt(stored, true)
-      post({ type: 'synced', root: completeRoot, height: synced.height, nodes: 0, skipped: 0, seconds: 0 })
-    } else await adopt(stored, true)
+      emit({ type: 'synced', root: completeRoot, height: synced.height, nodes: 0, skipped: 0, ms: 0 })
+    }
   }
 
   /** Peers answering on our chain; waits (saying so) while there are none. */
-  async function connected(): Promise<{ best: RegisteredPeer; number: number }> {
+  async function connected(signal: AbortSignal): Promise<{ best: RegisteredPeer; number: number }> {
     for (let wait = 1000; ; wait = Math.min(wait * 2, 15_000)) {
       // The first round goes with whichever peer answers first; later rounds look for the best head.
       const first = readable ? null : await peers.firstAnswer(cp.chainId)
       const live = first ? [first] : await peers.refresh(cp.chainId)
+      throwIfStopped(signal, 'light client')
       if (live.length) {
         const best = live.reduce((a, x) => (x.status.headNumber > a.status.headNumber ? x : a))
         peersHead = best.status.headNumber
         return { best: best.peer, number: best.status.headNumber }
       }
-      post({
-        type: 'status',
+      const answeringFrom = completeRoot && head ? head.header.number : null
+      emit({ type: 'offline', retryInMs: wait, answeringFrom })
+      emit({
+        type: 'phase',
         phase: 'offline',
-        detail: completeRoot
-          ? `no peer reachable; answering from the state stored at block ${head?.header.number}, retrying in ${wait / 1000} s`
-          : `no peer on chain ${cp.chainId} reachable; retrying in ${wait / 1000} s`,
+        detail:
+          answeringFrom !== null
+            ? `no peer reachable; answering from the state stored at block ${answeringFrom}, retrying in ${wait / 1000} s`
+            : `no peer on chain ${cp.chainId} reachable; retrying in ${wait / 1000} s`,
       })
-      await sleep(wait)
+      await sleep(realClock, wait, signal)
     }
   }
 
-  async function syncHead(h: TrustedHeader): Promise<void> {
+  async function syncHead(h: TrustedHeader, signal: AbortSignal): Promise<void> {
     const usable = peers.usable()
     if (!usable.length) throw new RootsyncError('NO_PEERS', 'no usable peer to sync from')
     const root = h.header.stateRoot
     await store.ready()
-    post({ type: 'status', phase: 'syncing', detail: toHex(root) })
+    emit({ type: 'phase', phase: 'syncing', detail: toHex(root) })
     if (store.size || store.stagedCount)
-      post({ type: 'resumed', storedNodes: store.size, stagedNodes: store.stagedCount })
+      emit({ type: 'resumed', storedNodes: store.size, stagedNodes: store.stagedCount })
     let last: PeerStats[] = []
-    const started = performance.now()
+    const started = realClock.now()
     try {
       const r = await syncToState(root, h.header.number, {
         store,
+        signal,
         peers: usable.map((p) => peers.syncPeer(p)),
         joinPeers: (offer) => {
           const unsubscribe = peers.onJoin((p) => offer(peers.syncPeer(p)))
@@ -167,29 +195,29 @@ export function createLightClient(d: LightClientDeps): LightClient {
           return unsubscribe
         },
         onEvent: (e) => {
-          if (e.type === 'progress' || e.type === 'done' || e.type === 'stall') {
+          if ('progress' in e) {
             last = e.progress.peers
             peers.sync(last, false)
-            post({ type: 'progress', progress: e.progress })
-            postStore()
           }
+          emit(e)
+          if ('progress' in e) emitStore()
         },
       })
       last = r.peers
       completeRoot = r.root
       await prune(root)
-      post({
+      emit({
         type: 'synced',
         root: r.root,
         height: r.height,
         nodes: r.nodes,
         skipped: r.skipped,
-        seconds: (performance.now() - started) / 1000,
+        ms: realClock.now() - started,
       })
-      post({ type: 'status', phase: 'synced', detail: r.root })
+      emit({ type: 'phase', phase: 'synced', detail: r.root })
     } finally {
       peers.sync(last, true)
-      postStore()
+      emitStore()
     }
   }
 
@@ -206,10 +234,10 @@ export function createLightClient(d: LightClientDeps): LightClient {
     }
     if (store.size < liveNodes * 2 + PRUNE_SLACK) return
     const before = store.size
-    post({ type: 'status', phase: 'synced', detail: `pruning ${before - liveNodes}+ nodes of older states` })
+    emit({ type: 'phase', phase: 'pruning', detail: `pruning ${before - liveNodes}+ nodes of older states` })
     const r = await store.compact(root)
     liveNodes = r.kept
-    post({ type: 'pruned', dropped: r.dropped, kept: r.kept })
+    emit({ type: 'pruned', dropped: r.dropped, kept: r.kept })
   }
 
   /**
@@ -221,84 +249,121 @@ export function createLightClient(d: LightClientDeps): LightClient {
     try {
       return await work()
     } catch (e) {
-      if (e instanceof ChainError) peers.ban(p, `headers did not verify: ${e.message}`)
-      else peers.charge(p, 'failure', (e as Error).message)
+      const reason = (e as Error).message
+      if (e instanceof ChainError) {
+        peers.ban(p, `headers did not verify: ${reason}`)
+        emit({ type: 'peer-charged', peer: p.view.name, kind: 'banned', reason })
+      } else {
+        peers.charge(p, 'failure', reason)
+        emit({ type: 'peer-charged', peer: p.view.name, kind: 'failure', reason })
+      }
       throw e
     }
   }
 
   /** One step towards the peers' head: verify headers to it and sync its state. */
-  async function advance(): Promise<void> {
-    const { best, number } = await connected()
+  async function advance(signal: AbortSignal): Promise<void> {
+    const { best, number } = await connected(signal)
     if (!head) {
-      post({
-        type: 'status',
-        phase: 'verifying-headers',
-        detail: `checkpoint ${cp.number} to block ${number}`,
-      })
+      emit({ type: 'phase', phase: 'verifying-headers', detail: `checkpoint ${cp.number} to block ${number}` })
       await adopt(await fromPeer(best, () => trustCheckpoint(cp, best.client)), false)
     }
     const at = head!
     if (number > at.header.number) {
       if (!completeRoot)
-        post({ type: 'status', phase: 'verifying-headers', detail: `block ${at.header.number} to ${number}` })
+        emit({ type: 'phase', phase: 'verifying-headers', detail: `block ${at.header.number} to ${number}` })
       await adopt(await fromPeer(best, () => verifyHeadersTo(cp, at, number, best.client)), false)
-    } else post({ type: 'header', header: view(at), peersHead })
-    if (completeRoot !== toHex(head!.header.stateRoot)) await syncHead(head!)
+    } else emit({ type: 'header', header: view(at), fromStore: false, peersHead })
+    throwIfStopped(signal, 'light client')
+    // A state flagged for repair is neither synced onto nor pruned: reads go by proof until the
+    // state is repaired (or cleared).
+    if (!repair && completeRoot !== toHex(head!.header.stateRoot)) await syncHead(head!, signal)
+  }
+
+  async function run(signal: AbortSignal): Promise<void> {
+    try {
+      await store.ready()
+      emitStore()
+      emit({ type: 'phase', phase: 'connecting', detail: `${d.config.peers.length} configured peers` })
+      for (let failures = 0; ; ) {
+        try {
+          await advance(signal)
+          failures = 0
+          await sleep(realClock, followMs, signal)
+        } catch (e) {
+          if (signal.aborted) throw e
+          const err = e as RootsyncError
+          const code = err.code ?? 'SYNC_FAILED'
+          // Retrying cannot help a full store until space is freed: wait for the user.
+          const retryInMs = code === 'STORE_FULL' ? null : Math.min(1000 * 2 ** failures++, 15_000)
+          emit({ type: 'error', code, message: err.message, retryInMs })
+          emit({ type: 'phase', phase: completeRoot ? 'synced' : 'failed', detail: err.message })
+          if (retryInMs === null) {
+            await new Promise<void>((r) => {
+              wakeRetry = r
+              signal.addEventListener('abort', () => r(), { once: true })
+            })
+            wakeRetry = null
+          } else await sleep(realClock, retryInMs, signal)
+        }
+      }
+    } catch (e) {
+      if (!signal.aborted) throw e
+      emitStore()
+      emit({
+        type: 'phase',
+        phase: 'stopped',
+        detail: signal.reason instanceof TaskStoppedError ? signal.reason.message : 'stopped',
+      })
+    }
   }
 
   return {
     warmStart,
-    async run(): Promise<never> {
-      await store.ready()
-      postStore()
-      post({ type: 'status', phase: 'connecting', detail: `${d.config.peers.length} configured peers` })
-      for (let failures = 0; ; ) {
-        try {
-          await advance()
-          failures = 0
-          await sleep(followMs)
-        } catch (e) {
-          const err = e as RootsyncError
-          const code = err.code ?? 'SYNC_FAILED'
-          post({ type: 'error', code, message: err.message })
-          post({ type: 'status', phase: completeRoot ? 'synced' : 'failed', detail: err.message })
-          if (code === 'STORE_FULL') {
-            // Retrying cannot help until space is freed: wait for the user.
-            await new Promise<void>((r) => (wakeRetry = r))
-            wakeRetry = null
-          } else await sleep(Math.min(1000 * 2 ** failures++, 15_000))
-        }
-      }
-    },
+    run,
     retry() {
       wakeRetry?.()
     },
-    async head() {
+    async head(signal) {
       if (!readable) {
-        let timer: ReturnType<typeof setTimeout> | undefined
-        await Promise.race([
-          new Promise<void>((r) => headWaiters.push(r)),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(
-              () =>
-                reject(
-                  new RootsyncError(
-                    'NO_VERIFIED_HEADER',
-                    head
-                      ? `still verifying headers after ${HEAD_WAIT_MS / 1000} s (at block ${head.header.number} of ${peersHead}); try again shortly`
-                      : `no header verified in ${HEAD_WAIT_MS / 1000} s: no reachable peer on this chain yet`,
-                  ),
-                ),
-              HEAD_WAIT_MS,
-            )
-          }),
-        ]).finally(() => clearTimeout(timer))
+        let cancel = () => {}
+        await new Promise<void>((resolve, reject) => {
+          const fail = (e: unknown) => {
+            cancel()
+            reject(e)
+          }
+          headWaiters.push(() => {
+            cancel()
+            resolve()
+          })
+          const timeout = realClock.setTimer(HEAD_WAIT_MS, () =>
+            fail(
+              new RootsyncError(
+                'NO_VERIFIED_HEADER',
+                head
+                  ? `still verifying headers after ${HEAD_WAIT_MS / 1000} s (at block ${head.header.number} of ${peersHead}); try again shortly`
+                  : `no header verified in ${HEAD_WAIT_MS / 1000} s: no reachable peer on this chain yet`,
+              ),
+            ),
+          )
+          const onAbort = () => fail(signal!.reason)
+          signal?.addEventListener('abort', onAbort, { once: true })
+          cancel = () => {
+            timeout()
+            signal?.removeEventListener('abort', onAbort)
+          }
+        })
       }
       return { ...view(head!), root: head!.header.stateRoot }
     },
     localState(root) {
-      return completeRoot === toHex(root) ? store : null
+      return !repair && completeRoot === toHex(root) ? store : null
+    },
+    async damaged(flag) {
+      if (repair) return
+      repair = flag
+      emit({ type: 'repair-needed', reason: flag.reason, hash: flag.hash })
+      await writeRepairFlag(store, flag)
     },
     peers,
     cache: d.cache ?? null,

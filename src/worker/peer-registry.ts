@@ -9,7 +9,7 @@
  * A peer the engine banned stays banned for the session: it is not given another sync round or any
  * proof request.
  */
-import type { PeerView, Transport } from '../client/messages.ts'
+import type { PeerView, Transport } from '../api/worker-protocol.ts'
 import type { StatusResponse } from '../core/protocol/messages.ts'
 import type { PeerStats, SyncPeer } from '../core/sync/types.ts'
 import { syncPeerOf } from '../net/sync-peer.ts'

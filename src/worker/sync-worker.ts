@@ -1,11 +1,14 @@
 /**
  * The sync worker's entry: wires the light client (light-client.ts) to IndexedDB, to libp2p
  * WebSocket peers it dials itself and to WebRTC peers the page bridges in (bridged-peer.ts), and
- * answers the page's messages (src/client/messages.ts). Everything heavy (hashing, decoding,
+ * answers the page's messages (src/api/worker-protocol.ts): the light client runs as a task that
+ * `stop` ends cleanly and `start` resumes; each read runs under its own signal, which `cancel`
+ * aborts; the light client's events go to the page unchanged. Everything heavy (hashing, decoding,
  * storage) happens here, off the page's main thread.
  */
-import type { FromWorker, ToWorker } from '../client/messages.ts'
+import type { FromWorker, LightEvent, ToWorker } from '../api/worker-protocol.ts'
 import { useWasmKeccak } from '../core/hash.ts'
+import { startTask, type Task } from '../core/task.ts'
 import { IdbNodeStore } from '../store/idb-store.ts'
 import { BridgedPeer } from './bridged-peer.ts'
 import { createLightClient, type LightClient } from './light-client.ts'
@@ -32,11 +35,27 @@ void databases.then((names) => {
   if (names && !names.some((n) => n.startsWith('rootsync-'))) void loadLibp2p()
 })
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m)
+const emit = (event: LightEvent) => post({ type: 'event', event })
 const peers = createPeerRegistry((views) => post({ type: 'peers', peers: views }))
 let client: LightClient | null = null
 let chainId = 0
+/** The database this worker serves (one per worker). */
+let dbName: string | null = null
 /** Reads that arrive before `start` finished opening the store. */
 let ready: Promise<LightClient> | null = null
+/** libp2p and the configured peers, once dialled (the first `start` only). */
+let net: Promise<void> | null = null
+/** The light client's long job (sync, follow, prune), while it runs. */
+let task: Task<void> | null = null
+/** Reads in flight, by id: `cancel` aborts one. */
+const reads = new Map<number, AbortController>()
+
+const failed = (code: string, e: Error & { code?: string }): LightEvent => ({
+  type: 'error',
+  code: e.code ?? code,
+  message: e.message,
+  retryInMs: null,
+})
 
 /**
  * Reads are served as soon as the stored head is trusted again (warm start), before libp2p, the
@@ -47,22 +66,52 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClie
   // A first visit has no local answer to give: dial the peers while IndexedDB opens. A return
   // visit answers from IndexedDB first and connects a turn later.
   const first = (await databases)?.includes(m.dbName) === false
-  const net = first ? network(m) : null
+  if (first) connect(m)
   // Reads hash little and do not wait for the wasm keccak (the sync does, in `network`).
   const store = await IdbNodeStore.open(m.dbName)
-  const c = createLightClient({ config: m.bootstrap, store, peers, post })
+  const c = createLightClient({ config: m.bootstrap, store, peers, emit })
   client = c
   // Reads start once both are in (they are only served after `start` resolves).
   const [cache] = await Promise.all([loadProofCache(store), c.warmStart()])
   c.cache = cache
-  setTimeout(() =>
-    (net ?? network(m))
-      .then(() => c.run())
-      .catch((e: Error & { code?: string }) =>
-        post({ type: 'error', code: e.code ?? 'WORKER_FAILED', message: e.message }),
-      ),
-  )
+  setTimeout(() => {
+    connect(m)
+    run(c)
+  })
   return c
+}
+
+/** Starts libp2p and dials the peers, once; a failure surfaces where the task awaits `net`. */
+function connect(m: Extract<ToWorker, { type: 'start' }>): void {
+  if (net) return
+  net = network(m)
+  net.catch(() => {})
+}
+
+/** Runs the light client's task (unless it runs already): after the network is up. */
+function run(c: LightClient): void {
+  if (task) return
+  const t = startTask('light client', async (signal) => {
+    await net
+    await c.run(signal)
+  })
+  task = t
+  t.done
+    .catch((e: Error & { code?: string }) => emit(failed('WORKER_FAILED', e)))
+    .finally(() => {
+      if (task === t) task = null
+    })
+}
+
+/** Stops the light client's task; reads keep answering (from the store, or by proof). */
+async function stop(reason?: string): Promise<void> {
+  const t = task
+  if (!t) {
+    emit({ type: 'phase', phase: 'stopped', detail: 'not running' })
+    return
+  }
+  t.stop(reason)
+  await t.done.catch(() => {})
 }
 
 /**
@@ -90,41 +139,68 @@ async function network(m: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   }
 }
 
-function answer<T>(id: number, work: (c: LightClient) => Promise<T>, reply: (a: T) => FromWorker): void {
+function answer<T>(
+  id: number,
+  work: (c: LightClient, signal: AbortSignal) => Promise<T>,
+  reply: (a: T) => FromWorker,
+): void {
   if (!ready) {
     post({ type: 'read-error', id, code: 'NOT_STARTED', message: 'the worker has not been started' })
     return
   }
-  ready.then(work).then(
-    (a) => post(reply(a)),
-    (e: Error & { code?: string }) =>
-      post({ type: 'read-error', id, code: e.code ?? 'READ_FAILED', message: e.message }),
-  )
+  const ac = new AbortController()
+  reads.set(id, ac)
+  ready
+    .then((c) => work(c, ac.signal))
+    .then(
+      (a) => reads.delete(id) && post(reply(a)),
+      (e: Error & { code?: string }) =>
+        reads.delete(id) && post({ type: 'read-error', id, code: e.code ?? 'READ_FAILED', message: e.message }),
+    )
 }
 
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data
   switch (m.type) {
     case 'start':
-      ready = start(m)
-      ready.catch((e: Error & { code?: string }) =>
-        post({ type: 'error', code: e.code ?? 'START_FAILED', message: e.message }),
-      )
+      if (!ready) {
+        dbName = m.dbName
+        ready = start(m)
+        ready.catch((e: Error & { code?: string }) => emit(failed('START_FAILED', e)))
+      } else if (m.dbName !== dbName) {
+        emit({
+          type: 'error',
+          code: 'WORKER_BOUND',
+          message: `this worker serves ${dbName}; start another worker for ${m.dbName}`,
+          retryInMs: null,
+        })
+      } else void ready.then(run, () => {})
+      break
+    case 'stop':
+      void stop(m.reason)
       break
     case 'getAccount':
       answer(
         m.id,
-        (c) => getAccount(c, m.address),
+        (c, signal) => getAccount(c, m.address, signal),
         (a) => ({ type: 'account', id: m.id, answer: a }),
       )
       break
     case 'getStorage':
       answer(
         m.id,
-        (c) => getStorage(c, m.address, m.slot),
+        (c, signal) => getStorage(c, m.address, m.slot, signal),
         (a) => ({ type: 'storage', id: m.id, answer: a }),
       )
       break
+    case 'cancel': {
+      const ac = reads.get(m.id)
+      if (!ac) break
+      reads.delete(m.id)
+      ac.abort(new DOMException('the read was cancelled', 'AbortError'))
+      post({ type: 'read-error', id: m.id, code: 'READ_CANCELLED', message: 'the read was cancelled' })
+      break
+    }
     case 'add-peer': {
       const p = peers.add({
         ...m.peer,

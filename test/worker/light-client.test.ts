@@ -4,19 +4,21 @@
  * headers is banned instead of holding the client. (IndexedDB itself is covered in Chromium.)
  */
 import { describe, expect, it } from 'vitest'
-import type { BootstrapInfo, FromWorker } from '../../src/client/messages.ts'
+import type { BootstrapInfo, LightEvent } from '../../src/api/worker-protocol.ts'
 import type { AccountProof } from '../../src/core/account-proof.ts'
 import { toHex } from '../../src/core/bytes.ts'
 import { devnetProducer, generateDevnet, produceBlock } from '../../src/core/chain/devnet.ts'
 import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
 import { headerHash, type SignedHeader } from '../../src/core/chain/header.ts'
 import { StateDB } from '../../src/core/chain/state.ts'
+import { keccak256 } from '../../src/core/hash.ts'
 import { accountProof } from '../../src/core/chain/state-proof.ts'
 import type { ProofRequest, StatusResponse } from '../../src/core/protocol/messages.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
 import { WireClient } from '../../src/net/wire-client.ts'
 import { createLightClient } from '../../src/worker/light-client.ts'
 import { createPeerRegistry } from '../../src/worker/peer-registry.ts'
+import { readRepairFlag } from '../../src/worker/repair-flag.ts'
 import { getAccount } from '../../src/worker/verified-reads.ts'
 
 async function makeChain(blocks: number) {
@@ -100,7 +102,7 @@ function memoryStore() {
 }
 
 function client(chain: Awaited<ReturnType<typeof makeChain>>, peers: WireClient[]) {
-  const events: FromWorker[] = []
+  const events: LightEvent[] = []
   const registry = createPeerRegistry(() => {})
   for (const p of peers)
     registry.add({ peerId: p.id, name: p.id, transport: 'websocket', addr: `/mem/${p.id}`, client: p })
@@ -109,11 +111,12 @@ function client(chain: Awaited<ReturnType<typeof makeChain>>, peers: WireClient[
     config: chain.config,
     store: store as never,
     peers: registry,
-    post: (m) => events.push(m),
+    emit: (e) => events.push(e),
     followMs: 20,
   })
-  void lc.run()
-  return { lc, events, registry, store }
+  const ac = new AbortController()
+  const running = lc.run(ac.signal)
+  return { lc, events, registry, store, stop: () => (ac.abort(), running) }
 }
 
 const until = async (f: () => boolean, ms = 20_000) => {
@@ -129,7 +132,7 @@ describe('light client (worker pipeline)', () => {
     const chain = await makeChain(3)
     const { lc, events } = client(chain, [new ChainPeer('honest', chain)])
     await until(() => events.some((e) => e.type === 'synced'))
-    const synced = events.find((e) => e.type === 'synced') as Extract<FromWorker, { type: 'synced' }>
+    const synced = events.find((e) => e.type === 'synced') as Extract<LightEvent, { type: 'synced' }>
     expect(synced.height).toBe(3)
     expect(synced.root).toBe(toHex(chain.headers[3]!.header.stateRoot))
     const [address] = chain.genesis.alloc[5]!
@@ -179,7 +182,54 @@ describe('light client (worker pipeline)', () => {
     expect(views.liar!.banned).toMatch(/headers did not verify/)
     expect(views.liar!.score).toBe(0)
     expect(views.honest!.banned).toBeNull()
-    const synced = events.find((e) => e.type === 'synced') as Extract<FromWorker, { type: 'synced' }>
+    const synced = events.find((e) => e.type === 'synced') as Extract<LightEvent, { type: 'synced' }>
     expect(synced.height).toBe(3)
+  })
+
+  it('stops cleanly when asked (a stopped phase, no more work) and a later run resumes from the store', async () => {
+    const chain = await makeChain(2)
+    const { lc, events, stop } = client(chain, [new ChainPeer('honest', chain)])
+    await until(() => events.some((e) => e.type === 'synced'))
+    await stop()
+    // `run` has returned (its loop is over) and said so last.
+    expect(events.at(-1)).toMatchObject({ type: 'phase', phase: 'stopped' })
+    const count = events.length
+    // Reads still answer after the stop, from the complete local state.
+    const [address] = chain.genesis.alloc[3]!
+    expect((await getAccount(lc, toHex(address))).source).toBe('local')
+    const ac = new AbortController()
+    const again = lc.run(ac.signal)
+    await until(() => events.slice(count).some((e) => e.type === 'header'))
+    ac.abort()
+    await again
+    // The state was complete already: nothing synced again.
+    expect(events.slice(count).some((e) => e.type === 'synced')).toBe(false)
+  })
+
+  it('a local read that meets a missing node answers by proof and flags the state for repair', async () => {
+    const chain = await makeChain(2)
+    const { lc, events, store } = client(chain, [new ChainPeer('honest', chain)])
+    await until(() => events.some((e) => e.type === 'synced'))
+    const root = chain.headers[2]!.header.stateRoot
+    const [address] = chain.genesis.alloc[7]!
+    // Drop a node on the account's proof path (below the root) from the client's store.
+    const path = (await accountProof(chain.store, root, address, [])).accountProof
+    const victim = toHex(keccak256(path[1]!))
+    expect(store.nodes.delete(victim)).toBe(true)
+    const a = await getAccount(lc, toHex(address))
+    expect(a.source).toBe('proof')
+    expect(a.peer).toBe('honest')
+    const want = await new StateDB(chain.store, root).getAccount(address)
+    expect(a.account?.balance).toBe(want!.balance.toString())
+    expect(events.find((e) => e.type === 'repair-needed')).toEqual({
+      type: 'repair-needed',
+      reason: 'missing-node',
+      hash: victim,
+    })
+    expect(await readRepairFlag(store)).toEqual({ reason: 'missing-node', hash: victim })
+    // From then on the local state is not used as complete, even for an undamaged path.
+    const [other] = chain.genesis.alloc[100]!
+    expect((await getAccount(lc, toHex(other))).source).toBe('proof')
+    expect(events.filter((e) => e.type === 'repair-needed')).toHaveLength(1)
   })
 })
