@@ -106,7 +106,7 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
   let worker: Worker | null = null
   let config: BootstrapInfo | null = null
   let bridge: { close(): Promise<void> } | null = null
-  let stopWaiters: (() => void)[] = []
+  const stopWaiters: (() => void)[] = []
 
   const emit = (e: ClientEvent) => {
     for (const l of listeners) l(e)
@@ -131,7 +131,8 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
         emit(m)
         break
       case 'event':
-        if (m.event.type === 'phase' && m.event.phase === 'stopped') for (const w of stopWaiters.splice(0)) w()
+        if (m.event.type === 'phase' && m.event.phase === 'stopped')
+          for (const w of stopWaiters.splice(0)) w()
         emit(m.event)
         break
     }

@@ -265,7 +265,11 @@ export function createLightClient(d: LightClientDeps): LightClient {
   async function advance(signal: AbortSignal): Promise<void> {
     const { best, number } = await connected(signal)
     if (!head) {
-      emit({ type: 'phase', phase: 'verifying-headers', detail: `checkpoint ${cp.number} to block ${number}` })
+      emit({
+        type: 'phase',
+        phase: 'verifying-headers',
+        detail: `checkpoint ${cp.number} to block ${number}`,
+      })
       await adopt(await fromPeer(best, () => trustCheckpoint(cp, best.client)), false)
     }
     const at = head!

@@ -155,7 +155,8 @@ function answer<T>(
     .then(
       (a) => reads.delete(id) && post(reply(a)),
       (e: Error & { code?: string }) =>
-        reads.delete(id) && post({ type: 'read-error', id, code: e.code ?? 'READ_FAILED', message: e.message }),
+        reads.delete(id) &&
+        post({ type: 'read-error', id, code: e.code ?? 'READ_FAILED', message: e.message }),
     )
 }
 

@@ -11,8 +11,8 @@ import { devnetProducer, generateDevnet, produceBlock } from '../../src/core/cha
 import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
 import { headerHash, type SignedHeader } from '../../src/core/chain/header.ts'
 import { StateDB } from '../../src/core/chain/state.ts'
-import { keccak256 } from '../../src/core/hash.ts'
 import { accountProof } from '../../src/core/chain/state-proof.ts'
+import { keccak256 } from '../../src/core/hash.ts'
 import type { ProofRequest, StatusResponse } from '../../src/core/protocol/messages.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
 import { WireClient } from '../../src/net/wire-client.ts'
@@ -116,7 +116,11 @@ function client(chain: Awaited<ReturnType<typeof makeChain>>, peers: WireClient[
   })
   const ac = new AbortController()
   const running = lc.run(ac.signal)
-  return { lc, events, registry, store, stop: () => (ac.abort(), running) }
+  const stop = () => {
+    ac.abort()
+    return running
+  }
+  return { lc, events, registry, store, stop }
 }
 
 const until = async (f: () => boolean, ms = 20_000) => {
