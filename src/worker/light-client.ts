@@ -79,6 +79,12 @@ export function checkpointOf(b: BootstrapInfo): Checkpoint {
   }
 }
 
+const repairPhase = (f: RepairFlag): LightEvent => ({
+  type: 'phase',
+  phase: 'failed',
+  detail: `the local state needs repair (${f.reason}${f.hash ? ` ${f.hash}` : ''}): lookups are answered by proofs from peers`,
+})
+
 export function createLightClient(d: LightClientDeps): LightClient {
   const cp = checkpointOf(d.config)
   const { store, peers, emit } = d
@@ -281,7 +287,8 @@ export function createLightClient(d: LightClientDeps): LightClient {
     throwIfStopped(signal, 'light client')
     // A state flagged for repair is neither synced onto nor pruned: reads go by proof until the
     // state is repaired (or cleared).
-    if (!repair && completeRoot !== toHex(head!.header.stateRoot)) await syncHead(head!, signal)
+    if (repair) emit(repairPhase(repair))
+    else if (completeRoot !== toHex(head!.header.stateRoot)) await syncHead(head!, signal)
   }
 
   async function run(signal: AbortSignal): Promise<void> {
@@ -367,6 +374,7 @@ export function createLightClient(d: LightClientDeps): LightClient {
       if (repair) return
       repair = flag
       emit({ type: 'repair-needed', reason: flag.reason, hash: flag.hash })
+      emit(repairPhase(flag))
       await writeRepairFlag(store, flag)
     },
     peers,

@@ -23,7 +23,7 @@ import { InputError, RootsyncError } from '../core/errors.ts'
 import type { NodeStore } from '../core/store.ts'
 import { throwIfStopped } from '../core/task.ts'
 import { realClock } from '../platform/clock.ts'
-import type { PeerRegistry } from './peer-registry.ts'
+import type { PeerRegistry, RegisteredPeer } from './peer-registry.ts'
 import type { ProofCache } from './proof-cache.ts'
 import { damageOf, type RepairFlag } from './repair-flag.ts'
 
@@ -43,6 +43,30 @@ export interface ReadContext {
 }
 
 const PROOF_TIMEOUT_MS = 5000
+/** How long a read that must go by proof waits for a first connected peer. */
+const PEER_WAIT_MS = 10_000
+
+/**
+ * The usable peers; while there are none, waits (bounded) for the first to connect: a return visit
+ * answers from IndexedDB before it connects, so a read that must go by proof (the local state is
+ * damaged) can come before any peer is up.
+ */
+async function peersFor(ctx: ReadContext, stop?: AbortSignal): Promise<RegisteredPeer[]> {
+  if (ctx.peers.usable().length) return ctx.peers.usable()
+  const { signal, clear } = timeoutSignal(realClock, stop, PEER_WAIT_MS)
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      off()
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const off = ctx.peers.onJoin(done)
+    signal.addEventListener('abort', done, { once: true })
+  })
+  clear()
+  if (stop) throwIfStopped(stop, 'read')
+  return ctx.peers.usable()
+}
 
 const shape = (a: Account | null): AccountAnswer['account'] =>
   a && {
@@ -74,7 +98,7 @@ async function proven(
   stop?: AbortSignal,
 ) {
   const errors: string[] = []
-  for (const p of ctx.peers.usable()) {
+  for (const p of await peersFor(ctx, stop)) {
     let proof: Awaited<ReturnType<typeof p.client.proof>>
     const { signal, clear } = timeoutSignal(realClock, stop, PROOF_TIMEOUT_MS)
     try {
