@@ -22,33 +22,64 @@ const { values } = parseArgs({
     data: { type: 'string' },
     genesis: { type: 'string' },
     listen: { type: 'string', multiple: true },
+    follow: { type: 'string', multiple: true },
+    mode: { type: 'string', default: 'nodes' },
   },
 })
+const mode = values.mode as 'nodes' | 'headers' | 'proofs' | 'stall'
+if (!['nodes', 'headers', 'proofs', 'stall'].includes(mode)) throw new Error(`unknown --mode ${mode}`)
 if (!values.data) throw new Error('--data DIR is required')
 const log = createLogger({ node: values.data, corrupt: true })
 exitOnUncaught(log)
 let corrupted = 0
+const count = (kind: string, n: number) => {
+  if (n) emitEvent({ event: 'corrupted', kind, nodes: n, total: (corrupted += n) })
+}
+const flip = (v: Uint8Array) => {
+  const c = new Uint8Array(v) // a copy (a Buffer's slice() would be a view)
+  c[c.length >> 1]! ^= 0x40
+  return c
+}
+const never = <T>() => new Promise<T>(() => {})
 const corrupt = (b: ServeBackend): ServeBackend => ({
   ...b,
+  async status() {
+    const s = await b.status()
+    return mode === 'headers' ? { ...s, headNumber: s.headNumber + 1 } : s
+  },
+  async headers(start, n) {
+    const hs = await b.headers(start, n)
+    if (mode !== 'headers') return hs
+    count('headers', hs.length)
+    return hs.map((h) => ({ ...h, header: { ...h.header, timestamp: h.header.timestamp + 1 } }))
+  },
   async nodes(hashes, softBytes) {
-    const head = await b.status()
+    if (mode === 'stall') return never()
     const out = await b.nodes(hashes, softBytes)
+    if (mode === 'headers') return out
+    const head = mode === 'nodes' ? toHex((await b.status()).headStateRoot) : null
     let n = 0
     const lied = out.map((v, i) => {
-      if (v.length === 0 || toHex(hashes[i]!) === toHex(head.headStateRoot)) return v
-      const c = new Uint8Array(v) // a copy (a Buffer's slice() would be a view)
-      c[c.length >> 1]! ^= 0x40
+      if (v.length === 0 || toHex(hashes[i]!) === head) return v
       n++
-      return c
+      return flip(v)
     })
-    if (n) emitEvent({ event: 'corrupted', nodes: n, total: (corrupted += n) })
+    count('nodes', n)
     return lied
+  },
+  async proof(req) {
+    if (mode === 'stall') return never()
+    const p = await b.proof(req)
+    if (mode !== 'proofs') return p
+    count('proofs', p.accountProof.length)
+    return { ...p, accountProof: p.accountProof.map(flip) }
   },
 })
 const node = await FullNode.start({
   dataDir: values.data,
   genesis: values.genesis ? parseGenesis(await readJson(values.genesis, 'genesis')) : undefined,
   listen: values.listen,
+  follow: values.follow,
   retain: 128,
   log,
   wrapBackend: corrupt,

@@ -11,8 +11,9 @@ import { accountRefs } from '../../src/core/account.ts'
 import { fromHex, toHex } from '../../src/core/bytes.ts'
 import { applyBlock } from '../../src/core/chain/apply.ts'
 import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
-import { headerHash } from '../../src/core/chain/header.ts'
+import { decodeSignedHeader, encodeSignedHeader, headerHash } from '../../src/core/chain/header.ts'
 import { StateDB } from '../../src/core/chain/state.ts'
+import { META } from '../../src/core/meta-keys.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
 import { readSyncedRoot } from '../../src/core/sync/state-sync.ts'
 import { verifyStoredState } from '../../src/core/sync/verify.ts'
@@ -107,11 +108,11 @@ async function reachable(root: Uint8Array): Promise<Set<string>> {
   return seen
 }
 
-async function served(): Promise<number> {
+async function served(protocol = 'nodes'): Promise<number> {
   let total = 0
   for (const n of nodes) {
     const text = await (await fetch(n.ready.metrics!)).text()
-    const m = /rootsync_items_served_total\{protocol="nodes"\} (\d+)/.exec(text)
+    const m = new RegExp(`rootsync_items_served_total\\{protocol="${protocol}"\\} (\\d+)`).exec(text)
     total += m ? Number(m[1]) : 0
   }
   return total
@@ -153,6 +154,45 @@ describe('rootsync sync against a 3-node devnet', () => {
     expect(second.nodes).toBeGreaterThanOrEqual(changed)
     expect(second.nodes).toBeLessThanOrEqual(Math.ceil(1.1 * changed))
     expect((await runCli(['verify', '--data', syncDir])).code).toBe(0)
+  }, 120_000)
+
+  it('a stored head whose signatures were tampered with is refused: the next run verifies from the checkpoint and says so', async () => {
+    const store = await LevelNodeStore.open(join(syncDir, 'db'))
+    const stored = decodeSignedHeader((await store.getMeta(META.lightHead))!)
+    expect(stored.signatures.length).toBeGreaterThan(0)
+    const [sig, ...rest] = stored.signatures
+    const flipped = sig!.signature.slice()
+    flipped[10]! ^= 0x01
+    await store.write({
+      meta: [
+        [
+          META.lightHead,
+          encodeSignedHeader({ ...stored, signatures: [{ ...sig!, signature: flipped }, ...rest] }),
+        ],
+      ],
+    })
+    await store.close()
+
+    const headersBefore = await served('headers')
+    const r = await runCli(['sync', '--data', syncDir, '--bootstrap', bootstrap, '--latest', '--json'])
+    expect(r.code).toBe(0)
+    expect(r.stderr).toMatch(/ignoring the stored head .*verifying from the checkpoint/)
+    const s = JSON.parse(r.stdout)
+    // Not trusted: every header from the checkpoint (block 0) to the new head was fetched again.
+    expect((await served('headers')) - headersBefore).toBeGreaterThanOrEqual(s.height + 1)
+
+    // The head kept now is the newly verified one, with intact signatures: the next run trusts it.
+    const again = await LevelNodeStore.open(join(syncDir, 'db'))
+    const kept = decodeSignedHeader((await again.getMeta(META.lightHead))!)
+    await again.close()
+    expect(kept.header.number).toBe(s.height)
+    expect(toHex(headerHash(kept.header))).toBe(s.headerHash)
+    const headersMid = await served('headers')
+    const third = await runCli(['sync', '--data', syncDir, '--bootstrap', bootstrap, '--latest', '--json'])
+    expect(third.code).toBe(0)
+    expect(third.stderr).not.toMatch(/ignoring the stored head/)
+    const t = JSON.parse(third.stdout)
+    expect((await served('headers')) - headersMid).toBeLessThanOrEqual(t.height - s.height + 1)
   }, 120_000)
 })
 

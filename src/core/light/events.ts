@@ -19,6 +19,8 @@ export type LightPhase =
   | 'synced'
   | 'pruning'
   | 'offline'
+  /** The stored state met a missing or corrupt node: reads go by proof until it is repaired. */
+  | 'needs-repair'
   | 'failed'
   | 'stopped'
 
@@ -27,6 +29,14 @@ export type LightEvent =
   | { type: 'phase'; phase: LightPhase; detail?: string }
   /** The newest verified header; `fromStore` when it was verified in an earlier session. */
   | { type: 'header'; header: HeaderView; fromStore: boolean; peersHead: number }
+  /**
+   * The head stored by an earlier session was not trusted again (its signatures or hash do not
+   * verify against the configured checkpoint, or it does not decode): trust restarts from the
+   * checkpoint. `code` is the verification error's code.
+   */
+  | { type: 'stored-head-ignored'; code: string; reason: string }
+  /** The target's state is no longer served (the peers pruned it): the run moves to the newer head. */
+  | { type: 'target-moved'; from: number; reason: string }
   /** A sync started on a store that already held nodes from an earlier session. */
   | { type: 'resumed'; storedNodes: number; stagedNodes: number }
   /** The state engine's own events (progress, stall, peer-banned, peer-refused, done), unchanged. */

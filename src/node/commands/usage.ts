@@ -1,6 +1,7 @@
 /** Command-line plumbing shared by the commands. */
 import { readFile } from 'node:fs/promises'
 import { RootsyncError } from '../../core/errors.ts'
+import { type BootstrapConfig, parseBootstrap } from '../../core/light/config.ts'
 
 /** A command-line mistake: printed with the usage text, exit status 2. */
 export class UsageError extends Error {}
@@ -30,4 +31,9 @@ export async function readJson(file: string, what: string): Promise<unknown> {
   } catch (e) {
     throw new RootsyncError('BAD_JSON', `${what} ${file} is not valid JSON: ${(e as Error).message}`)
   }
+}
+
+/** Reads a bootstrap.json (written by `rootsync devnet`) and validates every field. */
+export async function readBootstrap(file: string): Promise<BootstrapConfig> {
+  return parseBootstrap(await readJson(file, 'bootstrap file'))
 }

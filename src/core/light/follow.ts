@@ -1,0 +1,229 @@
+/**
+ * The following light client (the browser worker): trust a checkpoint, verify the header chain to
+ * the peers' head, sync the state it commits to, then keep up with the chain and prune older states.
+ *
+ * Warm start: the newest verified header is kept in the store with its quorum signatures; it is
+ * trusted again only after they are re-checked (a tampered one is ignored: trust restarts from the
+ * checkpoint). If the state under it is complete, reads answer from the store at once, before any
+ * peer is reached (and offline).
+ *
+ * Security considerations: the only root of trust is the configured checkpoint. Peers are untrusted:
+ * headers are linked and quorum-checked before a state root is used (a peer whose headers do not
+ * verify is banned and another asked), every synced node is hashed, reads are answered against a
+ * verified header's root. Reads wait for the peers' head, not the checkpoint on the way there: an
+ * answer at the checkpoint's block would be verified but stale. A compaction that finds the stored
+ * state damaged marks it for repair: it is then never reported complete nor read from.
+ */
+import { toHex } from '../bytes.ts'
+import type { TrustedHeader } from '../chain/header.ts'
+import { sleep } from '../clock.ts'
+import { RootsyncError } from '../errors.ts'
+import type { StateStore } from '../store.ts'
+import { StateIntegrityError } from '../sync/verify.ts'
+import { startTask, type Task } from '../task.ts'
+import type { HeaderView } from './events.ts'
+import type { Answered } from './peers.ts'
+import { createSession, headerView, type SessionDeps } from './session.ts'
+import { syncState } from './state-step.ts'
+import { type PeerSummary, peerSummaries } from './summary.ts'
+import { loadTrust, type RepairRecord, repairRecord } from './trust.ts'
+
+export interface LightClientDeps extends SessionDeps {
+  store: StateStore
+}
+
+export interface LightClient {
+  /** Runs until stopped (rejects with `TaskStoppedError` then). */
+  readonly task: Task<never>
+  /** The head reads use: waits (up to `headWaitMs`) for the peers' head, or a stored one. */
+  head(): Promise<HeaderView & { root: Uint8Array }>
+  /** The store, if the state under `root` is complete in it (and not flagged for repair). */
+  localState(root: Uint8Array): StateStore | null
+  /** Wakes a run waiting after a failure it does not retry by itself (a full store). */
+  retry(): void
+  /** Every peer seen this session, with what it did. */
+  peers(): PeerSummary[]
+}
+
+export function startLightClient(d: LightClientDeps): LightClient {
+  const { store, clock, emit } = d
+  const s = createSession(d)
+  let completeRoot: string | null = null
+  let repair: RepairRecord | null = null
+  /** Nodes of the newest complete state, as last counted (0: not yet known). */
+  let liveNodes = 0
+  let readable = false
+  const headWaiters = new Set<() => void>()
+  let wakeRetry: (() => void) | null = null
+  let wakeOffline: (() => void) | null = null
+  const unsubscribe = d.peers.onJoin?.(() => wakeOffline?.()) ?? (() => {})
+
+  const emitStore = () => {
+    const st = store.stats()
+    emit({ type: 'store', nodes: st.nodes, bytes: st.bytes, staged: st.staged })
+  }
+
+  function announce(h: TrustedHeader, fromStore: boolean): void {
+    emit({ type: 'header', header: headerView(h), fromStore, peersHead: s.peersHead() })
+    if (fromStore || h.header.number >= s.peersHead()) {
+      readable = true
+      for (const w of headWaiters) w()
+    }
+  }
+
+  async function markRepair(e: StateIntegrityError): Promise<void> {
+    repair = { reason: e.message, hash: e.hash }
+    completeRoot = null
+    await store.write({ meta: [repairRecord(repair)] })
+    emit({ type: 'repair-needed', reason: e.message, hash: e.hash })
+    emit({ type: 'phase', phase: 'needs-repair', detail: e.message })
+  }
+
+  async function warmStart(): Promise<void> {
+    const t = await loadTrust(store, s.cp, emit, false)
+    repair = t.repair
+    if (!t.head) return
+    s.seed(t.head)
+    const complete =
+      !repair &&
+      t.synced &&
+      t.synced.height === t.head.header.number &&
+      toHex(t.synced.root) === toHex(t.head.header.stateRoot)
+    announce(t.head, true)
+    if (complete) {
+      completeRoot = toHex(t.synced!.root)
+      emit({ type: 'synced', root: completeRoot, height: t.synced!.height, nodes: 0, skipped: 0, ms: 0 })
+    }
+  }
+
+  /** Peers on our chain; waits (saying so) while there are none. */
+  async function connected(signal: AbortSignal): Promise<Answered[]> {
+    for (let wait = 1000; ; wait = Math.min(wait * 2, 15_000)) {
+      const answered = await s.status(signal)
+      if (answered.length) return answered
+      emit({ type: 'offline', retryInMs: wait, answeringFrom: completeRoot ? s.head()!.header.number : null })
+      emit({ type: 'phase', phase: 'offline' })
+      await Promise.race([sleep(clock, wait, signal), new Promise<void>((r) => (wakeOffline = r))])
+      wakeOffline = null
+    }
+  }
+
+  /**
+   * Following stores each block's changed nodes beside the old ones; once the store holds twice the
+   * live state's nodes (+ slack), whatever the newest complete root does not reach is dropped. The
+   * cost, one walk of the live state, is paid once per live-state-sized amount of change.
+   */
+  async function prune(root: Uint8Array, signal: AbortSignal): Promise<void> {
+    const nodes = store.stats().nodes
+    if (!liveNodes) {
+      liveNodes = nodes
+      return
+    }
+    if (nodes < liveNodes * 2 + s.o.pruneSlack) return
+    emit({ type: 'phase', phase: 'pruning', detail: `${nodes - liveNodes}+ nodes of older states` })
+    const r = await store.compact([root], { signal })
+    liveNodes = r.kept
+    emit({ type: 'pruned', dropped: r.dropped, kept: r.kept })
+  }
+
+  /** One step towards the peers' head: verify headers to it and sync its state. */
+  async function advance(signal: AbortSignal): Promise<void> {
+    const answered = await connected(signal)
+    const h = await s.verify(signal, answered, 'latest')
+    announce(h, false)
+    if (repair || completeRoot === toHex(h.header.stateRoot)) return
+    await store.ready()
+    const st = store.stats()
+    if (st.nodes || st.staged) emit({ type: 'resumed', storedNodes: st.nodes, stagedNodes: st.staged })
+    try {
+      const r = await syncState(
+        { store, clock, ledger: s.ledger, emit, sync: s.o.sync },
+        h,
+        answered,
+        s.late,
+        signal,
+      )
+      completeRoot = r.root
+      await prune(h.header.stateRoot, signal)
+      emit({ type: 'synced', root: r.root, height: r.height, nodes: r.nodes, skipped: r.skipped, ms: r.ms })
+      emit({ type: 'phase', phase: 'synced', detail: r.root })
+    } finally {
+      emitStore()
+    }
+  }
+
+  async function run(signal: AbortSignal): Promise<never> {
+    try {
+      await warmStart()
+      emit({ type: 'phase', phase: 'connecting', detail: `${d.peers.list().length} configured peers` })
+      for (let failures = 0; ; ) {
+        try {
+          await advance(signal)
+          failures = 0
+          await sleep(clock, s.o.followMs, signal)
+        } catch (e) {
+          if (signal.aborted) throw signal.reason
+          if (e instanceof StateIntegrityError) {
+            await markRepair(e)
+            continue
+          }
+          const err = e as RootsyncError
+          const code = err.code ?? 'LIGHT_FAILED'
+          // Retrying cannot help a full store until space is freed: wait for the user.
+          const retryInMs = code === 'STORE_FULL' ? null : Math.min(1000 * 2 ** failures++, 15_000)
+          emit({ type: 'error', code, message: err.message, retryInMs })
+          emit({
+            type: 'phase',
+            phase: repair ? 'needs-repair' : completeRoot ? 'synced' : 'failed',
+            detail: err.message,
+          })
+          if (retryInMs === null) {
+            await new Promise<void>((resolve, reject) => {
+              wakeRetry = resolve
+              signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+            })
+            wakeRetry = null
+          } else await sleep(clock, retryInMs, signal)
+        }
+      }
+    } finally {
+      unsubscribe()
+      s.close()
+      emit({ type: 'phase', phase: 'stopped' })
+    }
+  }
+
+  const task = startTask('light client', run)
+  return {
+    task,
+    async head() {
+      if (!readable) {
+        let cancel = () => {}
+        let done = () => {}
+        await new Promise<void>((resolve, reject) => {
+          done = resolve
+          headWaiters.add(done)
+          cancel = clock.setTimer(s.o.headWaitMs, () => {
+            const h = s.head()
+            reject(
+              new RootsyncError(
+                'NO_VERIFIED_HEADER',
+                h
+                  ? `still verifying headers after ${s.o.headWaitMs / 1000} s (at block ${h.header.number} of ${s.peersHead()}); try again shortly`
+                  : `no header verified in ${s.o.headWaitMs / 1000} s: no reachable peer on this chain yet`,
+              ),
+            )
+          })
+        }).finally(() => {
+          cancel()
+          headWaiters.delete(done)
+        })
+      }
+      const h = s.head()!
+      return { ...headerView(h), root: h.header.stateRoot }
+    },
+    localState: (root) => (!repair && completeRoot === toHex(root) ? store : null),
+    retry: () => wakeRetry?.(),
+    peers: () => peerSummaries(s.ledger.all(), []),
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * The light client's peers as the driver sees them: a port (`LightPeer`, the shape of the wire
+ * client's methods), a ledger of what each peer did this session (status, charges, bans, why), and
+ * the status round that finds who is on our chain without waiting for a silent peer.
+ *
+ * Security considerations: a peer's status is a claim, never trusted: its head number only decides
+ * whom to ask first, and a head it cannot back with verifying headers gets it banned (headers.ts).
+ * Every request is bounded by a timeout through the clock, so a peer that never answers costs a
+ * timeout, not the session.
+ */
+import type { AccountProof } from '../account-proof.ts'
+import type { Block } from '../chain/block.ts'
+import { ChainError } from '../chain/errors.ts'
+import type { SignedHeader } from '../chain/header.ts'
+import { type Clock, timeoutSignal } from '../clock.ts'
+import { RlpError, RootsyncError } from '../errors.ts'
+import type { ProofRequest, StatusResponse } from '../protocol/messages.ts'
+import type { LightEvent } from './events.ts'
+
+/** What the driver asks of a peer: `WireClient` (src/net) has exactly these methods. */
+export interface PeerWire {
+  status(signal?: AbortSignal): Promise<StatusResponse>
+  headers(start: number, count: number, signal?: AbortSignal): Promise<SignedHeader[]>
+  nodes(hashes: Uint8Array[], signal?: AbortSignal): Promise<Uint8Array[]>
+  proof(req: ProofRequest, signal?: AbortSignal): Promise<AccountProof>
+  blocks(start: number, count: number, signal?: AbortSignal): Promise<Block[]>
+}
+
+/** A peer: its id (as shown in events and summaries) and how to reach it. */
+export interface LightPeer {
+  readonly id: string
+  readonly wire: PeerWire
+}
+
+/** A request that got no answer in time (the clock's timeout, not the transport's). */
+export class PeerTimeoutError extends RootsyncError {
+  constructor(peer: string, what: string, ms: number) {
+    super('PEER_TIMEOUT', `${what} from ${peer}: no answer in ${ms} ms`, { peer })
+    this.name = 'PeerTimeoutError'
+  }
+}
+
+/** A timeout by any of the typed names a transport gives it (no message matching). */
+export function isTimeout(e: unknown): boolean {
+  const x = e as { name?: unknown; code?: unknown }
+  return x?.name === 'TimeoutError' || x?.code === 'PEER_TIMEOUT'
+}
+
+/** Replies that prove the peer wrong (headers that do not verify, bytes that do not decode). */
+export const isProvablyBad = (e: unknown): boolean => e instanceof ChainError || e instanceof RlpError
+
+/**
+ * Runs `work` with a deadline from the clock; rejects with `PeerTimeoutError` at the deadline even
+ * if the transport ignores the signal, so the driver never waits on a peer longer than `ms`.
+ */
+export function timed<T>(
+  clock: Clock,
+  parent: AbortSignal,
+  ms: number,
+  peer: string,
+  what: string,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const { signal, clear } = timeoutSignal(clock, parent, ms)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(parent.aborted ? parent.reason : new PeerTimeoutError(peer, what, ms))
+    if (signal.aborted) return onAbort()
+    signal.addEventListener('abort', onAbort, { once: true })
+    work(signal).then(resolve, reject)
+  }).finally(clear)
+}
+
+/** What one peer did this session, as the summary shows it. */
+export interface PeerRecord {
+  id: string
+  status: StatusResponse | null
+  /** Why it is not used (answered another chain, status failed or timed out), if it is not. */
+  refused: string | null
+  /** Banned for the session, and why (provably wrong). */
+  banned: string | null
+  /** Provably bad replies seen by the driver (headers; the state engine counts its own). */
+  bad: number
+  timeouts: number
+  errors: number
+  /** The newest charge's reason. */
+  reason: string | null
+}
+
+export interface PeerLedger {
+  record(id: string): PeerRecord
+  all(): PeerRecord[]
+  isBanned(id: string): boolean
+  /** A failed or wrong request: counted, banned if provably wrong; emits `peer-charged`. */
+  charge(id: string, e: unknown, what: string): void
+  ban(id: string, reason: string): void
+}
+
+export function createLedger(emit: (e: LightEvent) => void): PeerLedger {
+  const records = new Map<string, PeerRecord>()
+  const record = (id: string): PeerRecord => {
+    let r = records.get(id)
+    if (!r) {
+      r = { id, status: null, refused: null, banned: null, bad: 0, timeouts: 0, errors: 0, reason: null }
+      records.set(id, r)
+    }
+    return r
+  }
+  const ledger: PeerLedger = {
+    record,
+    all: () => [...records.values()],
+    isBanned: (id) => records.get(id)?.banned != null,
+    ban(id, reason) {
+      const r = record(id)
+      if (r.banned) return
+      r.banned = reason
+      r.reason = reason
+      emit({ type: 'peer-charged', peer: id, kind: 'banned', reason })
+    },
+    charge(id, e, what) {
+      const r = record(id)
+      const reason = `${what}: ${(e as Error)?.message ?? String(e)}`
+      if (isProvablyBad(e)) {
+        r.bad++
+        ledger.ban(id, reason)
+        return
+      }
+      if (isTimeout(e)) r.timeouts++
+      else r.errors++
+      r.reason = reason
+      emit({ type: 'peer-charged', peer: id, kind: 'failure', reason })
+    },
+  }
+  return ledger
+}
+
+export interface Answered {
+  peer: LightPeer
+  status: StatusResponse
+}
+
+export interface StatusRoundOptions {
+  chainId: number
+  timeoutMs: number
+  /** After the first answer on our chain, how long the others get to answer too. */
+  graceMs: number
+  /** A peer that answers after the round was decided (offer it to a running sync). */
+  onLate?: (a: Answered) => void
+}
+
+/**
+ * Asks every peer not banned for its status. Resolves with the peers on our chain that answered by
+ * the first answer + grace (or once every peer has answered or failed): a stalled peer never holds
+ * the round. Peers that answer later go to `onLate`; failures are charged in the ledger.
+ */
+export function statusRound(
+  peers: LightPeer[],
+  ledger: PeerLedger,
+  clock: Clock,
+  signal: AbortSignal,
+  o: StatusRoundOptions,
+): Promise<Answered[]> {
+  const asked = peers.filter((p) => !ledger.isBanned(p.id))
+  return new Promise((resolve) => {
+    const got: Answered[] = []
+    let pending = asked.length
+    let decided = false
+    let cancelGrace: (() => void) | null = null
+    const answeredIds = new Set<string>()
+    const decide = () => {
+      if (decided) return
+      decided = true
+      cancelGrace?.()
+      for (const p of asked)
+        if (!answeredIds.has(p.id)) ledger.record(p.id).refused ??= 'no answer to status within the round'
+      resolve(got.slice())
+    }
+    if (!pending) return decide()
+    const started = clock.now()
+    for (const peer of asked) {
+      const r = ledger.record(peer.id)
+      timed(clock, signal, o.timeoutMs, peer.id, 'status', (s) => peer.wire.status(s))
+        .then(
+          (status) => {
+            answeredIds.add(peer.id)
+            r.status = status
+            if (status.chainId !== o.chainId) r.refused = `on chain ${status.chainId}, not ${o.chainId}`
+            else {
+              r.refused = null
+              const a = { peer, status }
+              if (decided) o.onLate?.(a)
+              else {
+                got.push(a)
+                cancelGrace ??= clock.setTimer(Math.max(o.graceMs, clock.now() - started), decide)
+              }
+            }
+          },
+          (e) => {
+            answeredIds.add(peer.id)
+            if (signal.aborted) return
+            ledger.charge(peer.id, e, 'status')
+            r.refused = r.reason
+          },
+        )
+        .finally(() => {
+          if (--pending === 0) decide()
+        })
+    }
+  })
+}

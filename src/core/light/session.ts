@@ -1,0 +1,149 @@
+/**
+ * A light-client session: the state both drivers share (the one-shot sync of `rootsync sync` and the
+ * following client of the worker) — the checkpoint, the peer ledger, the newest verified head — and
+ * its two protocol steps: a status round, and verifying a head from there.
+ *
+ * Security considerations: the newest verified head is written to the store WITH its quorum
+ * signatures (headRecords), so the next session can re-check it instead of trusting it blindly.
+ */
+import { toHex } from '../bytes.ts'
+import type { TrustedHeader } from '../chain/header.ts'
+import type { Checkpoint } from '../chain/light.ts'
+import type { Clock } from '../clock.ts'
+import type { NodeStore } from '../store.ts'
+import type { SyncConfig } from '../sync/types.ts'
+import { type BootstrapConfig, checkpointOf } from './config.ts'
+import type { HeaderView, LightEvent } from './events.ts'
+import { verifyHead } from './headers.ts'
+import { type Answered, createLedger, type LightPeer, type PeerLedger, statusRound } from './peers.ts'
+import { type LatePeers, latePeers } from './state-step.ts'
+import { headRecords } from './trust.ts'
+
+export interface LightOptions {
+  /** Deadline of each status, headers and root-probe request. */
+  requestTimeoutMs: number
+  /** After the first status answer on our chain, how long the other peers get to answer. */
+  statusGraceMs: number
+  /** Following: how often to ask for a newer head once synced. */
+  followMs: number
+  /** Following: how long a read waits for the peers' head before failing. */
+  headWaitMs: number
+  /** Following: nodes of older states tolerated beyond the live state's count before pruning. */
+  pruneSlack: number
+  /** The state engine's configuration (request sizes, in-flight limits). */
+  sync?: Partial<SyncConfig>
+}
+
+export const DEFAULT_LIGHT_OPTIONS: LightOptions = {
+  requestTimeoutMs: 10_000,
+  statusGraceMs: 250,
+  followMs: 2000,
+  headWaitMs: 20_000,
+  pruneSlack: 1000,
+}
+
+/** Where peers come from: the current list (asked each round), and peers that connect later. */
+export interface PeerSource {
+  list(): LightPeer[]
+  /** Subscribes to peers added later (a WebRTC peer the page bridges in); returns the unsubscribe. */
+  onJoin?(fn: (p: LightPeer) => void): () => void
+}
+
+export interface SessionDeps {
+  config: BootstrapConfig
+  store: NodeStore
+  peers: PeerSource
+  clock: Clock
+  emit: (e: LightEvent) => void
+  options?: Partial<LightOptions>
+}
+
+export const headerView = (h: TrustedHeader): HeaderView => ({
+  number: h.header.number,
+  hash: toHex(h.hash),
+  stateRoot: toHex(h.header.stateRoot),
+})
+
+export interface Session {
+  readonly cp: Checkpoint
+  readonly o: LightOptions
+  readonly ledger: PeerLedger
+  readonly late: LatePeers
+  /** The newest verified head (null before the first). */
+  head(): TrustedHeader | null
+  /** The highest head the peers on our chain claimed in the last round. */
+  peersHead(): number
+  /** Trusts a head verified earlier (already re-checked by the caller). */
+  seed(h: TrustedHeader): void
+  /** Asks every peer for its status (first answer + grace); peers on our chain. */
+  status(signal: AbortSignal): Promise<Answered[]>
+  /** Verifies (and stores) a head at `target` from the newest verified head or the checkpoint. */
+  verify(signal: AbortSignal, answered: Answered[], target: number | 'latest'): Promise<TrustedHeader>
+  close(): void
+}
+
+export function createSession(d: SessionDeps): Session {
+  const cp = checkpointOf(d.config)
+  const o = { ...DEFAULT_LIGHT_OPTIONS, ...d.options }
+  const ledger = createLedger(d.emit)
+  const late = latePeers(ledger)
+  let head: TrustedHeader | null = null
+  let peersHead = 0
+  let signalOfRound: AbortSignal | null = null
+  // A peer that connects later is asked for its status at once and offered to a running sync.
+  const unsubscribe =
+    d.peers.onJoin?.((p) => {
+      if (!signalOfRound || signalOfRound.aborted) return
+      void statusRound([p], ledger, d.clock, signalOfRound, {
+        chainId: cp.chainId,
+        timeoutMs: o.requestTimeoutMs,
+        graceMs: 0,
+      }).then((got) => {
+        for (const a of got) late.add(a)
+      })
+    }) ?? (() => {})
+
+  return {
+    cp,
+    o,
+    ledger,
+    late,
+    head: () => head,
+    peersHead: () => peersHead,
+    seed(h) {
+      head = h
+    },
+    async status(signal) {
+      signalOfRound = signal
+      const answered = await statusRound(d.peers.list(), ledger, d.clock, signal, {
+        chainId: cp.chainId,
+        timeoutMs: o.requestTimeoutMs,
+        graceMs: o.statusGraceMs,
+        onLate: late.add,
+      })
+      if (answered.length) peersHead = Math.max(...answered.map((a) => a.status.headNumber))
+      return answered
+    },
+    async verify(signal, answered, target) {
+      const from = head && (target === 'latest' || head.header.number <= target) ? head : null
+      if (!from || from.header.number < peersHead)
+        d.emit({
+          type: 'phase',
+          phase: 'verifying-headers',
+          detail: `block ${from?.header.number ?? cp.number} to ${target === 'latest' ? peersHead : target}`,
+        })
+      const h = await verifyHead(
+        { cp, clock: d.clock, signal, ledger, requestTimeoutMs: o.requestTimeoutMs },
+        from,
+        answered,
+        target,
+      )
+      if (!head || h.header.number > head.header.number) {
+        head = h
+        await d.store.write({ meta: headRecords(h, cp) })
+      }
+      return h
+    },
+    close: unsubscribe,
+  }
+}

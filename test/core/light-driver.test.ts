@@ -1,0 +1,306 @@
+/**
+ * The light-client driver (src/core/light) with in-process fake peers over a real devnet chain and a
+ * manual clock: liars listed first are banned and the driver completes from the honest peer; all
+ * peers lying fails naming each; a stalled peer does not hold the status round; a stored head whose
+ * signatures were tampered with is ignored; a failed compaction marks the state for repair.
+ */
+import { describe, expect, it } from 'vitest'
+import { toHex } from '../../src/core/bytes.ts'
+import { devnetProducer, generateDevnet, produceBlock } from '../../src/core/chain/devnet.ts'
+import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
+import {
+  decodeSignedHeader,
+  encodeSignedHeader,
+  headerHash,
+  type SignedHeader,
+} from '../../src/core/chain/header.ts'
+import { StateDB } from '../../src/core/chain/state.ts'
+import { type ManualClock, manualClock } from '../../src/core/clock.ts'
+import type { BootstrapConfig } from '../../src/core/light/config.ts'
+import type { LightEvent } from '../../src/core/light/events.ts'
+import { startLightClient } from '../../src/core/light/follow.ts'
+import { NoVerifiedHeadError } from '../../src/core/light/headers.ts'
+import type { LightPeer } from '../../src/core/light/peers.ts'
+import { syncOnce } from '../../src/core/light/sync-once.ts'
+import { readRepair } from '../../src/core/light/trust.ts'
+import { META } from '../../src/core/meta-keys.ts'
+import type { StatusResponse } from '../../src/core/protocol/messages.ts'
+import { type CompactResult, MemoryNodeStore, type StateStore } from '../../src/core/store.ts'
+import { StateIntegrityError } from '../../src/core/sync/verify.ts'
+
+async function makeChain(blocks: number) {
+  const { genesis, keys } = generateDevnet({ seed: 'light-driver', accounts: 200, contracts: 3, slots: 3 })
+  const store = new MemoryNodeStore()
+  const nodes: [Uint8Array, Uint8Array][] = []
+  const root = genesisStateRoot(genesis, (h, b) => nodes.push([h, b]))
+  await store.write({ nodes })
+  const headers: SignedHeader[] = [{ header: genesisHeader(genesis, root), signatures: [] }]
+  const producer = devnetProducer(genesis, keys, 3)
+  let state = new StateDB(store, root)
+  const extend = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const parent = headers.at(-1)!.header
+      const b = await produceBlock(producer, state, parent, parent.timestamp + 1)
+      await store.write({ nodes: b.commit.nodes })
+      b.commit.markStored()
+      state = b.state
+      headers.push({ header: b.block.header, signatures: b.block.signatures })
+    }
+  }
+  await extend(blocks)
+  const genesisHash = toHex(headerHash(headers[0]!.header))
+  const config: BootstrapConfig = {
+    chainId: genesis.chainId,
+    genesisHash,
+    checkpoint: { number: 0, hash: genesisHash },
+    validators: genesis.validators.map(toHex),
+    peers: [],
+  }
+  return { store, headers, config, extend, head: () => headers.at(-1)!.header }
+}
+type Chain = Awaited<ReturnType<typeof makeChain>>
+
+type Mode = 'honest' | 'bad-checkpoint' | 'broken-chain' | 'forged' | 'claims-head' | 'stall'
+
+const never = <T>() => new Promise<T>(() => {})
+
+/** A peer answering from `chain`, lying (or stalling) as `mode` says. */
+function peer(id: string, chain: Chain, mode: Mode = 'honest'): LightPeer & { headerRequests: number } {
+  const p = {
+    id,
+    headerRequests: 0,
+    wire: {
+      async status(): Promise<StatusResponse> {
+        if (mode === 'stall') return never()
+        const head = chain.head()
+        return {
+          chainId: chain.config.chainId,
+          genesisHash: headerHash(chain.headers[0]!.header),
+          headNumber: mode === 'claims-head' ? 1000 : head.number,
+          headHash: headerHash(head),
+          headStateRoot: head.stateRoot,
+          oldestStateNumber: 0,
+        }
+      },
+      async headers(start: number, count: number): Promise<SignedHeader[]> {
+        p.headerRequests++
+        const hs = chain.headers.slice(start, start + count)
+        if (mode === 'bad-checkpoint' && start === 0)
+          return [
+            { ...hs[0]!, header: { ...hs[0]!.header, timestamp: hs[0]!.header.timestamp + 1 } },
+            ...hs.slice(1),
+          ]
+        if (mode === 'forged')
+          return hs.map((h) => ({ ...h, header: { ...h.header, timestamp: h.header.timestamp + 1 } }))
+        if (mode === 'broken-chain')
+          // A header's state root swapped: its signatures no longer cover it.
+          return hs.map((h) =>
+            h.header.number === 2 ? { ...h, header: { ...h.header, stateRoot: new Uint8Array(32) } } : h,
+          )
+        return hs
+      },
+      nodes: (hashes: Uint8Array[]) =>
+        mode === 'stall'
+          ? never<Uint8Array[]>()
+          : Promise.all(hashes.map(async (h) => (await chain.store.getNode(h)) ?? new Uint8Array(0))),
+      proof: () => never<never>(),
+      blocks: () => never<never>(),
+    },
+  }
+  return p
+}
+
+/** A `StateStore` over memory; `compact` as given (default: drops nothing). */
+function memoryStateStore(compact?: () => Promise<CompactResult>): StateStore & MemoryNodeStore {
+  const m = new MemoryNodeStore()
+  return Object.assign(m, {
+    ready: async () => {},
+    stats: () => ({ nodes: m.nodes.size, bytes: 0, staged: 0 }),
+    compact: compact ?? (async () => ({ kept: m.nodes.size, dropped: 0 })),
+    close: async () => {},
+  })
+}
+
+/** Runs the clock in 50 ms steps (letting promises settle between) until `p` settles. */
+async function drive<T>(clock: ManualClock, p: Promise<T>, maxMs = 120_000): Promise<T> {
+  let settled = false
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  )
+  for (let t = 0; !settled && t < maxMs; t += 50) {
+    await new Promise((r) => setImmediate(r))
+    if (!settled) clock.advance(50)
+  }
+  return p
+}
+
+async function until(clock: ManualClock, f: () => boolean, maxMs = 120_000): Promise<void> {
+  for (let t = 0; !f(); t += 50) {
+    if (t > maxMs) throw new Error('condition not met')
+    await new Promise((r) => setImmediate(r))
+    clock.advance(50)
+  }
+}
+
+function once(chain: Chain, peers: LightPeer[], store = memoryStateStore()) {
+  const clock = manualClock()
+  const events: LightEvent[] = []
+  const task = syncOnce(
+    { config: chain.config, store, peers: { list: () => peers }, clock, emit: (e) => events.push(e) },
+    { target: 'latest' },
+  )
+  return { clock, events, store, done: drive(clock, task.done) }
+}
+
+describe('light driver: liars listed first', () => {
+  for (const mode of ['bad-checkpoint', 'broken-chain', 'claims-head'] as const) {
+    it(`a peer with ${mode} is banned and the sync completes from the honest peer`, async () => {
+      const chain = await makeChain(4)
+      const { events, store, done } = once(chain, [peer('liar', chain, mode), peer('honest', chain)])
+      const s = await done
+      expect(s.height).toBe(4)
+      expect(s.root).toBe(toHex(chain.headers[4]!.header.stateRoot))
+      const liar = s.peers.find((p) => p.peer === 'liar')!
+      expect(liar.outcome).toBe('banned')
+      expect(liar.banned).toMatch(/headers/)
+      expect(s.peers.find((p) => p.peer === 'honest')!.outcome).toBe('useful')
+      expect(events).toContainEqual(
+        expect.objectContaining({ type: 'peer-charged', peer: 'liar', kind: 'banned' }),
+      )
+      // The head kept is the verified one, with its quorum signatures.
+      const kept = decodeSignedHeader((await store.getMeta(META.lightHead))!)
+      expect(kept.header.number).toBe(4)
+      expect(kept.signatures.length).toBeGreaterThan(0)
+    })
+  }
+
+  it('all peers lying: a typed error naming each peer and why', async () => {
+    const chain = await makeChain(3)
+    const { done } = once(chain, [
+      peer('a', chain, 'bad-checkpoint'),
+      peer('b', chain, 'broken-chain'),
+      peer('c', chain, 'forged'),
+    ])
+    const e = await done.then(
+      () => null,
+      (x: unknown) => x,
+    )
+    expect(e).toBeInstanceOf(NoVerifiedHeadError)
+    const err = e as NoVerifiedHeadError
+    expect(err.code).toBe('NO_VERIFIED_HEAD')
+    expect(err.reasons.map((r) => r.peer).sort()).toEqual(['a', 'b', 'c'])
+    expect(err.reasons.find((r) => r.peer === 'a')!.reason).toMatch(/checkpoint/)
+    expect(err.message).toMatch(/a: .*b: .*c: /)
+  })
+
+  it('a peer that never answers does not hold the status round; it is counted under timeouts', async () => {
+    const chain = await makeChain(3)
+    const staller = peer('staller', chain, 'stall')
+    const { clock, done } = once(chain, [staller, peer('honest', chain)])
+    const s = await done
+    expect(s.height).toBe(3)
+    // Done long before the staller's request deadline (10 s on the manual clock).
+    expect(clock.now()).toBeLessThan(2000)
+    expect(s.peers.find((p) => p.peer === 'staller')).toMatchObject({ outcome: 'refused' })
+
+    const timedOut = once(chain, [peer('staller', chain, 'stall')])
+    await expect(timedOut.done).rejects.toBeInstanceOf(NoVerifiedHeadError)
+    expect(timedOut.clock.now()).toBeGreaterThanOrEqual(10_000)
+    expect(timedOut.events).toContainEqual(
+      expect.objectContaining({ type: 'peer-charged', peer: 'staller', kind: 'failure' }),
+    )
+  })
+})
+
+describe('light driver: the stored head', () => {
+  it('a stored head whose signatures were tampered with is ignored: trust restarts from the checkpoint', async () => {
+    const chain = await makeChain(4)
+    const honest = peer('honest', chain)
+    const first = once(chain, [honest])
+    await first.done
+    const stored = decodeSignedHeader((await first.store.getMeta(META.lightHead))!)
+    const sig = stored.signatures[0]!
+    const tampered = {
+      ...stored,
+      signatures: [
+        { ...sig, signature: sig.signature.map((b, i) => (i === 5 ? b ^ 1 : b)) },
+        ...stored.signatures.slice(1),
+      ],
+    }
+    await first.store.write({ meta: [[META.lightHead, encodeSignedHeader(tampered)]] })
+
+    await chain.extend(1)
+    const requestsBefore = honest.headerRequests
+    const second = once(chain, [honest], first.store)
+    const s = await second.done
+    expect(s.height).toBe(5)
+    expect(second.events).toContainEqual(expect.objectContaining({ type: 'stored-head-ignored' }))
+    expect(second.events.some((e) => e.type === 'header' && e.fromStore)).toBe(false)
+    // Verified from the checkpoint again: header 0 was asked for.
+    expect(honest.headerRequests - requestsBefore).toBeGreaterThanOrEqual(2)
+
+    // An intact stored head is trusted again (after its signatures are re-checked).
+    const third = once(chain, [honest], first.store)
+    await third.done
+    expect(third.events).toContainEqual(
+      expect.objectContaining({
+        type: 'header',
+        fromStore: true,
+        header: expect.objectContaining({ number: 5 }),
+      }),
+    )
+  })
+})
+
+describe('light driver: following', () => {
+  it('a compaction that finds the state damaged marks it for repair instead of reporting it synced', async () => {
+    const chain = await makeChain(3)
+    const store = memoryStateStore(async () => {
+      throw new StateIntegrityError(`0x${'ab'.repeat(32)}`, 'missing', '')
+    })
+    const clock = manualClock()
+    const events: LightEvent[] = []
+    const lc = startLightClient({
+      config: chain.config,
+      store,
+      peers: { list: () => [peer('honest', chain)] },
+      clock,
+      emit: (e) => events.push(e),
+      options: { followMs: 100, pruneSlack: -1e9 },
+    })
+    await until(clock, () => events.some((e) => e.type === 'synced'))
+    expect(lc.localState(chain.headers[3]!.header.stateRoot)).toBe(store)
+    // The chain moves on: the next sync's prune runs compact, which finds the state damaged.
+    await chain.extend(2)
+    await until(clock, () => events.some((e) => e.type === 'repair-needed'))
+    const after = events.slice(events.findIndex((e) => e.type === 'repair-needed'))
+    expect(after).toContainEqual(expect.objectContaining({ type: 'phase', phase: 'needs-repair' }))
+    expect(await readRepair(store)).toMatchObject({ hash: `0x${'ab'.repeat(32)}` })
+    const root5 = chain.headers[5]!.header.stateRoot
+    expect(lc.localState(root5)).toBeNull()
+    expect(lc.localState(chain.headers[3]!.header.stateRoot)).toBeNull()
+    // Reads still get the verified head (answered by proof by the worker).
+    await until(clock, () => events.some((e) => e.type === 'header' && e.header.number === 5))
+    expect((await lc.head()).number).toBe(5)
+    expect(events.filter((e) => e.type === 'synced')).toHaveLength(1)
+    lc.task.stop()
+    await expect(lc.task.done).rejects.toMatchObject({ code: 'TASK_STOPPED' })
+  })
+
+  it('reads wait for the peers’ head, then answer under it', async () => {
+    const chain = await makeChain(3)
+    const clock = manualClock()
+    const lc = startLightClient({
+      config: chain.config,
+      store: memoryStateStore(),
+      peers: { list: () => [peer('liar', chain, 'claims-head'), peer('honest', chain)] },
+      clock,
+      emit: () => {},
+    })
+    const h = await drive(clock, lc.head())
+    expect(h.number).toBe(3)
+    expect(lc.peers().find((p) => p.peer === 'liar')!.outcome).toBe('banned')
+    lc.task.stop()
+  })
+})
