@@ -14,29 +14,20 @@
  * in the worker against a header verified from it. The bridge messages carry raw bytes the worker
  * decodes and verifies itself.
  */
+import type { BootstrapConfig as BootstrapInfo, PeerEntry as PeerInfo } from '../core/light/config.ts'
 import type { HeaderView, LightEvent } from '../core/light/events.ts'
 import type { ProtocolName } from '../core/protocol/messages.ts'
 
-export type { HeaderView, LightEvent, LightPhase } from '../core/light/events.ts'
-
-export interface PeerInfo {
-  name: string
-  peerId: string
-  addrs: string[]
-}
-
 /**
- * What the client trusts and where it looks: the chain, a checkpoint (the genesis header or a later
- * header hash) with the validator set that signs from it, and the peers to try. The devnet writes one
+ * What the client trusts and where it looks (the chain, a checkpoint with the validator set that
+ * signs from it, the peers to try): the light client's one configuration type. The devnet writes one
  * as bootstrap.json; URL parameters and the settings form override it.
  */
-export interface BootstrapInfo {
-  chainId: number
-  genesisHash: string
-  checkpoint: { number: number; hash: string }
-  validators: string[]
-  peers: PeerInfo[]
-}
+export type {
+  BootstrapConfig as BootstrapInfo,
+  PeerEntry as PeerInfo,
+} from '../core/light/config.ts'
+export type { HeaderView, LightEvent, LightPhase } from '../core/light/events.ts'
 
 export type Transport = 'websocket' | 'webrtc'
 

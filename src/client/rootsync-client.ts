@@ -24,6 +24,7 @@ import type {
   ToWorker,
   WebRtcBridgeFn,
 } from '../api/worker-protocol.ts'
+import { pickAddr } from '../core/light/config.ts'
 
 export class ReadError extends Error {
   constructor(
@@ -88,9 +89,7 @@ const defaultWorker = () =>
  * the page and bridged in. WebSockets are preferred where both exist: they cost the page nothing.
  */
 const webRtcOnly = (c: BootstrapInfo) =>
-  c.peers.filter(
-    (p) => !p.addrs.some((a) => /\/wss?(\/|$)/.test(a)) && p.addrs.some((a) => a.includes('/webrtc-direct/')),
-  )
+  c.peers.filter((p) => !pickAddr(p, 'websocket') && pickAddr(p, 'webrtc-direct'))
 
 interface Pending {
   msg: Extract<ToWorker, { id: number }>

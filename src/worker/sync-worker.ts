@@ -8,9 +8,10 @@
  */
 import type { FromWorker, LightEvent, ToWorker } from '../api/worker-protocol.ts'
 import { useWasmKeccak } from '../core/hash.ts'
-import { startTask, type Task } from '../core/task.ts'
+import { pickAddr } from '../core/light/config.ts'
 import { IdbNodeStore } from '../store/idb-store.ts'
 import { BridgedPeer } from './bridged-peer.ts'
+import { peerSourceOf, stateStoreOf } from './driver-ports.ts'
 import { createLightClient, type LightClient } from './light-client.ts'
 import { createPeerRegistry } from './peer-registry.ts'
 import { loadProofCache } from './proof-cache.ts'
@@ -38,80 +39,42 @@ const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m)
 const emit = (event: LightEvent) => post({ type: 'event', event })
 const peers = createPeerRegistry((views) => post({ type: 'peers', peers: views }))
 let client: LightClient | null = null
-let chainId = 0
 /** The database this worker serves (one per worker). */
 let dbName: string | null = null
 /** Reads that arrive before `start` finished opening the store. */
 let ready: Promise<LightClient> | null = null
-/** libp2p and the configured peers, once dialled (the first `start` only). */
+/** libp2p and the configured peers, once dialled. */
 let net: Promise<void> | null = null
-/** The light client's long job (sync, follow, prune), while it runs. */
-let task: Task<void> | null = null
 /** Reads in flight, by id: `cancel` aborts one. */
 const reads = new Map<number, AbortController>()
-
-const failed = (code: string, e: Error & { code?: string }): LightEvent => ({
-  type: 'error',
-  code: e.code ?? code,
-  message: e.message,
-  retryInMs: null,
-})
 
 /**
  * Reads are served as soon as the stored head is trusted again (warm start), before libp2p, the
  * node index or any peer: the first verified balance of a return visit needs only IndexedDB.
  */
 async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClient> {
-  chainId = m.bootstrap.chainId
   // A first visit has no local answer to give: dial the peers while IndexedDB opens. A return
-  // visit answers from IndexedDB first and connects a turn later.
+  // visit answers from IndexedDB first and connects when the driver first asks a peer.
   const first = (await databases)?.includes(m.dbName) === false
-  if (first) connect(m)
-  // Reads hash little and do not wait for the wasm keccak (the sync does, in `network`).
-  const store = await IdbNodeStore.open(m.dbName)
-  const c = createLightClient({ config: m.bootstrap, store, peers, emit })
-  client = c
-  // Reads start once both are in (they are only served after `start` resolves).
-  const [cache] = await Promise.all([loadProofCache(store), c.warmStart()])
-  c.cache = cache
-  setTimeout(() => {
-    connect(m)
-    run(c)
-  })
-  return c
-}
-
-/** Starts libp2p and dials the peers, once; a failure surfaces where the task awaits `net`. */
-function connect(m: Extract<ToWorker, { type: 'start' }>): void {
-  if (net) return
-  net = network(m)
-  net.catch(() => {})
-}
-
-/** Runs the light client's task (unless it runs already): after the network is up. */
-function run(c: LightClient): void {
-  if (task) return
-  const t = startTask('light client', async (signal) => {
-    await net
-    await c.run(signal)
-  })
-  task = t
-  t.done
-    .catch((e: Error & { code?: string }) => emit(failed('WORKER_FAILED', e)))
-    .finally(() => {
-      if (task === t) task = null
-    })
-}
-
-/** Stops the light client's task; reads keep answering (from the store, or by proof). */
-async function stop(reason?: string): Promise<void> {
-  const t = task
-  if (!t) {
-    emit({ type: 'phase', phase: 'stopped', detail: 'not running' })
-    return
+  const connect = () => {
+    net ??= network(m)
+    return net
   }
-  t.stop(reason)
-  await t.done.catch(() => {})
+  if (first) connect().catch(() => {})
+  // Reads hash little and do not wait for the wasm keccak (the sync does, in `network`).
+  const store = stateStoreOf(await IdbNodeStore.open(m.dbName))
+  const cache = await loadProofCache(store)
+  const c = createLightClient({
+    config: m.bootstrap,
+    store,
+    source: peerSourceOf(peers, m.bootstrap, connect),
+    peers,
+    emit,
+    cache,
+  })
+  client = c
+  c.start()
+  return c
 }
 
 /**
@@ -124,7 +87,7 @@ async function network(m: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   const [{ createBrowserLibp2p, multiaddr, PeerClient }] = await Promise.all([loadLibp2p(), keccakReady])
   const node = await createBrowserLibp2p(true)
   for (const p of m.bootstrap.peers) {
-    const addr = p.addrs.find((a) => a.includes('/ws'))
+    const addr = pickAddr(p, 'websocket')
     if (!addr) continue
     const ma = multiaddr(addr)
     peers.add({
@@ -167,7 +130,9 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       if (!ready) {
         dbName = m.dbName
         ready = start(m)
-        ready.catch((e: Error & { code?: string }) => emit(failed('START_FAILED', e)))
+        ready.catch((e: Error & { code?: string }) =>
+          emit({ type: 'error', code: e.code ?? 'START_FAILED', message: e.message, retryInMs: null }),
+        )
       } else if (m.dbName !== dbName) {
         emit({
           type: 'error',
@@ -175,10 +140,19 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
           message: `this worker serves ${dbName}; start another worker for ${m.dbName}`,
           retryInMs: null,
         })
-      } else void ready.then(run, () => {})
+      } else
+        void ready.then(
+          (c) => c.start(),
+          () => {},
+        )
       break
     case 'stop':
-      void stop(m.reason)
+      if (ready)
+        void ready.then(
+          (c) => c.stop(m.reason),
+          () => {},
+        )
+      else emit({ type: 'phase', phase: 'stopped', detail: 'not started' })
       break
     case 'getAccount':
       answer(
@@ -202,15 +176,10 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       post({ type: 'read-error', id: m.id, code: 'READ_CANCELLED', message: 'the read was cancelled' })
       break
     }
-    case 'add-peer': {
-      const p = peers.add({
-        ...m.peer,
-        transport: 'webrtc',
-        client: new BridgedPeer(m.peer.peerId, m.port, 10_000),
-      })
-      if (chainId) void peers.check(p, chainId)
+    case 'add-peer':
+      // The driver hears of it (peerSourceOf's onJoin) and asks its status at once.
+      peers.add({ ...m.peer, transport: 'webrtc', client: new BridgedPeer(m.peer.peerId, m.port, 10_000) })
       break
-    }
     case 'peer-closed':
       peers.close(`webrtc:${m.peerId}`)
       break

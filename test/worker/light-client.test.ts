@@ -13,12 +13,13 @@ import { headerHash, type SignedHeader } from '../../src/core/chain/header.ts'
 import { StateDB } from '../../src/core/chain/state.ts'
 import { accountProof } from '../../src/core/chain/state-proof.ts'
 import { keccak256 } from '../../src/core/hash.ts'
+import { readRepair } from '../../src/core/light/trust.ts'
 import type { ProofRequest, StatusResponse } from '../../src/core/protocol/messages.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
 import { WireClient } from '../../src/net/wire-client.ts'
+import { peerSourceOf } from '../../src/worker/driver-ports.ts'
 import { createLightClient } from '../../src/worker/light-client.ts'
 import { createPeerRegistry } from '../../src/worker/peer-registry.ts'
-import { readRepairFlag } from '../../src/worker/repair-flag.ts'
 import { getAccount } from '../../src/worker/verified-reads.ts'
 
 async function makeChain(blocks: number) {
@@ -87,17 +88,14 @@ class ChainPeer extends WireClient {
   }
 }
 
-/** The worker's store seam, over memory (IndexedDB's extras are no-ops here). */
+/** The driver's store contract, over memory (pruning is a no-op here). */
 function memoryStore() {
   const s = new MemoryNodeStore()
   return Object.assign(s, {
-    get size() {
-      return s.nodes.size
-    },
-    stagedCount: 0,
-    packBytes: 0,
     ready: async () => {},
-    compact: async () => ({ kept: s.nodes.size, dropped: 0, bytes: 0 }),
+    stats: () => ({ nodes: s.nodes.size, bytes: 0, staged: 0 }),
+    compact: async () => ({ kept: s.nodes.size, dropped: 0 }),
+    close: async () => {},
   })
 }
 
@@ -109,18 +107,14 @@ function client(chain: Awaited<ReturnType<typeof makeChain>>, peers: WireClient[
   const store = memoryStore()
   const lc = createLightClient({
     config: chain.config,
-    store: store as never,
+    store,
+    source: peerSourceOf(registry, chain.config, async () => {}),
     peers: registry,
     emit: (e) => events.push(e),
-    followMs: 20,
+    options: { followMs: 20 },
   })
-  const ac = new AbortController()
-  const running = lc.run(ac.signal)
-  const stop = () => {
-    ac.abort()
-    return running
-  }
-  return { lc, events, registry, store, stop }
+  lc.start()
+  return { lc, events, registry, store, stop: () => lc.stop() }
 }
 
 const until = async (f: () => boolean, ms = 20_000) => {
@@ -173,7 +167,11 @@ describe('light client (worker pipeline)', () => {
       [new ChainPeer('other', chain)],
     )
     await until(() => wrong.events.some((e) => e.type === 'error'))
-    expect(wrong.events.find((e) => e.type === 'error')).toMatchObject({ code: 'CHECKPOINT_MISMATCH' })
+    // No peer can back a verified head: the error names each peer and why.
+    expect(wrong.events.find((e) => e.type === 'error')).toMatchObject({
+      code: 'NO_VERIFIED_HEAD',
+      message: expect.stringMatching(/other: .*is not the checkpoint/),
+    })
     expect(wrong.events.some((e) => e.type === 'synced' || e.type === 'header')).toBe(false)
   })
 
@@ -183,7 +181,7 @@ describe('light client (worker pipeline)', () => {
     const { events, registry } = client(chain, [liar, new ChainPeer('honest', chain)])
     await until(() => events.some((e) => e.type === 'synced'))
     const views = Object.fromEntries(registry.views().map((v) => [v.id, v]))
-    expect(views.liar!.banned).toMatch(/headers did not verify/)
+    expect(views.liar!.banned).toMatch(/headers/)
     expect(views.liar!.score).toBe(0)
     expect(views.honest!.banned).toBeNull()
     const synced = events.find((e) => e.type === 'synced') as Extract<LightEvent, { type: 'synced' }>
@@ -195,19 +193,19 @@ describe('light client (worker pipeline)', () => {
     const { lc, events, stop } = client(chain, [new ChainPeer('honest', chain)])
     await until(() => events.some((e) => e.type === 'synced'))
     await stop()
-    // `run` has returned (its loop is over) and said so last.
+    // The task has ended (its loop is over) and said so last.
     expect(events.at(-1)).toMatchObject({ type: 'phase', phase: 'stopped' })
     const count = events.length
     // Reads still answer after the stop, from the complete local state.
     const [address] = chain.genesis.alloc[3]!
     expect((await getAccount(lc, toHex(address))).source).toBe('local')
-    const ac = new AbortController()
-    const again = lc.run(ac.signal)
+    lc.start()
     await until(() => events.slice(count).some((e) => e.type === 'header'))
-    ac.abort()
-    await again
-    // The state was complete already: nothing synced again.
-    expect(events.slice(count).some((e) => e.type === 'synced')).toBe(false)
+    await lc.stop()
+    // The state was complete already: nothing downloaded again.
+    const again = events.slice(count).filter((e) => e.type === 'synced')
+    expect(again.length).toBeGreaterThan(0)
+    expect(again.every((e) => e.nodes === 0)).toBe(true)
   })
 
   it('a local read that meets a missing node answers by proof and flags the state for repair', async () => {
@@ -230,7 +228,7 @@ describe('light client (worker pipeline)', () => {
       reason: 'missing-node',
       hash: victim,
     })
-    expect(await readRepairFlag(store)).toEqual({ reason: 'missing-node', hash: victim })
+    expect(await readRepair(store)).toEqual({ reason: 'missing-node', hash: victim })
     // From then on the local state is not used as complete, even for an undamaged path.
     const [other] = chain.genesis.alloc[100]!
     expect((await getAccount(lc, toHex(other))).source).toBe('proof')
