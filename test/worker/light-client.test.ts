@@ -4,11 +4,9 @@
  * headers is banned instead of holding the client. (IndexedDB itself is covered in Chromium.)
  */
 import { describe, expect, it } from 'vitest'
-import type { BootstrapInfo, LightEvent } from '../../src/api/worker-protocol.ts'
+import type { LightEvent } from '../../src/api/worker-protocol.ts'
 import type { AccountProof } from '../../src/core/account-proof.ts'
 import { toHex } from '../../src/core/bytes.ts'
-import { devnetProducer, generateDevnet, produceBlock } from '../../src/core/chain/devnet.ts'
-import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
 import { headerHash, type SignedHeader } from '../../src/core/chain/header.ts'
 import { StateDB } from '../../src/core/chain/state.ts'
 import { accountProof } from '../../src/core/chain/state-proof.ts'
@@ -21,34 +19,10 @@ import { peerSourceOf } from '../../src/worker/driver-ports.ts'
 import { createLightClient } from '../../src/worker/light-client.ts'
 import { createPeerRegistry } from '../../src/worker/peer-registry.ts'
 import { getAccount } from '../../src/worker/verified-reads.ts'
+import { makeDevnetChain } from '../helpers/devnet-chain.ts'
 
-async function makeChain(blocks: number) {
-  const { genesis, keys } = generateDevnet({ seed: 'light', accounts: 400, contracts: 4, slots: 4 })
-  const store = new MemoryNodeStore()
-  const nodes: [Uint8Array, Uint8Array][] = []
-  const root = genesisStateRoot(genesis, (h, b) => nodes.push([h, b]))
-  await store.write({ nodes })
-  const headers: SignedHeader[] = [{ header: genesisHeader(genesis, root), signatures: [] }]
-  const producer = devnetProducer(genesis, keys, 5)
-  let state = new StateDB(store, root)
-  for (let i = 0; i < blocks; i++) {
-    const parent = headers.at(-1)!.header
-    const b = await produceBlock(producer, state, parent, parent.timestamp + 1)
-    await store.write({ nodes: b.commit.nodes })
-    b.commit.markStored()
-    state = b.state
-    headers.push({ header: b.block.header, signatures: b.block.signatures })
-  }
-  const genesisHash = toHex(headerHash(headers[0]!.header))
-  const config: BootstrapInfo = {
-    chainId: genesis.chainId,
-    genesisHash,
-    checkpoint: { number: 0, hash: genesisHash },
-    validators: genesis.validators.map(toHex),
-    peers: [],
-  }
-  return { genesis, store, headers, config }
-}
+const makeChain = (blocks: number) =>
+  makeDevnetChain({ seed: 'light', accounts: 400, contracts: 4, slots: 4 }, blocks, 5)
 
 /** A peer answering from the chain; `claimHead` makes it claim a head it does not have. */
 class ChainPeer extends WireClient {
