@@ -208,4 +208,15 @@ describe('light client (worker pipeline)', () => {
     expect((await getAccount(lc, toHex(other))).source).toBe('proof')
     expect(events.filter((e) => e.type === 'repair-needed')).toHaveLength(1)
   })
+
+  it('a read can be cancelled while it waits (for a verified header, here: no peer answers)', async () => {
+    const chain = await makeChain(1)
+    const { lc, stop } = client(chain, [])
+    const ac = new AbortController()
+    const [address] = chain.genesis.alloc[1]!
+    const read = getAccount(lc, toHex(address), ac.signal)
+    ac.abort(new DOMException('the read was cancelled', 'AbortError'))
+    await expect(read).rejects.toMatchObject({ name: 'AbortError' })
+    await stop()
+  })
 })
