@@ -14,6 +14,7 @@
  * (persisted under META.repair) and no longer used as complete.
  */
 import type { BootstrapInfo, LightEvent } from '../api/worker-protocol.ts'
+import { RootsyncError } from '../core/errors.ts'
 import { type LightClient as Driver, startLightClient } from '../core/light/follow.ts'
 import type { LightOptions, PeerSource } from '../core/light/session.ts'
 import { type RepairRecord, readRepair, repairRecord } from '../core/light/trust.ts'
@@ -62,10 +63,6 @@ export function createLightClient(d: LightClientDeps): LightClient {
     }
   })
 
-  const current = (): Driver => {
-    driver ??= launch()
-    return driver
-  }
   function launch(): Driver {
     running = true
     const drv = startLightClient({
@@ -101,7 +98,8 @@ export function createLightClient(d: LightClientDeps): LightClient {
     retry: () => driver?.retry(),
     async head(signal) {
       await flagged
-      const h = current().head()
+      if (!driver) throw new RootsyncError('NOT_STARTED', 'the light client has not been started')
+      const h = driver.head()
       if (!signal) return h
       return new Promise((resolve, reject) => {
         const onAbort = () => reject(signal.reason)
