@@ -16,7 +16,13 @@ import {
 } from '../../src/core/chain/header.ts'
 import { StateDB } from '../../src/core/chain/state.ts'
 import { type ManualClock, manualClock } from '../../src/core/clock.ts'
-import type { BootstrapConfig } from '../../src/core/light/config.ts'
+import {
+  type BootstrapConfig,
+  BootstrapError,
+  checkpointOf,
+  parseBootstrap,
+  pickAddr,
+} from '../../src/core/light/config.ts'
 import type { LightEvent } from '../../src/core/light/events.ts'
 import { startLightClient } from '../../src/core/light/follow.ts'
 import { NoVerifiedHeadError } from '../../src/core/light/headers.ts'
@@ -28,12 +34,16 @@ import type { StatusResponse } from '../../src/core/protocol/messages.ts'
 import { type CompactResult, MemoryNodeStore, type StateStore } from '../../src/core/store.ts'
 import { StateIntegrityError } from '../../src/core/sync/verify.ts'
 
+const devnet = generateDevnet({ seed: 'light-driver', accounts: 200, contracts: 3, slots: 3 })
+const genesisNodes: [Uint8Array, Uint8Array][] = []
+const genesisRoot = genesisStateRoot(devnet.genesis, (h, b) => genesisNodes.push([h, b]))
+
+/** A chain of `blocks` blocks after a small devnet genesis; `extend` produces more. */
 async function makeChain(blocks: number) {
-  const { genesis, keys } = generateDevnet({ seed: 'light-driver', accounts: 200, contracts: 3, slots: 3 })
+  const { genesis, keys } = devnet
   const store = new MemoryNodeStore()
-  const nodes: [Uint8Array, Uint8Array][] = []
-  const root = genesisStateRoot(genesis, (h, b) => nodes.push([h, b]))
-  await store.write({ nodes })
+  const root = genesisRoot
+  await store.write({ nodes: genesisNodes })
   const headers: SignedHeader[] = [{ header: genesisHeader(genesis, root), signatures: [] }]
   const producer = devnetProducer(genesis, keys, 3)
   let state = new StateDB(store, root)
@@ -60,7 +70,14 @@ async function makeChain(blocks: number) {
 }
 type Chain = Awaited<ReturnType<typeof makeChain>>
 
-type Mode = 'honest' | 'bad-checkpoint' | 'broken-chain' | 'forged' | 'claims-head' | 'stall'
+type Mode =
+  | 'honest'
+  | 'bad-checkpoint'
+  | 'broken-chain'
+  | 'forged'
+  | 'claims-head'
+  | 'stall'
+  | 'stall-headers'
 
 const never = <T>() => new Promise<T>(() => {})
 
@@ -84,6 +101,7 @@ function peer(id: string, chain: Chain, mode: Mode = 'honest'): LightPeer & { he
       },
       async headers(start: number, count: number): Promise<SignedHeader[]> {
         p.headerRequests++
+        if (mode === 'stall-headers') return never()
         const hs = chain.headers.slice(start, start + count)
         if (mode === 'bad-checkpoint' && start === 0)
           return [
@@ -204,6 +222,13 @@ describe('light driver: liars listed first', () => {
     expect(clock.now()).toBeLessThan(2000)
     expect(s.peers.find((p) => p.peer === 'staller')).toMatchObject({ outcome: 'refused' })
 
+    // One that answers its status at once, then stalls on headers: dropped after ~2 s, not 10 s.
+    const slowHeaders = once(chain, [peer('slow', chain, 'stall-headers'), peer('honest', chain)])
+    const h = await slowHeaders.done
+    expect(h.height).toBe(3)
+    expect(slowHeaders.clock.now()).toBeLessThan(5000)
+    expect(h.peers.find((p) => p.peer === 'slow')).toMatchObject({ timeouts: 1 })
+
     const timedOut = once(chain, [peer('staller', chain, 'stall')])
     await expect(timedOut.done).rejects.toBeInstanceOf(NoVerifiedHeadError)
     expect(timedOut.clock.now()).toBeGreaterThanOrEqual(10_000)
@@ -302,5 +327,55 @@ describe('light driver: following', () => {
     expect(h.number).toBe(3)
     expect(lc.peers().find((p) => p.peer === 'liar')!.outcome).toBe('banned')
     lc.task.stop()
+  })
+})
+
+describe('light config', () => {
+  const good = {
+    chainId: 1337,
+    genesisHash: `0x${'aa'.repeat(32)}`,
+    checkpoint: { number: 0, hash: `0x${'aa'.repeat(32)}` },
+    validators: [`0x${'11'.repeat(20)}`],
+    peers: [
+      {
+        name: 'node-0',
+        peerId: '12D3KooWFb2PW54cnwit4uBSz2YqbArbnCTn3GEx8XygK3MT7v76',
+        addrs: [
+          '/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWFb2PW54cnwit4uBSz2YqbArbnCTn3GEx8XygK3MT7v76',
+          '/ip4/127.0.0.1/tcp/4002/ws/p2p/12D3KooWFb2PW54cnwit4uBSz2YqbArbnCTn3GEx8XygK3MT7v76',
+          '/ip4/127.0.0.1/udp/4003/webrtc-direct/p2p/12D3KooWFb2PW54cnwit4uBSz2YqbArbnCTn3GEx8XygK3MT7v76',
+        ],
+      },
+    ],
+    updatedAt: 'ignored',
+  }
+
+  it('parses a bootstrap file and names the field it refuses', () => {
+    const c = parseBootstrap(good)
+    expect(c.chainId).toBe(1337)
+    expect(checkpointOf(c).hash).toHaveLength(32)
+    const refuse = (json: unknown, field: string) => {
+      const e = (() => {
+        try {
+          parseBootstrap(json)
+        } catch (x) {
+          return x
+        }
+      })()
+      expect(e).toBeInstanceOf(BootstrapError)
+      expect((e as BootstrapError).field).toBe(field)
+    }
+    refuse({ ...good, chainId: '1' }, 'chainId')
+    refuse({ ...good, checkpoint: { number: 0, hash: '0x12' } }, 'checkpoint.hash')
+    refuse({ ...good, validators: ['0x12'] }, 'validators[0]')
+    refuse({ ...good, peers: [{ ...good.peers[0], addrs: [] }] }, 'peers[0].addrs')
+    refuse({ ...good, peers: [{ ...good.peers[0], peerId: 'x' }] }, 'peers[0].peerId')
+  })
+
+  it('chooses a peer’s address by transport, and none rather than another transport', () => {
+    const [p] = parseBootstrap(good).peers
+    expect(pickAddr(p!, 'websocket')).toMatch(/\/tcp\/4002\/ws\//)
+    expect(pickAddr(p!, 'webrtc-direct')).toMatch(/\/webrtc-direct\//)
+    expect(pickAddr({ addrs: ['/ip4/1.2.3.4/tcp/1/p2p/x'] }, 'websocket')).toBeNull()
   })
 })

@@ -24,6 +24,7 @@ const { values } = parseArgs({
     listen: { type: 'string', multiple: true },
     follow: { type: 'string', multiple: true },
     mode: { type: 'string', default: 'nodes' },
+    fabricate: { type: 'boolean' },
   },
 })
 const mode = values.mode as 'nodes' | 'headers' | 'proofs' | 'stall'
@@ -45,7 +46,7 @@ const corrupt = (b: ServeBackend): ServeBackend => ({
   ...b,
   async status() {
     const s = await b.status()
-    return mode === 'headers' ? { ...s, headNumber: s.headNumber + 1 } : s
+    return mode === 'headers' ? { ...s, headNumber: s.headNumber + 5 } : s
   },
   async headers(start, n) {
     const hs = await b.headers(start, n)
@@ -60,6 +61,10 @@ const corrupt = (b: ServeBackend): ServeBackend => ({
     const head = mode === 'nodes' ? toHex((await b.status()).headStateRoot) : null
     let n = 0
     const lied = out.map((v, i) => {
+      if (v.length === 0 && values.fabricate) {
+        n++
+        return hashes[i]!.slice().reverse()
+      }
       if (v.length === 0 || toHex(hashes[i]!) === head) return v
       n++
       return flip(v)

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline'
 import { toHex } from '../../src/core/bytes.ts'
 import { type DevnetOptions, generateDevnet } from '../../src/core/chain/devnet.ts'
 import { genesisToJson } from '../../src/core/chain/genesis.ts'
+import { pickAddr } from '../../src/core/light/config.ts'
 import { genesisBootstrap } from '../../src/node/commands/devnet.ts'
 import { BIN, ROOT } from './cli.ts'
 
@@ -114,7 +115,7 @@ export function startNode(
           heads,
           stderr,
           events,
-          ws: ready.addrs.find((a) => a.includes('/ws/'))!,
+          ws: pickAddr(ready, 'websocket')!,
           waitHead(n, timeoutMs = 30_000) {
             return new Promise((res, rej) => {
               const t = setTimeout(

@@ -32,7 +32,7 @@ let liars: Record<'headers' | 'nodes' | 'proofs' | 'stall', NodeProc>
 let genesisHash: string
 
 beforeAll(async () => {
-  files = makeDevnetFiles({ accounts: 10_000, contracts: 30, slots: 20, seed: 'liars' })
+  files = makeDevnetFiles({ accounts: 5000, contracts: 20, slots: 20, seed: 'liars' })
   const common = ['--genesis', files.genesisFile, '--retain', '5000']
   honest = await startNode('honest', join(files.dir, 'honest'), [
     ...common,
@@ -42,22 +42,21 @@ beforeAll(async () => {
     '500',
   ])
   const modes = ['headers', 'nodes', 'proofs', 'stall'] as const
-  const started = await Promise.all(
-    modes.map((m) =>
-      startNode(
+  // One after another: five processes building the genesis state at once overload a small machine.
+  const started: NodeProc[] = []
+  for (const m of modes)
+    started.push(
+      await startNode(
         `liar-${m}`,
         join(files.dir, `liar-${m}`),
-        ['--genesis', files.genesisFile, '--follow', honest.ws, '--mode', m],
-        {
-          script: CORRUPT_SERVE,
-        },
+        ['--genesis', files.genesisFile, '--follow', honest.ws, '--mode', m, '--fabricate'],
+        { script: CORRUPT_SERVE },
       ),
-    ),
-  )
+    )
   liars = Object.fromEntries(modes.map((m, i) => [m, started[i]!])) as typeof liars
   genesisHash = toHex(headerHash(genesisHeader(files.genesis, genesisStateRoot(files.genesis))))
   await Promise.all([honest, ...started].map((n) => n.waitHead(3, 60_000)))
-}, 180_000)
+}, 300_000)
 
 afterAll(() => stopAllNodes())
 
@@ -100,6 +99,7 @@ describe('rootsync sync with lying peers listed before the honest one', () => {
     const mixed = await timedSync(bootstrapFor(all, 'liars-first'))
     expect(mixed.r.code, mixed.r.stderr).toBe(0)
     const s = JSON.parse(mixed.r.stdout) as {
+      seconds: number
       root: string
       height: number
       peers: {
@@ -130,7 +130,7 @@ describe('rootsync sync with lying peers listed before the honest one', () => {
     // The one wall-clock comparison the issue asks for: liars and a staller cost at most ~2 s.
     expect(
       mixed.ms,
-      `alone ${Math.round(alone.ms)} ms, with liars ${Math.round(mixed.ms)} ms`,
+      `alone ${Math.round(alone.ms)} ms (run ${JSON.parse(alone.r.stdout).seconds} s), with liars ${Math.round(mixed.ms)} ms (run ${s.seconds} s): ${JSON.stringify(s.peers)}`,
     ).toBeLessThanOrEqual(alone.ms + 2500)
   }, 240_000)
 })

@@ -18,7 +18,7 @@ import { type Checkpoint, type HeaderSource, trustCheckpoint, verifyHeadersTo } 
 import type { Clock } from '../clock.ts'
 import { RootsyncError } from '../errors.ts'
 import { throwIfStopped } from '../task.ts'
-import { type Answered, type PeerLedger, timed } from './peers.ts'
+import { type Answered, isTimeout, type PeerLedger, timed } from './peers.ts'
 
 /** Headers asked per request (the server's cap). */
 const HEADER_CHUNK = 512
@@ -58,13 +58,22 @@ export interface HeaderPhase {
   requestTimeoutMs: number
 }
 
-/** A peer's headers as a `HeaderSource`, every request under the clock's timeout. */
-function sourceOf(ph: HeaderPhase, a: Answered): HeaderSource {
+/** A header request's deadline never goes below this (a 512-header reply on a loaded machine). */
+const MIN_HEADER_DEADLINE_MS = 2000
+
+/**
+ * A peer's headers as a `HeaderSource`, every request under a deadline from the clock sized from the
+ * peer's status round trip: a peer that answers its status at once but then stalls costs about two
+ * seconds, not the full request timeout, before the next peer is asked. `patient`: the full request
+ * timeout (once every peer has timed out on the short deadline: the machine or network is slow).
+ */
+function sourceOf(ph: HeaderPhase, a: Answered, patient: boolean): HeaderSource {
+  const ms = patient
+    ? ph.requestTimeoutMs
+    : Math.min(ph.requestTimeoutMs, Math.max(MIN_HEADER_DEADLINE_MS, 20 * a.rttMs))
   return {
     headers: (start, count) =>
-      timed(ph.clock, ph.signal, ph.requestTimeoutMs, a.peer.id, 'headers', (s) =>
-        a.peer.wire.headers(start, count, s),
-      ),
+      timed(ph.clock, ph.signal, ms, a.peer.id, 'headers', (s) => a.peer.wire.headers(start, count, s)),
   }
 }
 
@@ -79,6 +88,9 @@ export async function verifyHead(
   target: number | 'latest',
 ): Promise<TrustedHeader> {
   const failed = new Set<string>()
+  /** Peers that only timed out (on the short deadline): asked again, patiently, if nobody else can serve. */
+  const slow = new Set<string>()
+  let patient = false
   const reasons = new Map<string, string>()
   if (typeof target === 'number') {
     const best = Math.max(-1, ...answered.map((a) => a.status.headNumber))
@@ -95,6 +107,11 @@ export async function verifyHead(
     const next = live
       .filter((a) => a.status.headNumber >= height)
       .sort((x, y) => y.status.headNumber - x.status.headNumber)[0]
+    if (!next && !patient && slow.size) {
+      patient = true
+      for (const id of slow) failed.delete(id)
+      continue
+    }
     if (!next)
       throw new NoVerifiedHeadError(
         target,
@@ -107,7 +124,7 @@ export async function verifyHead(
             `its head ${r.status?.headNumber} is below ${height}`,
         })),
       )
-    const src = sourceOf(ph, next)
+    const src = sourceOf(ph, next, patient)
     try {
       if (!at) {
         at = await trustCheckpoint(ph.cp, src, ph.signal)
@@ -126,6 +143,7 @@ export async function verifyHead(
       throwIfStopped(ph.signal, 'header verification')
       ph.ledger.charge(next.peer.id, e, `headers (claimed head ${next.status.headNumber})`)
       failed.add(next.peer.id)
+      if (isTimeout(e) && !ph.ledger.isBanned(next.peer.id)) slow.add(next.peer.id)
       reasons.set(next.peer.id, ph.ledger.record(next.peer.id).reason ?? String(e))
     }
   }

@@ -136,6 +136,8 @@ export function createLedger(emit: (e: LightEvent) => void): PeerLedger {
 export interface Answered {
   peer: LightPeer
   status: StatusResponse
+  /** How long its status answer took (by the clock): what its later deadlines are sized from. */
+  rttMs: number
 }
 
 export interface StatusRoundOptions {
@@ -178,6 +180,7 @@ export function statusRound(
     const started = clock.now()
     for (const peer of asked) {
       const r = ledger.record(peer.id)
+      const askedAt = clock.now()
       timed(clock, signal, o.timeoutMs, peer.id, 'status', (s) => peer.wire.status(s))
         .then(
           (status) => {
@@ -186,7 +189,7 @@ export function statusRound(
             if (status.chainId !== o.chainId) r.refused = `on chain ${status.chainId}, not ${o.chainId}`
             else {
               r.refused = null
-              const a = { peer, status }
+              const a = { peer, status, rttMs: clock.now() - askedAt }
               if (decided) o.onLate?.(a)
               else {
                 got.push(a)

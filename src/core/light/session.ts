@@ -115,14 +115,17 @@ export function createSession(d: SessionDeps): Session {
     },
     async status(signal) {
       signalOfRound = signal
-      const answered = await statusRound(d.peers.list(), ledger, d.clock, signal, {
+      const list = d.peers.list()
+      const answered = await statusRound(list, ledger, d.clock, signal, {
         chainId: cp.chainId,
         timeoutMs: o.requestTimeoutMs,
         graceMs: o.statusGraceMs,
         onLate: late.add,
       })
       if (answered.length) peersHead = Math.max(...answered.map((a) => a.status.headNumber))
-      return answered
+      // In the configured order (not the order of arrival): among equal heads, the peer listed first
+      // is asked first.
+      return answered.sort((x, y) => list.indexOf(x.peer) - list.indexOf(y.peer))
     },
     async verify(signal, answered, target) {
       const from = head && (target === 'latest' || head.header.number <= target) ? head : null
@@ -138,6 +141,9 @@ export function createSession(d: SessionDeps): Session {
         answered,
         target,
       )
+      // A head claimed by a peer found lying no longer counts as the peers' head.
+      const backed = answered.filter((a) => !ledger.isBanned(a.peer.id)).map((a) => a.status.headNumber)
+      peersHead = Math.max(h.header.number, ...backed)
       if (!head || h.header.number > head.header.number) {
         head = h
         await d.store.write({ meta: headRecords(h, cp) })

@@ -56,10 +56,14 @@ export function latePeers(ledger: PeerLedger): LatePeers {
   }
 }
 
-/** Whether a peer claims to keep the state at `height`; records why not in the ledger. */
+/**
+ * Whether a peer may keep the state at `height`; records why not in the ledger. A peer whose head
+ * was a little behind at its status answer is still asked (it follows the chain, and the engine's
+ * root probe is the real check); one that pruned that state is not.
+ */
 function serves(ledger: PeerLedger, a: Answered, height: number): boolean {
   const s = a.status
-  if (s.oldestStateNumber <= height && height <= s.headNumber) return true
+  if (s.oldestStateNumber <= height) return true
   ledger.record(a.peer.id).refused =
     `does not serve the state at ${height} (it serves ${s.oldestStateNumber}–${s.headNumber})`
   return false

@@ -15,6 +15,7 @@ import { toHex } from '../../core/bytes.ts'
 import { generateDevnet } from '../../core/chain/devnet.ts'
 import { genesisToJson, parseGenesis } from '../../core/chain/genesis.ts'
 import { RootsyncError } from '../../core/errors.ts'
+import { type BootstrapConfig, type PeerEntry, pickAddr } from '../../core/light/config.ts'
 import { intOption, readJson } from './usage.ts'
 
 export const DEVNET_USAGE = `rootsync devnet [--accounts N] [--contracts M] [--slots K] [--peers P] [--block-time MS]
@@ -22,12 +23,9 @@ export const DEVNET_USAGE = `rootsync devnet [--accounts N] [--contracts M] [--s
 
 const BIN = fileURLToPath(new URL('../../../bin/rootsync.js', import.meta.url))
 
-export interface Bootstrap {
-  chainId: number
-  genesisHash: string
-  checkpoint: { number: number; hash: string }
-  validators: string[]
-  peers: { name: string; peerId: string; addrs: string[]; metrics?: string }[]
+/** The light client's configuration (core/light/config.ts), with what the devnet adds for people. */
+export interface Bootstrap extends BootstrapConfig {
+  peers: (PeerEntry & { metrics?: string })[]
   updatedAt: string
 }
 
@@ -190,7 +188,7 @@ export async function devnet(args: string[]): Promise<void> {
     ...(values.txs ? ['--txs', values.txs] : []),
   ])
   ready.push({ ...producer, name: 'node-0' })
-  const producerWs = producer.addrs.find((a) => a.includes('/ws/')) ?? producer.addrs[0]!
+  const producerWs = pickAddr(producer, 'websocket') ?? producer.addrs[0]!
   const followers = await Promise.all(
     Array.from({ length: peers - 1 }, (_, k) =>
       start(k + 1, ['--follow', producerWs]).then((r) => ({ ...r, name: `node-${k + 1}` })),

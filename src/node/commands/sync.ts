@@ -1,6 +1,8 @@
 /**
- * `rootsync sync`: verify the header chain from the checkpoint, then sync the state under a
- * verified header into a LevelDB store, with a progress bar on a terminal and a summary at the end.
+ * `rootsync sync`: the light-client driver's one-shot run (src/core/light/sync-once.ts) over libp2p
+ * into a LevelDB store — verify the header chain from the checkpoint (or from the head a previous run
+ * kept, once its signatures are re-checked), then sync the state under the verified header — with a
+ * progress bar on a terminal and a summary at the end naming every peer and what it did.
  * `rootsync verify`: re-check every node of the synced state.
  */
 import { existsSync } from 'node:fs'
@@ -68,12 +70,12 @@ export async function sync(args: string[]): Promise<void> {
   // backstop above it.
   const clients = addrs.map((a) => new PeerClient(node, multiaddr(a), { timeoutMs: 15_000 }))
   const peers: LightPeer[] = clients.map((c) => ({ id: shortId(c.id), wire: c }))
-  const ac = new AbortController()
-  const onSig = () => ac.abort()
+  let task: ReturnType<typeof syncOnce> | null = null
+  const onSig = () => task?.stop('interrupted')
   process.once('SIGINT', onSig)
   const bar = !values.json && process.stderr.isTTY ? progressBar() : null
   try {
-    const task = syncOnce(
+    task = syncOnce(
       {
         config,
         store,
@@ -84,6 +86,9 @@ export async function sync(args: string[]): Promise<void> {
           tell(e)
         },
         options: {
+          // One run, to the peers' latest head: worth giving every peer's status a moment (a dial
+          // each) so the highest head is found; a silent peer still costs at most this.
+          statusGraceMs: 2000,
           sync: {
             ...(values['max-batch']
               ? {
@@ -95,7 +100,7 @@ export async function sync(args: string[]): Promise<void> {
           },
         },
       },
-      { target: values.latest ? 'latest' : height!, expectRoot, signal: ac.signal },
+      { target: values.latest ? 'latest' : height!, expectRoot },
     )
     const summary = await task.done.finally(() => bar?.stop())
     if (values.json) process.stdout.write(`${JSON.stringify(jsonSummary(summary))}\n`)
