@@ -11,7 +11,7 @@
  *   peers=<multiaddr>,<multiaddr>            each ending in /p2p/<peer id>
  *   address=0x…                              an account to look up as soon as possible
  */
-import type { BootstrapInfo, PeerInfo } from './messages.ts'
+import type { BootstrapInfo, PeerInfo } from '../api/worker-protocol.ts'
 
 export class ConfigError extends Error {
   constructor(

@@ -1,16 +1,30 @@
 /**
- * rootsync for a page: starts the sync worker, brings in WebRTC peers through the page (workers
- * cannot open RTCPeerConnections), and offers verified reads. The app's UI uses exactly this; a
- * wallet embeds it the same way:
+ * rootsync for a page: starts the sync worker, brings in WebRTC peers through an injected page
+ * bridge (workers cannot open RTCPeerConnections), and offers verified reads. The app's UI uses
+ * exactly this; a wallet embeds it the same way:
  *
- *   const rs = createRootsyncClient()
- *   rs.subscribe((m) => …)          // status, verified header, progress, peers, store figures
+ *   const rs = createRootsyncClient({ bridge: () => import('…/src/page/webrtc-bridge.ts').then((m) => m.webRtcBridge) })
+ *   rs.subscribe((e) => …)          // the light client's events (LightEvent), the peers table, WebRTC dials
  *   rs.start(config)                // BootstrapInfo: chain id, checkpoint, validators, peers
  *   const a = await rs.getAccount('0x…')   // a.source: 'local' | 'proof', a.header: what it is proven against
+ *   await rs.stop()                 // sync and follow stop; reads still answer; start(config) resumes
  *
- * Every answer is verified in the worker against a header verified from the checkpoint.
+ * The client shares only the protocol (src/api/worker-protocol.ts) with the worker and the bridge;
+ * it loads the worker by URL and the bridge through the `bridge` option, so an embedder that needs
+ * no WebRTC peers never loads it. Every answer is verified in the worker against a header verified
+ * from the checkpoint.
  */
-import type { AccountAnswer, BootstrapInfo, FromWorker, StorageAnswer, ToWorker } from './messages.ts'
+import type {
+  AccountAnswer,
+  BootstrapInfo,
+  FromWorker,
+  LightEvent,
+  PeerView,
+  StorageAnswer,
+  ToWorker,
+  WebRtcBridgeFn,
+} from '../api/worker-protocol.ts'
+import { pickAddr } from '../core/light/config.ts'
 
 export class ReadError extends Error {
   constructor(
@@ -22,20 +36,42 @@ export class ReadError extends Error {
   }
 }
 
-/** What subscribers hear: the worker's messages, and the page's WebRTC dials. */
+/** What subscribers hear: the light client's events (unchanged), the peers table, the page's WebRTC dials. */
 export type ClientEvent =
-  | FromWorker
+  | LightEvent
+  | { type: 'peers'; peers: PeerView[] }
   | { type: 'webrtc'; peerId: string; event: 'connected' | 'failed' | 'closed'; message?: string }
 
+export interface RootsyncClientOptions {
+  /** Creates the sync worker (default: the bundled src/worker/sync-worker.ts, as a module worker). */
+  worker?: () => Worker
+  /**
+   * Loads the page's WebRTC bridge (src/page/webrtc-bridge.ts `webRtcBridge`), called only when a
+   * peer is reachable over WebRTC-direct alone. Without it such peers are skipped (a `webrtc`
+   * event with `failed` says so).
+   */
+  bridge?: () => Promise<WebRtcBridgeFn>
+}
+
+export interface ReadOptions {
+  /** Abandons the read: the worker stops working on it and the promise rejects (READ_CANCELLED). */
+  signal?: AbortSignal
+}
+
 export interface RootsyncClient {
-  /** Starts (or restarts, with a new configuration) the worker. */
+  /**
+   * Starts the worker's light client. Again with the same configuration after `stop()`, it resumes
+   * in the same worker; with another configuration, a new worker takes over (reads in flight move).
+   */
   start(config: BootstrapInfo): void
-  getAccount(address: string): Promise<AccountAnswer>
-  getStorage(address: string, slot: string): Promise<StorageAnswer>
-  subscribe(listener: (m: ClientEvent) => void): () => void
+  /** Stops sync, follow and prune cleanly (the store stays consistent); reads keep answering. */
+  stop(): Promise<void>
+  getAccount(address: string, opts?: ReadOptions): Promise<AccountAnswer>
+  getStorage(address: string, slot: string, opts?: ReadOptions): Promise<StorageAnswer>
+  subscribe(listener: (e: ClientEvent) => void): () => void
   /** Resume after a failure the worker waits on (a full store, once space is freed). */
   retry(): void
-  /** Stops the worker, deletes this chain's local database and starts again from the checkpoint. */
+  /** Ends the worker, deletes this chain's local database and starts again from the checkpoint. */
   clearData(): Promise<void>
   readonly dbName: string | null
   close(): void
@@ -45,62 +81,86 @@ export interface RootsyncClient {
 export const dbNameOf = (c: BootstrapInfo) =>
   `rootsync-${c.chainId}-${(c.genesisHash || c.checkpoint.hash).slice(2, 10)}`
 
-export function createRootsyncClient(): RootsyncClient {
-  const listeners = new Set<(m: ClientEvent) => void>()
-  const pending = new Map<number, { msg: ToWorker; resolve(a: never): void; reject(e: Error): void }>()
+const defaultWorker = () =>
+  new Worker(new URL('../worker/sync-worker.ts', import.meta.url), { type: 'module', name: 'rootsync-sync' })
+
+/**
+ * Peers the worker cannot reach itself (WebRTC-direct only: no WebSocket address) are dialled on
+ * the page and bridged in. WebSockets are preferred where both exist: they cost the page nothing.
+ */
+const webRtcOnly = (c: BootstrapInfo) =>
+  c.peers.filter((p) => !pickAddr(p, 'websocket') && pickAddr(p, 'webrtc-direct'))
+
+interface Pending {
+  msg: Extract<ToWorker, { id: number }>
+  resolve(a: never): void
+  reject(e: Error): void
+}
+
+export function createRootsyncClient(opts: RootsyncClientOptions = {}): RootsyncClient {
+  const newWorker = opts.worker ?? defaultWorker
+  const listeners = new Set<(e: ClientEvent) => void>()
+  const pending = new Map<number, Pending>()
   let nextId = 1
   let worker: Worker | null = null
   let config: BootstrapInfo | null = null
   let bridge: { close(): Promise<void> } | null = null
+  const stopWaiters: (() => void)[] = []
 
-  const emit = (m: ClientEvent) => {
-    for (const l of listeners) l(m)
+  const emit = (e: ClientEvent) => {
+    for (const l of listeners) l(e)
   }
   const send = (m: ToWorker, transfer: Transferable[] = []) => worker?.postMessage(m, transfer)
 
   /** A worker not yet started: created early so its code loads while the config is fetched. */
-  let spare: Worker | null = null
-  const newWorker = () =>
-    new Worker(new URL('../worker/sync-worker.ts', import.meta.url), {
-      type: 'module',
-      name: 'rootsync-sync',
-    })
-  spare = newWorker()
+  let spare: Worker | null = newWorker()
 
-  function spawn(c: BootstrapInfo) {
-    worker = spare ?? newWorker()
-    spare = null
-    worker.onmessage = (ev: MessageEvent<FromWorker>) => {
-      const m = ev.data
-      if (m.type === 'account' || m.type === 'storage' || m.type === 'read-error') {
+  function onMessage(m: FromWorker) {
+    switch (m.type) {
+      case 'account':
+      case 'storage':
+      case 'read-error': {
         const p = pending.get(m.id)
         pending.delete(m.id)
         if (m.type === 'read-error') p?.reject(new ReadError(m.code, m.message))
         else p?.resolve(m.answer as never)
+        break
       }
-      emit(m)
+      case 'peers':
+        emit(m)
+        break
+      case 'event':
+        if (m.event.type === 'phase' && m.event.phase === 'stopped')
+          for (const w of stopWaiters.splice(0)) w()
+        emit(m.event)
+        break
     }
+  }
+
+  function spawn(c: BootstrapInfo) {
+    worker = spare ?? newWorker()
+    spare = null
+    worker.onmessage = (ev: MessageEvent<FromWorker>) => onMessage(ev.data)
     worker.onerror = (e) =>
-      emit({ type: 'error', code: 'WORKER_CRASHED', message: e.message || 'the sync worker stopped' })
+      emit({
+        type: 'error',
+        code: 'WORKER_CRASHED',
+        message: e.message || 'the sync worker stopped',
+        retryInMs: null,
+      })
     send({ type: 'start', bootstrap: c, dbName: dbNameOf(c) })
     void bridgeWebRtc(c, worker)
   }
 
-  /**
-   * Peers the worker cannot reach itself (WebRTC-direct only: no WebSocket address) are dialled here
-   * on the page and bridged in. WebSockets are preferred where both exist: they cost the page nothing.
-   * The bridge and libp2p load lazily, only when such a peer is configured.
-   */
+  /** The bridge and libp2p load lazily, only when such a peer is configured. */
   async function bridgeWebRtc(c: BootstrapInfo, w: Worker) {
-    const webrtcOnly = c.peers.filter(
-      (p) =>
-        !p.addrs.some((a) => /\/wss?(\/|$)/.test(a)) && p.addrs.some((a) => a.includes('/webrtc-direct/')),
-    )
-    if (!webrtcOnly.length) return
+    const peers = webRtcOnly(c)
+    if (!peers.length) return
     try {
-      const { bridgeWebRtcPeers } = await import('../page/webrtc-bridge.ts')
+      if (!opts.bridge) throw new Error('no WebRTC bridge given to createRootsyncClient')
+      const connect = await opts.bridge()
       if (worker !== w) return
-      const b = await bridgeWebRtcPeers(webrtcOnly, w, {
+      const b = await connect(peers, w, {
         allowLocal: true,
         onEvent: (e) => emit({ type: 'webrtc', peerId: e.peerId, event: e.type, message: e.message }),
       })
@@ -111,10 +171,28 @@ export function createRootsyncClient(): RootsyncClient {
     }
   }
 
-  function read<T>(m: ToWorker & { id: number }): Promise<T> {
+  function read<T>(m: Pending['msg'], signal?: AbortSignal): Promise<T> {
     if (!worker) return Promise.reject(new ReadError('NOT_STARTED', 'start() the client first'))
+    if (signal?.aborted) return Promise.reject(new ReadError('READ_CANCELLED', 'the read was cancelled'))
     return new Promise<T>((resolve, reject) => {
-      pending.set(m.id, { msg: m, resolve: resolve as (a: never) => void, reject })
+      const onAbort = () => {
+        if (!pending.delete(m.id)) return
+        send({ type: 'cancel', id: m.id })
+        reject(new ReadError('READ_CANCELLED', 'the read was cancelled'))
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      const done = () => signal?.removeEventListener('abort', onAbort)
+      pending.set(m.id, {
+        msg: m,
+        resolve: (a) => {
+          done()
+          resolve(a)
+        },
+        reject: (e) => {
+          done()
+          reject(e)
+        },
+      })
       send(m)
     })
   }
@@ -123,11 +201,12 @@ export function createRootsyncClient(): RootsyncClient {
    * Ends the worker and the page's WebRTC bridge; reads in flight are rejected, or with `keepReads`
    * handed to the next worker.
    */
-  async function stop(keepReads = false) {
+  async function terminate(keepReads = false) {
     const b = bridge
     bridge = null
     worker?.terminate()
     worker = null
+    for (const w of stopWaiters.splice(0)) w()
     if (!keepReads) {
       for (const p of pending.values()) p.reject(new ReadError('STOPPED', 'the client was stopped'))
       pending.clear()
@@ -140,15 +219,25 @@ export function createRootsyncClient(): RootsyncClient {
       return config && dbNameOf(config)
     },
     start(c) {
+      if (worker && config && JSON.stringify(c) === JSON.stringify(config)) {
+        send({ type: 'start', bootstrap: c, dbName: dbNameOf(c) })
+        return
+      }
       // Started again with another configuration: the running worker gives way, and reads in
       // flight are asked again of the new one.
-      if (worker) void stop(true)
+      if (worker) void terminate(true)
       config = c
       spawn(c)
       for (const p of pending.values()) send(p.msg)
     },
-    getAccount: (address) => read({ type: 'getAccount', id: nextId++, address }),
-    getStorage: (address, slot) => read({ type: 'getStorage', id: nextId++, address, slot }),
+    stop() {
+      if (!worker) return Promise.resolve()
+      const stopped = new Promise<void>((r) => stopWaiters.push(r))
+      send({ type: 'stop' })
+      return stopped
+    },
+    getAccount: (address, o) => read({ type: 'getAccount', id: nextId++, address }, o?.signal),
+    getStorage: (address, slot, o) => read({ type: 'getStorage', id: nextId++, address, slot }, o?.signal),
     subscribe(l) {
       listeners.add(l)
       return () => listeners.delete(l)
@@ -156,7 +245,7 @@ export function createRootsyncClient(): RootsyncClient {
     retry: () => send({ type: 'retry' }),
     async clearData() {
       if (!config) return
-      await stop()
+      await terminate()
       const name = dbNameOf(config)
       await new Promise<void>((resolve, reject) => {
         const r = indexedDB.deleteDatabase(name)
@@ -169,7 +258,7 @@ export function createRootsyncClient(): RootsyncClient {
     close() {
       spare?.terminate()
       spare = null
-      void stop()
+      void terminate()
     },
   }
 }

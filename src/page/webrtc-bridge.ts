@@ -13,13 +13,16 @@
  * This module is small on purpose; libp2p and the WebRTC transport are imported dynamically (one
  * lazy chunk, src/page/libp2p-page.ts) so the page's initial JavaScript does not carry them.
  */
-import type { BridgeReply, BridgeRequest, PeerInfo, ToWorker } from '../client/messages.ts'
+import type {
+  BridgeEvent,
+  BridgeReply,
+  BridgeRequest,
+  PeerInfo,
+  ToWorker,
+  WebRtcBridgeFn,
+} from '../api/worker-protocol.ts'
 
-export interface BridgeEvent {
-  peerId: string
-  type: 'connected' | 'failed' | 'closed'
-  message?: string
-}
+export type { BridgeEvent } from '../api/worker-protocol.ts'
 
 export interface BridgeOptions {
   /** Allow loopback and private addresses (a local devnet). */
@@ -212,3 +215,6 @@ function ownBuffer(b: Uint8Array): Uint8Array<ArrayBuffer> {
     return b as Uint8Array<ArrayBuffer>
   return b.slice()
 }
+
+/** The bridge as the embeddable client takes it (`createRootsyncClient({ bridge })`). */
+export const webRtcBridge: WebRtcBridgeFn = bridgeWebRtcPeers

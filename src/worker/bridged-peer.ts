@@ -6,7 +6,7 @@
  * peer look faulty, never get an unverified node stored.
  */
 
-import type { BridgeReply, BridgeRequest } from '../client/messages.ts'
+import type { BridgeReply, BridgeRequest } from '../api/worker-protocol.ts'
 import { timeoutSignal } from '../core/clock.ts'
 import type { ProtocolName } from '../core/protocol/messages.ts'
 import { PeerRequestError } from '../net/errors.ts'

@@ -1,18 +1,18 @@
 /**
  * The worker's peers, whatever their transport: WebSocket peers the worker dials itself, WebRTC
  * peers the page bridges in. It keeps what the peers table shows over the whole session (round
- * trip, nodes served, failures, bad replies, score, banned and why), hands the sync engine the
- * usable ones, and tells a running sync about peers that connect later.
+ * trip, nodes served, failures, bad replies, score, banned and why) and the pool reads ask for
+ * proofs. The light-client driver asks peers through it (driver-ports.ts): each status answer
+ * updates a peer's row, and the driver's verdicts (the engine's stats, charges, bans) are folded in.
  *
  * Security considerations: counters come from the sync engine's verdicts (a node counts as served
  * only once its hash checked out; a bad reply is one that provably did not match what was asked).
  * A peer the engine banned stays banned for the session: it is not given another sync round or any
  * proof request.
  */
-import type { PeerView, Transport } from '../client/messages.ts'
+import type { PeerView, Transport } from '../api/worker-protocol.ts'
 import type { StatusResponse } from '../core/protocol/messages.ts'
-import type { PeerStats, SyncPeer } from '../core/sync/types.ts'
-import { syncPeerOf } from '../net/sync-peer.ts'
+import type { PeerStats } from '../core/sync/types.ts'
 import type { WireClient } from '../net/wire-client.ts'
 
 export interface RegisteredPeer {
@@ -35,23 +35,20 @@ export interface PeerRegistry {
   }): RegisteredPeer
   /** The connection is gone (a bridged WebRTC peer closed): never used again. */
   close(key: string): void
-  /** Asks one peer for its status: connected (and offered to a running sync) when on `chainId`. */
-  check(p: RegisteredPeer, chainId: number, signal?: AbortSignal): Promise<StatusResponse | null>
   /**
-   * Asks every peer for its status like `refresh`, but resolves with the first on `chainId` (null
-   * if none is): a cold start need not wait for the slowest peer. The others join as they answer.
+   * Asks one peer for its status and shows the answer in its row: connected when on `chainId`.
+   * Rejects with the transport's error (the caller charges it).
    */
-  firstAnswer(
-    chainId: number,
-    signal?: AbortSignal,
-  ): Promise<{ peer: RegisteredPeer; status: StatusResponse } | null>
-  /** Asks every peer not closed or banned for its status; returns those on `chainId`. */
-  refresh(chainId: number, signal?: AbortSignal): Promise<{ peer: RegisteredPeer; status: StatusResponse }[]>
+  status(p: RegisteredPeer, chainId: number, signal?: AbortSignal): Promise<StatusResponse>
+  get(key: string): RegisteredPeer | undefined
+  /** Every peer ever added (closed ones too), in the order added. */
+  all(): RegisteredPeer[]
   /** Peers that can be asked for data now: connected, not banned, not closed. */
   usable(): RegisteredPeer[]
-  syncPeer(p: RegisteredPeer): SyncPeer
-  /** Offers peers added from now on to `offer` (a running sync); returns the unsubscribe. */
-  onJoin(offer: (p: RegisteredPeer) => void): () => void
+  /** Calls `fn` for each peer that becomes connected from now on; returns the unsubscribe. */
+  onJoin(fn: (p: RegisteredPeer) => void): () => void
+  /** Calls `fn` for each peer added (or re-added after closing) from now on; returns the unsubscribe. */
+  onAdd(fn: (p: RegisteredPeer) => void): () => void
   /** Folds the engine's per-round stats in (`final`: the round ended). */
   sync(stats: PeerStats[], final: boolean): void
   /** A proof or header request failed or was provably wrong. */
@@ -61,7 +58,7 @@ export interface PeerRegistry {
   views(): PeerView[]
 }
 
-const keyOf = (peerId: string, transport: Transport) => `${transport}:${peerId}`
+export const keyOf = (peerId: string, transport: Transport) => `${transport}:${peerId}`
 
 /** 0–100: the share of asked-for items served, with bad replies and failures weighing more. */
 export function peerScore(s: RegisteredPeer['base'], banned: string | null): number {
@@ -73,6 +70,7 @@ export function peerScore(s: RegisteredPeer['base'], banned: string | null): num
 export function createPeerRegistry(onChange: (views: PeerView[]) => void): PeerRegistry {
   const peers = new Map<string, RegisteredPeer>()
   const joiners = new Set<(p: RegisteredPeer) => void>()
+  const adders = new Set<(p: RegisteredPeer) => void>()
   let scheduled = false
   const changed = () => {
     if (scheduled) return
@@ -106,12 +104,6 @@ export function createPeerRegistry(onChange: (views: PeerView[]) => void): PeerR
   }
   const live = (p: RegisteredPeer) => p.view.state !== 'closed' && !p.view.banned
 
-  const checkAll = (chainId: number, signal?: AbortSignal) =>
-    [...peers.values()].filter(live).map(async (peer) => {
-      const status = await reg.check(peer, chainId, signal)
-      return status && { peer, status }
-    })
-
   const reg: PeerRegistry = {
     add({ peerId, name, transport, addr, client }) {
       const key = keyOf(peerId, transport)
@@ -143,6 +135,7 @@ export function createPeerRegistry(onChange: (views: PeerView[]) => void): PeerR
       updateView(p)
       peers.set(key, p)
       changed()
+      for (const f of adders) f(p)
       return p
     },
     close(key) {
@@ -152,7 +145,7 @@ export function createPeerRegistry(onChange: (views: PeerView[]) => void): PeerR
       p.client.close()
       changed()
     },
-    async check(p, chainId, signal) {
+    async status(p, chainId, signal) {
       const t = performance.now()
       try {
         const status = await p.client.status(signal)
@@ -161,7 +154,7 @@ export function createPeerRegistry(onChange: (views: PeerView[]) => void): PeerR
         if (status.chainId !== chainId) {
           p.view.state = 'wrong-chain'
           p.view.error = `on chain ${status.chainId}, not ${chainId}`
-          return null
+          return status
         }
         const joined = p.view.state !== 'connected'
         p.view.state = 'connected'
@@ -171,33 +164,21 @@ export function createPeerRegistry(onChange: (views: PeerView[]) => void): PeerR
       } catch (e) {
         if (p.view.state !== 'closed') p.view.state = 'unreachable'
         p.view.error = (e as Error).message
-        return null
+        throw e
       } finally {
         changed()
       }
     },
-    async refresh(chainId, signal) {
-      const out = await Promise.all(checkAll(chainId, signal))
-      return out.filter((x): x is NonNullable<typeof x> => !!x)
-    },
-    firstAnswer(chainId, signal) {
-      const checks = checkAll(chainId, signal)
-      return new Promise((resolve) => {
-        let left = checks.length
-        if (!left) resolve(null)
-        for (const c of checks)
-          void c.then((r) => {
-            left--
-            if (r) resolve(r)
-            else if (!left) resolve(null)
-          })
-      })
-    },
+    get: (key) => peers.get(key),
+    all: () => [...peers.values()],
     usable: () => [...peers.values()].filter((p) => live(p) && p.view.state === 'connected'),
-    syncPeer: (p) => syncPeerOf(p.client, p.key),
-    onJoin(offer) {
-      joiners.add(offer)
-      return () => joiners.delete(offer)
+    onJoin(fn) {
+      joiners.add(fn)
+      return () => joiners.delete(fn)
+    },
+    onAdd(fn) {
+      adders.add(fn)
+      return () => adders.delete(fn)
     },
     sync(stats, final) {
       for (const s of stats) {

@@ -1,13 +1,17 @@
 /**
  * The sync worker's entry: wires the light client (light-client.ts) to IndexedDB, to libp2p
  * WebSocket peers it dials itself and to WebRTC peers the page bridges in (bridged-peer.ts), and
- * answers the page's messages (src/client/messages.ts). Everything heavy (hashing, decoding,
+ * answers the page's messages (src/api/worker-protocol.ts): the light client runs as a task that
+ * `stop` ends cleanly and `start` resumes; each read runs under its own signal, which `cancel`
+ * aborts; the light client's events go to the page unchanged. Everything heavy (hashing, decoding,
  * storage) happens here, off the page's main thread.
  */
-import type { FromWorker, ToWorker } from '../client/messages.ts'
+import type { FromWorker, LightEvent, ToWorker } from '../api/worker-protocol.ts'
 import { useWasmKeccak } from '../core/hash.ts'
+import { pickAddr } from '../core/light/config.ts'
 import { IdbNodeStore } from '../store/idb-store.ts'
 import { BridgedPeer } from './bridged-peer.ts'
+import { peerSourceOf } from './driver-ports.ts'
 import { createLightClient, type LightClient } from './light-client.ts'
 import { createPeerRegistry } from './peer-registry.ts'
 import { loadProofCache } from './proof-cache.ts'
@@ -32,36 +36,44 @@ void databases.then((names) => {
   if (names && !names.some((n) => n.startsWith('rootsync-'))) void loadLibp2p()
 })
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m)
+const emit = (event: LightEvent) => post({ type: 'event', event })
 const peers = createPeerRegistry((views) => post({ type: 'peers', peers: views }))
 let client: LightClient | null = null
-let chainId = 0
+/** The database this worker serves (one per worker). */
+let dbName: string | null = null
 /** Reads that arrive before `start` finished opening the store. */
 let ready: Promise<LightClient> | null = null
+/** libp2p and the configured peers, once dialled. */
+let net: Promise<void> | null = null
+/** Reads in flight, by id: `cancel` aborts one. */
+const reads = new Map<number, AbortController>()
 
 /**
  * Reads are served as soon as the stored head is trusted again (warm start), before libp2p, the
  * node index or any peer: the first verified balance of a return visit needs only IndexedDB.
  */
 async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClient> {
-  chainId = m.bootstrap.chainId
   // A first visit has no local answer to give: dial the peers while IndexedDB opens. A return
-  // visit answers from IndexedDB first and connects a turn later.
+  // visit answers from IndexedDB first and connects when the driver first asks a peer.
   const first = (await databases)?.includes(m.dbName) === false
-  const net = first ? network(m) : null
+  const connect = () => {
+    net ??= network(m)
+    return net
+  }
+  if (first) connect().catch(() => {})
   // Reads hash little and do not wait for the wasm keccak (the sync does, in `network`).
   const store = await IdbNodeStore.open(m.dbName)
-  const c = createLightClient({ config: m.bootstrap, store, peers, post })
+  const cache = await loadProofCache(store)
+  const c = createLightClient({
+    config: m.bootstrap,
+    store,
+    source: peerSourceOf(peers, m.bootstrap, connect),
+    peers,
+    emit,
+    cache,
+  })
   client = c
-  // Reads start once both are in (they are only served after `start` resolves).
-  const [cache] = await Promise.all([loadProofCache(store), c.warmStart()])
-  c.cache = cache
-  setTimeout(() =>
-    (net ?? network(m))
-      .then(() => c.run())
-      .catch((e: Error & { code?: string }) =>
-        post({ type: 'error', code: e.code ?? 'WORKER_FAILED', message: e.message }),
-      ),
-  )
+  c.start()
   return c
 }
 
@@ -75,7 +87,7 @@ async function network(m: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   const [{ createBrowserLibp2p, multiaddr, PeerClient }] = await Promise.all([loadLibp2p(), keccakReady])
   const node = await createBrowserLibp2p(true)
   for (const p of m.bootstrap.peers) {
-    const addr = p.addrs.find((a) => a.includes('/ws'))
+    const addr = pickAddr(p, 'websocket')
     if (!addr) continue
     const ma = multiaddr(addr)
     peers.add({
@@ -90,50 +102,84 @@ async function network(m: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   }
 }
 
-function answer<T>(id: number, work: (c: LightClient) => Promise<T>, reply: (a: T) => FromWorker): void {
+function answer<T>(
+  id: number,
+  work: (c: LightClient, signal: AbortSignal) => Promise<T>,
+  reply: (a: T) => FromWorker,
+): void {
   if (!ready) {
     post({ type: 'read-error', id, code: 'NOT_STARTED', message: 'the worker has not been started' })
     return
   }
-  ready.then(work).then(
-    (a) => post(reply(a)),
-    (e: Error & { code?: string }) =>
-      post({ type: 'read-error', id, code: e.code ?? 'READ_FAILED', message: e.message }),
-  )
+  const ac = new AbortController()
+  reads.set(id, ac)
+  ready
+    .then((c) => work(c, ac.signal))
+    .then(
+      (a) => reads.delete(id) && post(reply(a)),
+      (e: Error & { code?: string }) =>
+        reads.delete(id) &&
+        post({ type: 'read-error', id, code: e.code ?? 'READ_FAILED', message: e.message }),
+    )
 }
 
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data
   switch (m.type) {
     case 'start':
-      ready = start(m)
-      ready.catch((e: Error & { code?: string }) =>
-        post({ type: 'error', code: e.code ?? 'START_FAILED', message: e.message }),
-      )
+      if (!ready) {
+        dbName = m.dbName
+        ready = start(m)
+        ready.catch((e: Error & { code?: string }) =>
+          emit({ type: 'error', code: e.code ?? 'START_FAILED', message: e.message, retryInMs: null }),
+        )
+      } else if (m.dbName !== dbName) {
+        emit({
+          type: 'error',
+          code: 'WORKER_BOUND',
+          message: `this worker serves ${dbName}; start another worker for ${m.dbName}`,
+          retryInMs: null,
+        })
+      } else
+        void ready.then(
+          (c) => c.start(),
+          () => {},
+        )
+      break
+    case 'stop':
+      if (ready)
+        void ready.then(
+          (c) => c.stop(m.reason),
+          () => {},
+        )
+      else emit({ type: 'phase', phase: 'stopped', detail: 'not started' })
       break
     case 'getAccount':
       answer(
         m.id,
-        (c) => getAccount(c, m.address),
+        (c, signal) => getAccount(c, m.address, signal),
         (a) => ({ type: 'account', id: m.id, answer: a }),
       )
       break
     case 'getStorage':
       answer(
         m.id,
-        (c) => getStorage(c, m.address, m.slot),
+        (c, signal) => getStorage(c, m.address, m.slot, signal),
         (a) => ({ type: 'storage', id: m.id, answer: a }),
       )
       break
-    case 'add-peer': {
-      const p = peers.add({
-        ...m.peer,
-        transport: 'webrtc',
-        client: new BridgedPeer(m.peer.peerId, m.port, 10_000),
-      })
-      if (chainId) void peers.check(p, chainId)
+    case 'cancel': {
+      const ac = reads.get(m.id)
+      if (!ac) break
+      reads.delete(m.id)
+      ac.abort(new DOMException('the read was cancelled', 'AbortError'))
+      post({ type: 'read-error', id: m.id, code: 'READ_CANCELLED', message: 'the read was cancelled' })
       break
     }
+    case 'add-peer':
+      // The driver hears of it (peerSourceOf's onJoin) and asks its status at once.
+      peers.add({ ...m.peer, transport: 'webrtc', client: new BridgedPeer(m.peer.peerId, m.port, 10_000) })
+      break
     case 'peer-closed':
       peers.close(`webrtc:${m.peerId}`)
       break

@@ -7,30 +7,66 @@
  * state root; a peer whose proof fails is charged and the next one asked. Either way the answer
  * names its source and the header it is proven against, and its proof path is cached on the device
  * (proof-cache.ts) so the next visit can answer before anything else has loaded.
+ *
+ * A local read that meets a missing or corrupt node does not fail: the damage is reported
+ * (`ReadContext.damaged`, which flags the state for repair, repair-flag.ts) and the same read is
+ * answered by proof from a peer instead, verified the same way. From then on the local state is not
+ * used as complete.
  */
-import type { AccountAnswer, HeaderView, StorageAnswer } from '../client/messages.ts'
+import type { AccountAnswer, HeaderView, StorageAnswer } from '../api/worker-protocol.ts'
 import type { Account } from '../core/account.ts'
-import { type AccountProof, type VerifiedAccount, verifyRequestedProof } from '../core/account-proof.ts'
+import { verifyRequestedProof } from '../core/account-proof.ts'
 import { fromHexExact, padLeft, toHex } from '../core/bytes.ts'
 import { accountProof } from '../core/chain/state-proof.ts'
 import { timeoutSignal } from '../core/clock.ts'
 import { InputError, RootsyncError } from '../core/errors.ts'
 import type { NodeStore } from '../core/store.ts'
+import { throwIfStopped } from '../core/task.ts'
 import { realClock } from '../platform/clock.ts'
-import type { PeerRegistry } from './peer-registry.ts'
+import type { PeerRegistry, RegisteredPeer } from './peer-registry.ts'
 import type { ProofCache } from './proof-cache.ts'
+import { damageOf, type RepairFlag } from './repair-flag.ts'
 
 export interface ReadContext {
-  /** The newest verified header; waits for one (the first header verification) if there is none. */
-  head(): Promise<HeaderView & { root: Uint8Array }>
-  /** The store, when the state under `root` is complete in it. */
+  /**
+   * The newest verified header; waits for one (the first header verification) if there is none,
+   * until `signal` aborts.
+   */
+  head(signal?: AbortSignal): Promise<HeaderView & { root: Uint8Array }>
+  /** The store, when the state under `root` is complete in it (and not flagged for repair). */
   localState(root: Uint8Array): NodeStore | null
+  /** A local read met damage: flag the state for repair (persisted, reported); idempotent. */
+  damaged(flag: RepairFlag): Promise<void>
   peers: PeerRegistry
   /** Proof paths of recent reads, answered from before the node index has loaded. */
   cache: ProofCache | null
 }
 
 const PROOF_TIMEOUT_MS = 5000
+/** How long a read that must go by proof waits for a first connected peer. */
+const PEER_WAIT_MS = 10_000
+
+/**
+ * The usable peers; while there are none, waits (bounded) for the first to connect: a return visit
+ * answers from IndexedDB before it connects, so a read that must go by proof (the local state is
+ * damaged) can come before any peer is up.
+ */
+async function peersFor(ctx: ReadContext, stop?: AbortSignal): Promise<RegisteredPeer[]> {
+  if (ctx.peers.usable().length) return ctx.peers.usable()
+  const { signal, clear } = timeoutSignal(realClock, stop, PEER_WAIT_MS)
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      off()
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const off = ctx.peers.onJoin(done)
+    signal.addEventListener('abort', done, { once: true })
+  })
+  clear()
+  if (stop) throwIfStopped(stop, 'read')
+  return ctx.peers.usable()
+}
 
 const shape = (a: Account | null): AccountAnswer['account'] =>
   a && {
@@ -54,14 +90,21 @@ function parseAddress(addressHex: string): Uint8Array {
 }
 
 /** Asks peers in turn for a proof of `address` (and `slots`) until one verifies. */
-async function proven(ctx: ReadContext, root: Uint8Array, address: Uint8Array, slots: Uint8Array[]) {
+async function proven(
+  ctx: ReadContext,
+  root: Uint8Array,
+  address: Uint8Array,
+  slots: Uint8Array[],
+  stop?: AbortSignal,
+) {
   const errors: string[] = []
-  for (const p of ctx.peers.usable()) {
+  for (const p of await peersFor(ctx, stop)) {
     let proof: Awaited<ReturnType<typeof p.client.proof>>
-    const { signal, clear } = timeoutSignal(realClock, undefined, PROOF_TIMEOUT_MS)
+    const { signal, clear } = timeoutSignal(realClock, stop, PROOF_TIMEOUT_MS)
     try {
       proof = await p.client.proof({ stateRoot: root, address, slots }, signal)
     } catch (e) {
+      if (stop) throwIfStopped(stop, 'read')
       errors.push(`${p.view.name}: ${(e as Error).message}`)
       continue
     } finally {
@@ -87,8 +130,8 @@ async function proven(ctx: ReadContext, root: Uint8Array, address: Uint8Array, s
  * a peer. Local reads build the same EIP-1186 proof from IndexedDB and verify it, so every path
  * ends in `verifyRequestedProof` against the verified header's root.
  */
-async function read(ctx: ReadContext, address: Uint8Array, slots: Uint8Array[]) {
-  const { root, ...header } = await ctx.head()
+async function read(ctx: ReadContext, address: Uint8Array, slots: Uint8Array[], signal?: AbortSignal) {
+  const { root, ...header } = await ctx.head(signal)
   const cached = ctx.cache?.get(root, address, slots)
   if (cached) {
     try {
@@ -99,21 +142,31 @@ async function read(ctx: ReadContext, address: Uint8Array, slots: Uint8Array[]) 
     }
   }
   const local = ctx.localState(root)
-  let proof: AccountProof
-  let peer: string | undefined
-  let v: VerifiedAccount
   if (local) {
-    proof = await accountProof(local, root, address, slots)
-    v = verifyRequestedProof(root, address, slots, proof)
-  } else ({ v, peer, proof } = await proven(ctx, root, address, slots))
+    try {
+      const proof = await accountProof(local, root, address, slots)
+      const v = verifyRequestedProof(root, address, slots, proof)
+      ctx.cache?.put(root, proof, slots)
+      return { v, source: 'local' as const, cached: false, peer: undefined, header }
+    } catch (e) {
+      const damage = damageOf(e)
+      if (!damage) throw e
+      await ctx.damaged(damage)
+    }
+  }
+  const { v, peer, proof } = await proven(ctx, root, address, slots, signal)
   ctx.cache?.put(root, proof, slots)
-  return { v, source: local ? ('local' as const) : ('proof' as const), cached: false, peer, header }
+  return { v, source: 'proof' as const, cached: false, peer, header }
 }
 
-export async function getAccount(ctx: ReadContext, addressHex: string): Promise<AccountAnswer> {
+export async function getAccount(
+  ctx: ReadContext,
+  addressHex: string,
+  signal?: AbortSignal,
+): Promise<AccountAnswer> {
   const t = performance.now()
   const address = parseAddress(addressHex)
-  const { v, source, cached, peer, header } = await read(ctx, address, [])
+  const { v, source, cached, peer, header } = await read(ctx, address, [], signal)
   return {
     address: toHex(address),
     account: shape(v.account),
@@ -129,11 +182,12 @@ export async function getStorage(
   ctx: ReadContext,
   addressHex: string,
   slotHex: string,
+  signal?: AbortSignal,
 ): Promise<StorageAnswer> {
   const t = performance.now()
   const address = parseAddress(addressHex)
   const slot = parseSlot(slotHex)
-  const { v, source, cached, peer, header } = await read(ctx, address, [slot])
+  const { v, source, cached, peer, header } = await read(ctx, address, [slot], signal)
   const value = v.account ? (v.storage[0]?.value ?? 0n) : 0n
   return {
     address: toHex(address),

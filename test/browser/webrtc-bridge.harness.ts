@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { extname, join, normalize } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { build, type Rolldown } from 'vite'
-import type { PeerInfo } from '../../src/client/messages.ts'
+import type { PeerInfo } from '../../src/api/worker-protocol.ts'
 import { ROOT } from '../helpers/cli.ts'
 
 export interface ChunkSize {

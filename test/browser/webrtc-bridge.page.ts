@@ -3,7 +3,7 @@
  * the app does), bridges the peers from /config.json to the worker, and exposes `window.__rt` for
  * the test to drive the worker and read the bridge's events, stats and the main thread's long tasks.
  */
-import type { PeerInfo } from '../../src/client/messages.ts'
+import type { PeerInfo } from '../../src/api/worker-protocol.ts'
 import type { BridgeEvent, WebRtcBridge } from '../../src/page/webrtc-bridge.ts'
 import type { Cmd } from './webrtc-bridge.worker.ts'
 

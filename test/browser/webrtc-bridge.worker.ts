@@ -7,7 +7,7 @@
  * this worker (the benchmark's baseline).
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import type { ToWorker } from '../../src/client/messages.ts'
+import type { ToWorker } from '../../src/api/worker-protocol.ts'
 import { accountRefs } from '../../src/core/account.ts'
 import { equals, fromHex, toHex } from '../../src/core/bytes.ts'
 import { headerHash } from '../../src/core/chain/header.ts'

@@ -4,48 +4,25 @@
  * headers is banned instead of holding the client. (IndexedDB itself is covered in Chromium.)
  */
 import { describe, expect, it } from 'vitest'
-import type { BootstrapInfo, FromWorker } from '../../src/client/messages.ts'
+import type { LightEvent } from '../../src/api/worker-protocol.ts'
 import type { AccountProof } from '../../src/core/account-proof.ts'
 import { toHex } from '../../src/core/bytes.ts'
-import { devnetProducer, generateDevnet, produceBlock } from '../../src/core/chain/devnet.ts'
-import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
 import { headerHash, type SignedHeader } from '../../src/core/chain/header.ts'
 import { StateDB } from '../../src/core/chain/state.ts'
 import { accountProof } from '../../src/core/chain/state-proof.ts'
+import { keccak256 } from '../../src/core/hash.ts'
+import { readRepair } from '../../src/core/light/trust.ts'
 import type { ProofRequest, StatusResponse } from '../../src/core/protocol/messages.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
 import { WireClient } from '../../src/net/wire-client.ts'
+import { peerSourceOf } from '../../src/worker/driver-ports.ts'
 import { createLightClient } from '../../src/worker/light-client.ts'
 import { createPeerRegistry } from '../../src/worker/peer-registry.ts'
 import { getAccount } from '../../src/worker/verified-reads.ts'
+import { makeDevnetChain } from '../helpers/devnet-chain.ts'
 
-async function makeChain(blocks: number) {
-  const { genesis, keys } = generateDevnet({ seed: 'light', accounts: 400, contracts: 4, slots: 4 })
-  const store = new MemoryNodeStore()
-  const nodes: [Uint8Array, Uint8Array][] = []
-  const root = genesisStateRoot(genesis, (h, b) => nodes.push([h, b]))
-  await store.write({ nodes })
-  const headers: SignedHeader[] = [{ header: genesisHeader(genesis, root), signatures: [] }]
-  const producer = devnetProducer(genesis, keys, 5)
-  let state = new StateDB(store, root)
-  for (let i = 0; i < blocks; i++) {
-    const parent = headers.at(-1)!.header
-    const b = await produceBlock(producer, state, parent, parent.timestamp + 1)
-    await store.write({ nodes: b.commit.nodes })
-    b.commit.markStored()
-    state = b.state
-    headers.push({ header: b.block.header, signatures: b.block.signatures })
-  }
-  const genesisHash = toHex(headerHash(headers[0]!.header))
-  const config: BootstrapInfo = {
-    chainId: genesis.chainId,
-    genesisHash,
-    checkpoint: { number: 0, hash: genesisHash },
-    validators: genesis.validators.map(toHex),
-    peers: [],
-  }
-  return { genesis, store, headers, config }
-}
+const makeChain = (blocks: number) =>
+  makeDevnetChain({ seed: 'light', accounts: 400, contracts: 4, slots: 4 }, blocks, 5)
 
 /** A peer answering from the chain; `claimHead` makes it claim a head it does not have. */
 class ChainPeer extends WireClient {
@@ -85,35 +62,33 @@ class ChainPeer extends WireClient {
   }
 }
 
-/** The worker's store seam, over memory (IndexedDB's extras are no-ops here). */
+/** The driver's store contract, over memory (pruning is a no-op here). */
 function memoryStore() {
   const s = new MemoryNodeStore()
   return Object.assign(s, {
-    get size() {
-      return s.nodes.size
-    },
-    stagedCount: 0,
-    packBytes: 0,
     ready: async () => {},
-    compact: async () => ({ kept: s.nodes.size, dropped: 0, bytes: 0 }),
+    stats: () => ({ nodes: s.nodes.size, bytes: 0, staged: 0 }),
+    compact: async () => ({ kept: s.nodes.size, dropped: 0 }),
+    close: async () => {},
   })
 }
 
 function client(chain: Awaited<ReturnType<typeof makeChain>>, peers: WireClient[]) {
-  const events: FromWorker[] = []
+  const events: LightEvent[] = []
   const registry = createPeerRegistry(() => {})
   for (const p of peers)
     registry.add({ peerId: p.id, name: p.id, transport: 'websocket', addr: `/mem/${p.id}`, client: p })
   const store = memoryStore()
   const lc = createLightClient({
     config: chain.config,
-    store: store as never,
+    store,
+    source: peerSourceOf(registry, chain.config, async () => {}),
     peers: registry,
-    post: (m) => events.push(m),
-    followMs: 20,
+    emit: (e) => events.push(e),
+    options: { followMs: 20 },
   })
-  void lc.run()
-  return { lc, events, registry, store }
+  lc.start()
+  return { lc, events, registry, store, stop: () => lc.stop() }
 }
 
 const until = async (f: () => boolean, ms = 20_000) => {
@@ -129,7 +104,7 @@ describe('light client (worker pipeline)', () => {
     const chain = await makeChain(3)
     const { lc, events } = client(chain, [new ChainPeer('honest', chain)])
     await until(() => events.some((e) => e.type === 'synced'))
-    const synced = events.find((e) => e.type === 'synced') as Extract<FromWorker, { type: 'synced' }>
+    const synced = events.find((e) => e.type === 'synced') as Extract<LightEvent, { type: 'synced' }>
     expect(synced.height).toBe(3)
     expect(synced.root).toBe(toHex(chain.headers[3]!.header.stateRoot))
     const [address] = chain.genesis.alloc[5]!
@@ -166,7 +141,11 @@ describe('light client (worker pipeline)', () => {
       [new ChainPeer('other', chain)],
     )
     await until(() => wrong.events.some((e) => e.type === 'error'))
-    expect(wrong.events.find((e) => e.type === 'error')).toMatchObject({ code: 'CHECKPOINT_MISMATCH' })
+    // No peer can back a verified head: the error names each peer and why.
+    expect(wrong.events.find((e) => e.type === 'error')).toMatchObject({
+      code: 'NO_VERIFIED_HEAD',
+      message: expect.stringMatching(/other: .*is not the checkpoint/),
+    })
     expect(wrong.events.some((e) => e.type === 'synced' || e.type === 'header')).toBe(false)
   })
 
@@ -176,10 +155,68 @@ describe('light client (worker pipeline)', () => {
     const { events, registry } = client(chain, [liar, new ChainPeer('honest', chain)])
     await until(() => events.some((e) => e.type === 'synced'))
     const views = Object.fromEntries(registry.views().map((v) => [v.id, v]))
-    expect(views.liar!.banned).toMatch(/headers did not verify/)
+    expect(views.liar!.banned).toMatch(/headers/)
     expect(views.liar!.score).toBe(0)
     expect(views.honest!.banned).toBeNull()
-    const synced = events.find((e) => e.type === 'synced') as Extract<FromWorker, { type: 'synced' }>
+    const synced = events.find((e) => e.type === 'synced') as Extract<LightEvent, { type: 'synced' }>
     expect(synced.height).toBe(3)
+  })
+
+  it('stops cleanly when asked (a stopped phase, no more work) and a later run resumes from the store', async () => {
+    const chain = await makeChain(2)
+    const { lc, events, stop } = client(chain, [new ChainPeer('honest', chain)])
+    await until(() => events.some((e) => e.type === 'synced'))
+    await stop()
+    // The task has ended (its loop is over) and said so last.
+    expect(events.at(-1)).toMatchObject({ type: 'phase', phase: 'stopped' })
+    const count = events.length
+    // Reads still answer after the stop, from the complete local state.
+    const [address] = chain.genesis.alloc[3]!
+    expect((await getAccount(lc, toHex(address))).source).toBe('local')
+    lc.start()
+    await until(() => events.slice(count).some((e) => e.type === 'header'))
+    await lc.stop()
+    // The state was complete already: nothing downloaded again.
+    const again = events.slice(count).filter((e) => e.type === 'synced')
+    expect(again.length).toBeGreaterThan(0)
+    expect(again.every((e) => e.nodes === 0)).toBe(true)
+  })
+
+  it('a local read that meets a missing node answers by proof and flags the state for repair', async () => {
+    const chain = await makeChain(2)
+    const { lc, events, store } = client(chain, [new ChainPeer('honest', chain)])
+    await until(() => events.some((e) => e.type === 'synced'))
+    const root = chain.headers[2]!.header.stateRoot
+    const [address] = chain.genesis.alloc[7]!
+    // Drop a node on the account's proof path (below the root) from the client's store.
+    const path = (await accountProof(chain.store, root, address, [])).accountProof
+    const victim = toHex(keccak256(path[1]!))
+    expect(store.nodes.delete(victim)).toBe(true)
+    const a = await getAccount(lc, toHex(address))
+    expect(a.source).toBe('proof')
+    expect(a.peer).toBe('honest')
+    const want = await new StateDB(chain.store, root).getAccount(address)
+    expect(a.account?.balance).toBe(want!.balance.toString())
+    expect(events.find((e) => e.type === 'repair-needed')).toEqual({
+      type: 'repair-needed',
+      reason: 'missing-node',
+      hash: victim,
+    })
+    expect(await readRepair(store)).toEqual({ reason: 'missing-node', hash: victim })
+    // From then on the local state is not used as complete, even for an undamaged path.
+    const [other] = chain.genesis.alloc[100]!
+    expect((await getAccount(lc, toHex(other))).source).toBe('proof')
+    expect(events.filter((e) => e.type === 'repair-needed')).toHaveLength(1)
+  })
+
+  it('a read can be cancelled while it waits (for a verified header, here: no peer answers)', async () => {
+    const chain = await makeChain(1)
+    const { lc, stop } = client(chain, [])
+    const ac = new AbortController()
+    const [address] = chain.genesis.alloc[1]!
+    const read = getAccount(lc, toHex(address), ac.signal)
+    ac.abort(new DOMException('the read was cancelled', 'AbortError'))
+    await expect(read).rejects.toMatchObject({ name: 'AbortError' })
+    await stop()
   })
 })

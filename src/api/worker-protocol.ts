@@ -1,0 +1,133 @@
+/**
+ * The page ↔ sync-worker protocol: the one module both sides import (src/client and src/ui on the
+ * page, src/worker in the worker, src/page for the WebRTC bridge), so neither depends on the other.
+ * Everything here is structured-clone data.
+ *
+ * The worker forwards the light client's events (`LightEvent`, src/core/light/events.ts) unchanged
+ * inside `{ type: 'event' }`: machine-readable fields carry the meaning, `detail` strings are for
+ * display only. Long jobs are controlled by messages, not by terminating the worker: `start` runs
+ * (or resumes) the light client's task, `stop` stops it cleanly (sync, follow and prune end at a
+ * consistent point of the store; reads keep answering), `cancel` abandons one read.
+ *
+ * Security considerations: nothing the page sends is trusted for verification. The configuration
+ * (`BootstrapInfo`) is the root of trust by design; every answer the worker sends back was verified
+ * in the worker against a header verified from it. The bridge messages carry raw bytes the worker
+ * decodes and verifies itself.
+ */
+import type { BootstrapConfig as BootstrapInfo, PeerEntry as PeerInfo } from '../core/light/config.ts'
+import type { HeaderView, LightEvent } from '../core/light/events.ts'
+import type { ProtocolName } from '../core/protocol/messages.ts'
+
+/**
+ * What the client trusts and where it looks (the chain, a checkpoint with the validator set that
+ * signs from it, the peers to try): the light client's one configuration type. The devnet writes one
+ * as bootstrap.json; URL parameters and the settings form override it.
+ */
+export type {
+  BootstrapConfig as BootstrapInfo,
+  PeerEntry as PeerInfo,
+} from '../core/light/config.ts'
+export type { HeaderView, LightEvent, LightPhase } from '../core/light/events.ts'
+
+export type Transport = 'websocket' | 'webrtc'
+
+/** A peer as the peers table shows it; totals are over the whole session, not one sync round. */
+export interface PeerView {
+  id: string
+  name: string
+  transport: Transport
+  addr: string
+  state: 'connecting' | 'connected' | 'unreachable' | 'wrong-chain' | 'closed'
+  /** Last status round trip, ms. */
+  rttMs: number | null
+  nodesServed: number
+  bytesServed: number
+  /** Timeouts, transport errors and missing nodes. */
+  failures: number
+  /** Replies that provably did not match what was asked (wrong hash): never stored. */
+  bad: number
+  /** 0–100: 100 for a peer that served everything asked, lower for each failure and bad reply. */
+  score: number
+  banned: string | null
+  error: string | null
+}
+
+export interface AccountAnswer {
+  address: string
+  /** `null`: proven absent. */
+  account: { balance: string; nonce: string; codeHash: string; storageRoot: string } | null
+  /** Where the answer came from: the complete local state, or a Merkle proof from a peer. */
+  source: 'local' | 'proof'
+  /** Answered from the proof path cached on this device by an earlier read (verified again now). */
+  cached?: boolean
+  peer?: string
+  /** The verified header whose state root the answer is proven against. */
+  header: HeaderView
+  /** Milliseconds the worker spent answering. */
+  ms: number
+}
+
+export interface StorageAnswer {
+  address: string
+  slot: string
+  /** The slot's value (32 bytes, hex); zero when the slot or the account is proven absent. */
+  value: string
+  source: 'local' | 'proof'
+  cached?: boolean
+  peer?: string
+  header: HeaderView
+  ms: number
+}
+
+export type ToWorker =
+  /**
+   * Opens the chain's database and runs the light client (checkpoint → headers → sync → follow →
+   * prune). After `stop`, the same message resumes it. A worker serves one database: a `start`
+   * naming another is refused with an `error` event (code WORKER_BOUND); use a new worker.
+   */
+  | { type: 'start'; bootstrap: BootstrapInfo; dbName: string }
+  /** Stops the light client's task; answered by a `phase: 'stopped'` event once it has stopped. */
+  | { type: 'stop'; reason?: string }
+  | { type: 'getAccount'; id: number; address: string }
+  | { type: 'getStorage'; id: number; address: string; slot: string }
+  /** Abandons read `id`: it is answered with a `read-error` of code READ_CANCELLED. */
+  | { type: 'cancel'; id: number }
+  /** A peer whose connection the page owns (WebRTC): requests go over `port` (BridgeRequest). */
+  | { type: 'add-peer'; peer: { peerId: string; name: string; addr: string }; port: MessagePort }
+  | { type: 'peer-closed'; peerId: string }
+  /** Try again after a failure the worker does not retry by itself (a full store). */
+  | { type: 'retry' }
+
+export type FromWorker =
+  /** One of the light client's events, unchanged. */
+  | { type: 'event'; event: LightEvent }
+  /** The peers table (the worker's peer registry, whole-session totals). */
+  | { type: 'peers'; peers: PeerView[] }
+  | { type: 'account'; id: number; answer: AccountAnswer }
+  | { type: 'storage'; id: number; answer: StorageAnswer }
+  | { type: 'read-error'; id: number; code: string; message: string }
+
+/** Worker → page over a bridged peer's port. `cancel` aborts a request in flight. */
+export type BridgeRequest = { id: number; name: ProtocolName; bytes: Uint8Array } | { cancel: number }
+
+/** Page → worker: the reply bytes (transferred), or why there are none. */
+export type BridgeReply =
+  | { id: number; bytes: Uint8Array }
+  | { id: number; reason: 'timeout' | 'stream' | 'dial' | 'aborted'; message: string }
+
+/** What the page's WebRTC bridge reports about its dials. */
+export interface BridgeEvent {
+  peerId: string
+  type: 'connected' | 'failed' | 'closed'
+  message?: string
+}
+
+/**
+ * The page's WebRTC bridge as the embeddable client uses it (src/page/webrtc-bridge.ts
+ * `bridgeWebRtcPeers` is one): dial `peers` on the page and hand each to `worker` as an `add-peer`.
+ */
+export type WebRtcBridgeFn = (
+  peers: PeerInfo[],
+  worker: Pick<Worker, 'postMessage'>,
+  opts: { allowLocal: boolean; onEvent?: (e: BridgeEvent) => void },
+) => Promise<{ close(): Promise<void> }>
