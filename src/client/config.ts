@@ -12,16 +12,13 @@
  *   address=0x…                              an account to look up as soon as possible
  */
 import type { BootstrapInfo, PeerInfo } from '../api/worker-protocol.ts'
+import { BootstrapError as ConfigError, parseBootstrap, usesTransport } from '../core/light/config.ts'
 
-export class ConfigError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field}: ${message}`)
-    this.name = 'ConfigError'
-  }
-}
+/**
+ * A field that is missing or malformed, named (`checkpoint`, `peers`, `validators[2]`…): the core
+ * configuration parser's error, so the page, the worker and the CLI refuse the same things alike.
+ */
+export { BootstrapError as ConfigError } from '../core/light/config.ts'
 
 /** The fields a person can set (URL or form); strings as typed. */
 export interface ConfigFields {
@@ -35,7 +32,6 @@ export const SETTINGS_KEY = 'rootsync.settings'
 /** The configuration the app last started with (a return visit starts with it at once). */
 export const LAST_CONFIG_KEY = 'rootsync.lastConfig'
 
-const HASH = /^0x[0-9a-fA-F]{64}$/
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/
 
 const list = (s: string) =>
@@ -51,7 +47,7 @@ export function parsePeers(s: string): PeerInfo[] {
     const m = /\/p2p\/([1-9A-HJ-NP-Za-km-z]{46,60})$/.exec(addr)
     if (!addr.startsWith('/') || !m)
       throw new ConfigError('peers', `"${addr}" is not a multiaddr ending in /p2p/<peer id>`)
-    if (!/\/(ws|wss|webrtc-direct)(\/|$)/.test(addr))
+    if (!usesTransport(addr, 'websocket') && !usesTransport(addr, 'webrtc-direct'))
       throw new ConfigError(
         'peers',
         `"${addr}" uses no transport a browser can dial (ws, wss or webrtc-direct)`,
@@ -87,11 +83,11 @@ export function resolveConfig(base: BootstrapInfo | null, f: ConfigFields): Boot
   if (f.peers?.trim()) c.peers = parsePeers(f.peers)
   if (c.chainId === undefined)
     throw new ConfigError('chainId', 'not set (no bootstrap.json, URL or settings)')
-  if (!c.checkpoint || !HASH.test(c.checkpoint.hash)) throw new ConfigError('checkpoint', 'not set')
+  if (!c.checkpoint) throw new ConfigError('checkpoint', 'not set')
   if (!c.validators?.length) throw new ConfigError('validators', 'not set')
   if (!c.peers?.length) throw new ConfigError('peers', 'no peers to sync from')
-  c.genesisHash ??= ''
-  return c as BootstrapInfo
+  // The whole configuration (a bootstrap.json's fields too) through the one parser.
+  return parseBootstrap(c)
 }
 
 export function fieldsFromUrl(search: string): ConfigFields {
