@@ -1,6 +1,6 @@
 /**
  * Client side of the wire protocol: `PeerClient` talks to one remote peer, keeping a small pool of
- * open streams per protocol (a new stream per request costs 4–7 ms; an open one 1–2 ms, DESIGN §5)
+ * open streams per protocol (a new stream per request costs 4–7 ms; an open one 1–2 ms, measured)
  * and bounding every request by a timeout and the caller's `AbortSignal`.
  *
  * It decodes replies with the strict codec but verifies nothing about their content: callers hash

@@ -1,7 +1,7 @@
 /**
  * Node 20 lacks `Promise.withResolvers` (Node 22 has it), which libp2p 3 uses, and a global
  * `WebSocket`, which @libp2p/websockets dials with. Imported first by every Node entry point. The
- * `ws` package is used rather than Node's experimental client (measured 5–7 MB/s upload, DESIGN §5).
+ * `ws` package is used rather than Node's experimental client (measured 5–7 MB/s upload on this project's machine).
  */
 import { WebSocket as WsWebSocket } from 'ws'
 

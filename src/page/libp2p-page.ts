@@ -1,6 +1,6 @@
 /**
  * libp2p for the page (main thread), which owns the WebRTC connections because RTCPeerConnection
- * does not exist in dedicated workers (Chromium 156, DESIGN §5). Dial-only, one transport:
+ * does not exist in dedicated workers (Chromium 156, measured). Dial-only, one transport:
  * WebRTC-direct to serving nodes, whose multiaddrs carry the certificate hash so no signalling
  * server is needed. @libp2p/webrtc runs the Noise handshake over its first data channel itself and
  * multiplexes streams as data channels, so the node needs no connection encrypter or stream muxer

@@ -1,6 +1,6 @@
 /**
  * A peer whose connection lives on the page: RTCPeerConnection does not exist in dedicated workers
- * (Chromium 156, DESIGN §6), so the page dials WebRTC and relays protocol requests for the worker
+ * (Chromium 156, measured), so the page dials WebRTC and relays protocol requests for the worker
  * over a MessagePort (see src/page/webrtc-bridge.ts). The page only moves bytes; decoding and every
  * check happen here, as for a WebSocket peer, so a compromised or buggy relay can at worst make the
  * peer look faulty, never get an unverified node stored.
