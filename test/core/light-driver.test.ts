@@ -27,6 +27,7 @@ import type { LightEvent } from '../../src/core/light/events.ts'
 import { startLightClient } from '../../src/core/light/follow.ts'
 import { NoVerifiedHeadError } from '../../src/core/light/headers.ts'
 import type { LightPeer } from '../../src/core/light/peers.ts'
+import { peerRows } from '../../src/core/light/summary.ts'
 import { syncOnce } from '../../src/core/light/sync-once.ts'
 import { readRepair } from '../../src/core/light/trust.ts'
 import { META } from '../../src/core/meta-keys.ts'
@@ -179,10 +180,11 @@ describe('light driver: liars listed first', () => {
       const s = await done
       expect(s.height).toBe(4)
       expect(s.root).toBe(toHex(chain.headers[4]!.header.stateRoot))
-      const liar = s.peers.find((p) => p.peer === 'liar')!
+      const rows = peerRows(s.peers)
+      const liar = rows.find((p) => p.peer === 'liar')!
       expect(liar.outcome).toBe('banned')
       expect(liar.banned).toMatch(/headers/)
-      expect(s.peers.find((p) => p.peer === 'honest')!.outcome).toBe('useful')
+      expect(rows.find((p) => p.peer === 'honest')!.outcome).toBe('useful')
       expect(events).toContainEqual(
         expect.objectContaining({ type: 'peer-charged', peer: 'liar', kind: 'banned' }),
       )
@@ -220,14 +222,14 @@ describe('light driver: liars listed first', () => {
     expect(s.height).toBe(3)
     // Done long before the staller's request deadline (10 s on the manual clock).
     expect(clock.now()).toBeLessThan(2000)
-    expect(s.peers.find((p) => p.peer === 'staller')).toMatchObject({ outcome: 'refused' })
+    expect(peerRows(s.peers).find((p) => p.peer === 'staller')).toMatchObject({ outcome: 'refused' })
 
     // One that answers its status at once, then stalls on headers: dropped after ~2 s, not 10 s.
     const slowHeaders = once(chain, [peer('slow', chain, 'stall-headers'), peer('honest', chain)])
     const h = await slowHeaders.done
     expect(h.height).toBe(3)
     expect(slowHeaders.clock.now()).toBeLessThan(5000)
-    expect(h.peers.find((p) => p.peer === 'slow')).toMatchObject({ timeouts: 1 })
+    expect(peerRows(h.peers).find((p) => p.peer === 'slow')).toMatchObject({ timeouts: 1 })
 
     const timedOut = once(chain, [peer('staller', chain, 'stall')])
     await expect(timedOut.done).rejects.toBeInstanceOf(NoVerifiedHeadError)
@@ -325,7 +327,7 @@ describe('light driver: following', () => {
     })
     const h = await drive(clock, lc.head())
     expect(h.number).toBe(3)
-    expect(lc.peers().find((p) => p.peer === 'liar')!.outcome).toBe('banned')
+    expect(peerRows(lc.peers()).find((p) => p.peer === 'liar')!.outcome).toBe('banned')
     lc.task.stop()
   })
 })
