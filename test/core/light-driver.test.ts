@@ -27,6 +27,7 @@ import type { LightEvent } from '../../src/core/light/events.ts'
 import { startLightClient } from '../../src/core/light/follow.ts'
 import { NoVerifiedHeadError } from '../../src/core/light/headers.ts'
 import type { LightPeer } from '../../src/core/light/peers.ts'
+import { peerRows } from '../../src/core/light/summary.ts'
 import { syncOnce } from '../../src/core/light/sync-once.ts'
 import { readRepair } from '../../src/core/light/trust.ts'
 import { META } from '../../src/core/meta-keys.ts'
@@ -78,6 +79,7 @@ type Mode =
   | 'claims-head'
   | 'stall'
   | 'stall-headers'
+  | 'wrong-root'
 
 const never = <T>() => new Promise<T>(() => {})
 
@@ -120,7 +122,14 @@ function peer(id: string, chain: Chain, mode: Mode = 'honest'): LightPeer & { he
       nodes: (hashes: Uint8Array[]) =>
         mode === 'stall'
           ? never<Uint8Array[]>()
-          : Promise.all(hashes.map(async (h) => (await chain.store.getNode(h)) ?? new Uint8Array(0))),
+          : Promise.all(
+              hashes.map(async (h) =>
+                // Another node where the state root was asked for (any node but that one).
+                mode === 'wrong-root' && toHex(h) === toHex(chain.head().stateRoot)
+                  ? genesisNodes.find(([k]) => toHex(k) !== toHex(h))![1]
+                  : ((await chain.store.getNode(h)) ?? new Uint8Array(0)),
+              ),
+            ),
       proof: () => never<never>(),
       blocks: () => never<never>(),
     },
@@ -179,10 +188,11 @@ describe('light driver: liars listed first', () => {
       const s = await done
       expect(s.height).toBe(4)
       expect(s.root).toBe(toHex(chain.headers[4]!.header.stateRoot))
-      const liar = s.peers.find((p) => p.peer === 'liar')!
+      const rows = peerRows(s.peers)
+      const liar = rows.find((p) => p.peer === 'liar')!
       expect(liar.outcome).toBe('banned')
       expect(liar.banned).toMatch(/headers/)
-      expect(s.peers.find((p) => p.peer === 'honest')!.outcome).toBe('useful')
+      expect(rows.find((p) => p.peer === 'honest')!.outcome).toBe('useful')
       expect(events).toContainEqual(
         expect.objectContaining({ type: 'peer-charged', peer: 'liar', kind: 'banned' }),
       )
@@ -220,14 +230,14 @@ describe('light driver: liars listed first', () => {
     expect(s.height).toBe(3)
     // Done long before the staller's request deadline (10 s on the manual clock).
     expect(clock.now()).toBeLessThan(2000)
-    expect(s.peers.find((p) => p.peer === 'staller')).toMatchObject({ outcome: 'refused' })
+    expect(peerRows(s.peers).find((p) => p.peer === 'staller')).toMatchObject({ outcome: 'refused' })
 
     // One that answers its status at once, then stalls on headers: dropped after ~2 s, not 10 s.
     const slowHeaders = once(chain, [peer('slow', chain, 'stall-headers'), peer('honest', chain)])
     const h = await slowHeaders.done
     expect(h.height).toBe(3)
     expect(slowHeaders.clock.now()).toBeLessThan(5000)
-    expect(h.peers.find((p) => p.peer === 'slow')).toMatchObject({ timeouts: 1 })
+    expect(peerRows(h.peers).find((p) => p.peer === 'slow')).toMatchObject({ timeouts: 1 })
 
     const timedOut = once(chain, [peer('staller', chain, 'stall')])
     await expect(timedOut.done).rejects.toBeInstanceOf(NoVerifiedHeadError)
@@ -235,6 +245,57 @@ describe('light driver: liars listed first', () => {
     expect(timedOut.events).toContainEqual(
       expect.objectContaining({ type: 'peer-charged', peer: 'staller', kind: 'failure' }),
     )
+  })
+})
+
+describe('light driver: the state phase', () => {
+  it('a peer answering the root probe with another node is banned for the session and named in the summary', async () => {
+    const chain = await makeChain(3)
+    const { events, done } = once(chain, [peer('liar', chain, 'wrong-root'), peer('honest', chain)])
+    const s = await done
+    expect(s.height).toBe(3)
+    const rows = peerRows(s.peers)
+    expect(rows.find((p) => p.peer === 'liar')).toMatchObject({
+      outcome: 'banned',
+      refusal: 'wrong-root',
+      banned: expect.stringMatching(/not the target root/),
+      delivered: 0,
+    })
+    expect(rows.find((p) => p.peer === 'liar')!.bad).toBeGreaterThanOrEqual(1)
+    expect(rows.find((p) => p.peer === 'honest')!.outcome).toBe('useful')
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: 'peer-charged', peer: 'liar', kind: 'banned' }),
+    )
+  })
+
+  it('a peer whose connection goes away leaves the running sync; the others complete it', async () => {
+    const chain = await makeChain(3)
+    const clock = manualClock()
+    const peers = [peer('a', chain), peer('b', chain)]
+    let leave: ((id: string) => void) | null = null
+    const task = syncOnce(
+      {
+        config: chain.config,
+        store: memoryStateStore(),
+        peers: {
+          list: () => peers,
+          onLeave: (fn) => {
+            leave = fn
+            return () => (leave = null)
+          },
+        },
+        clock,
+        // b's connection drops as soon as it has joined the sync.
+        emit: (e) => {
+          if (e.type === 'peer-joined' && e.peer === 'b') leave?.('b')
+        },
+      },
+      { target: 'latest' },
+    )
+    const s = await drive(clock, task.done)
+    expect(s.height).toBe(3)
+    expect(s.peers.find((p) => p.id === 'b')).toMatchObject({ outcome: 'left' })
+    expect(s.peers.find((p) => p.id === 'a')).toMatchObject({ outcome: 'used' })
   })
 })
 
@@ -325,7 +386,7 @@ describe('light driver: following', () => {
     })
     const h = await drive(clock, lc.head())
     expect(h.number).toBe(3)
-    expect(lc.peers().find((p) => p.peer === 'liar')!.outcome).toBe('banned')
+    expect(peerRows(lc.peers()).find((p) => p.peer === 'liar')!.outcome).toBe('banned')
     lc.task.stop()
   })
 })

@@ -25,7 +25,7 @@ import type { HeaderView } from './events.ts'
 import type { Answered } from './peers.ts'
 import { createSession, headerView, type SessionDeps } from './session.ts'
 import { syncState } from './state-step.ts'
-import { type PeerSummary, peerSummaries } from './summary.ts'
+import { type LightPeerSummary, lightSummary } from './summary.ts'
 import { loadTrust, type RepairRecord, repairRecord } from './trust.ts'
 
 export interface LightClientDeps extends SessionDeps {
@@ -42,7 +42,7 @@ export interface LightClient {
   /** Wakes a run waiting after a failure it does not retry by itself (a full store). */
   retry(): void
   /** Every peer seen this session, with what it did. */
-  peers(): PeerSummary[]
+  peers(): LightPeerSummary[]
 }
 
 export function startLightClient(d: LightClientDeps): LightClient {
@@ -224,6 +224,6 @@ export function startLightClient(d: LightClientDeps): LightClient {
     },
     localState: (root) => (!repair && completeRoot === toHex(root) ? store : null),
     retry: () => wakeRetry?.(),
-    peers: () => peerSummaries(s.ledger.all(), []),
+    peers: () => lightSummary(s.ledger),
   }
 }

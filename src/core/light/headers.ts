@@ -17,8 +17,9 @@ import type { TrustedHeader } from '../chain/header.ts'
 import { type Checkpoint, type HeaderSource, trustCheckpoint, verifyHeadersTo } from '../chain/light.ts'
 import type { Clock } from '../clock.ts'
 import { RootsyncError } from '../errors.ts'
+import { failureKind } from '../peers/failure.ts'
 import { throwIfStopped } from '../task.ts'
-import { type Answered, isTimeout, type PeerLedger, timed } from './peers.ts'
+import { type Answered, type PeerLedger, timed } from './peers.ts'
 
 /** Headers asked per request (the server's cap). */
 const HEADER_CHUNK = 512
@@ -143,7 +144,7 @@ export async function verifyHead(
       throwIfStopped(ph.signal, 'header verification')
       ph.ledger.charge(next.peer.id, e, `headers (claimed head ${next.status.headNumber})`)
       failed.add(next.peer.id)
-      if (isTimeout(e) && !ph.ledger.isBanned(next.peer.id)) slow.add(next.peer.id)
+      if (failureKind(e) === 'timeout' && !ph.ledger.isBanned(next.peer.id)) slow.add(next.peer.id)
       reasons.set(next.peer.id, ph.ledger.record(next.peer.id).reason ?? String(e))
     }
   }

@@ -13,7 +13,9 @@ import type { Block } from '../chain/block.ts'
 import { ChainError } from '../chain/errors.ts'
 import type { SignedHeader } from '../chain/header.ts'
 import { type Clock, timeoutSignal } from '../clock.ts'
-import { RlpError, RootsyncError } from '../errors.ts'
+import { RlpError } from '../errors.ts'
+import { failureKind, PeerFailure } from '../peers/failure.ts'
+import type { PeerSummary, RefusalKind } from '../peers/scheduler.ts'
 import type { ProofRequest, StatusResponse } from '../protocol/messages.ts'
 import type { LightEvent } from './events.ts'
 
@@ -32,26 +34,13 @@ export interface LightPeer {
   readonly wire: PeerWire
 }
 
-/** A request that got no answer in time (the clock's timeout, not the transport's). */
-export class PeerTimeoutError extends RootsyncError {
-  constructor(peer: string, what: string, ms: number) {
-    super('PEER_TIMEOUT', `${what} from ${peer}: no answer in ${ms} ms`, { peer })
-    this.name = 'PeerTimeoutError'
-  }
-}
-
-/** A timeout by any of the typed names a transport gives it (no message matching). */
-export function isTimeout(e: unknown): boolean {
-  const x = e as { name?: unknown; code?: unknown }
-  return x?.name === 'TimeoutError' || x?.code === 'PEER_TIMEOUT'
-}
-
 /** Replies that prove the peer wrong (headers that do not verify, bytes that do not decode). */
 export const isProvablyBad = (e: unknown): boolean => e instanceof ChainError || e instanceof RlpError
 
 /**
- * Runs `work` with a deadline from the clock; rejects with `PeerTimeoutError` at the deadline even
- * if the transport ignores the signal, so the driver never waits on a peer longer than `ms`.
+ * Runs `work` with a deadline from the clock; rejects with a `PeerFailure` of kind 'timeout' at the
+ * deadline even if the transport ignores the signal, so the driver never waits on a peer longer than
+ * `ms`.
  */
 export function timed<T>(
   clock: Clock,
@@ -63,19 +52,33 @@ export function timed<T>(
 ): Promise<T> {
   const { signal, clear } = timeoutSignal(clock, parent, ms)
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(parent.aborted ? parent.reason : new PeerTimeoutError(peer, what, ms))
+    const onAbort = () =>
+      reject(
+        parent.aborted
+          ? parent.reason
+          : new PeerFailure('timeout', 'PEER_TIMEOUT', `${what} from ${peer}: no answer in ${ms} ms`, {
+              peer,
+            }),
+      )
     if (signal.aborted) return onAbort()
     signal.addEventListener('abort', onAbort, { once: true })
     work(signal).then(resolve, reject)
   }).finally(clear)
 }
 
-/** What one peer did this session, as the summary shows it. */
+/**
+ * Why the driver did not use a peer: the engine's refusals at its root probe, plus the driver's own
+ * at the status round (another chain) and before the state phase (the peer pruned that state).
+ */
+export type LightRefusal = RefusalKind | 'other-chain' | 'pruned'
+
+/** What the driver itself saw of one peer this session (status and header requests, bans). */
 export interface PeerRecord {
   id: string
   status: StatusResponse | null
   /** Why it is not used (answered another chain, status failed or timed out), if it is not. */
   refused: string | null
+  refusal: LightRefusal | null
   /** Banned for the session, and why (provably wrong). */
   banned: string | null
   /** Provably bad replies seen by the driver (headers; the state engine counts its own). */
@@ -93,14 +96,35 @@ export interface PeerLedger {
   /** A failed or wrong request: counted, banned if provably wrong; emits `peer-charged`. */
   charge(id: string, e: unknown, what: string): void
   ban(id: string, reason: string): void
+  /** Not used, and why (null: used again). */
+  refuse(id: string, kind: LightRefusal | null, reason: string | null): void
+  /**
+   * The state engine's summary of its last run: kept for the session's summary, and acted on —
+   * a peer the engine banned, or that answered its root probe with another node (provably lying),
+   * is banned for the session.
+   */
+  absorb(summary: PeerSummary[]): void
+  /** The engine's summary of the last state sync (empty before one). */
+  stateSummary(): PeerSummary[]
 }
 
 export function createLedger(emit: (e: LightEvent) => void): PeerLedger {
   const records = new Map<string, PeerRecord>()
+  let state: PeerSummary[] = []
   const record = (id: string): PeerRecord => {
     let r = records.get(id)
     if (!r) {
-      r = { id, status: null, refused: null, banned: null, bad: 0, timeouts: 0, errors: 0, reason: null }
+      r = {
+        id,
+        status: null,
+        refused: null,
+        refusal: null,
+        banned: null,
+        bad: 0,
+        timeouts: 0,
+        errors: 0,
+        reason: null,
+      }
       records.set(id, r)
     }
     return r
@@ -124,11 +148,25 @@ export function createLedger(emit: (e: LightEvent) => void): PeerLedger {
         ledger.ban(id, reason)
         return
       }
-      if (isTimeout(e)) r.timeouts++
+      if (failureKind(e) === 'timeout') r.timeouts++
       else r.errors++
       r.reason = reason
       emit({ type: 'peer-charged', peer: id, kind: 'failure', reason })
     },
+    refuse(id, kind, reason) {
+      const r = record(id)
+      r.refusal = kind
+      r.refused = reason
+    },
+    absorb(summary) {
+      state = summary
+      for (const p of summary) {
+        // The engine announced its own bans (`peer-banned`): recorded without a second event.
+        if (p.outcome === 'banned') record(p.id).banned ??= p.reason
+        else if (p.refusal === 'wrong-root') ledger.ban(p.id, `root probe: ${p.reason}`)
+      }
+    },
+    stateSummary: () => state,
   }
   return ledger
 }
@@ -173,7 +211,8 @@ export function statusRound(
       decided = true
       cancelGrace?.()
       for (const p of asked)
-        if (!answeredIds.has(p.id)) ledger.record(p.id).refused ??= 'no answer to status within the round'
+        if (!answeredIds.has(p.id) && !ledger.record(p.id).refused)
+          ledger.refuse(p.id, 'timeout', 'no answer to status within the round')
       resolve(got.slice())
     }
     if (!pending) return decide()
@@ -186,9 +225,10 @@ export function statusRound(
           (status) => {
             answeredIds.add(peer.id)
             r.status = status
-            if (status.chainId !== o.chainId) r.refused = `on chain ${status.chainId}, not ${o.chainId}`
+            if (status.chainId !== o.chainId)
+              ledger.refuse(peer.id, 'other-chain', `on chain ${status.chainId}, not ${o.chainId}`)
             else {
-              r.refused = null
+              ledger.refuse(peer.id, null, null)
               const a = { peer, status, rttMs: clock.now() - askedAt }
               if (decided) o.onLate?.(a)
               else {
@@ -201,7 +241,7 @@ export function statusRound(
             answeredIds.add(peer.id)
             if (signal.aborted) return
             ledger.charge(peer.id, e, 'status')
-            r.refused = r.reason
+            ledger.refuse(peer.id, failureKind(e) === 'timeout' ? 'timeout' : 'error', r.reason)
           },
         )
         .finally(() => {

@@ -47,6 +47,11 @@ export interface PeerSource {
   list(): LightPeer[]
   /** Subscribes to peers added later (a WebRTC peer the page bridges in); returns the unsubscribe. */
   onJoin?(fn: (p: LightPeer) => void): () => void
+  /**
+   * Subscribes to peers whose connection went away (a running sync stops giving them work; a
+   * reconnect comes back through `onJoin` and rejoins with its history); returns the unsubscribe.
+   */
+  onLeave?(fn: (id: string) => void): () => void
 }
 
 export interface SessionDeps {
@@ -91,6 +96,7 @@ export function createSession(d: SessionDeps): Session {
   let peersHead = 0
   let signalOfRound: AbortSignal | null = null
   // A peer that connects later is asked for its status at once and offered to a running sync.
+  const unsubscribeLeave = d.peers.onLeave?.((id) => late.gone(id)) ?? (() => {})
   const unsubscribe =
     d.peers.onJoin?.((p) => {
       if (!signalOfRound || signalOfRound.aborted) return
@@ -150,6 +156,9 @@ export function createSession(d: SessionDeps): Session {
       }
       return h
     },
-    close: unsubscribe,
+    close() {
+      unsubscribe()
+      unsubscribeLeave()
+    },
   }
 }

@@ -1,22 +1,66 @@
 /**
- * One line per peer a run saw — the state engine's counts merged with the driver's own (status,
- * headers, the root probe) — with an outcome and the reason behind it, so a user can see who served
- * the state, who was refused and who lied.
+ * Every peer a light-client run saw, with what became of it. It builds on the state engine's
+ * summary (`PeerSummary`: outcome, reason, refusal, stats — every peer the sync saw, including those
+ * refused at its root probe), extended with what only the driver saw: peers refused at the status
+ * round or before the state phase, peers banned for their headers, and the driver's own counts of
+ * each peer's status and header requests.
+ *
+ * `peerRows` is the flat view a person or a script reads (`rootsync sync --json`).
  */
-import type { PeerStats } from '../sync/types.ts'
-import type { PeerRecord } from './peers.ts'
+import { newStats, type PeerOutcome, type PeerSummary } from '../peers/scheduler.ts'
+import type { LightRefusal, PeerLedger } from './peers.ts'
 
 /**
- * useful: delivered verified nodes; unused: answered but was not needed; refused: not used (another
- * chain, no answer, does not serve the target); bad: sent provably wrong data; banned: excluded for
- * the session for it.
+ * A peer in a light-client run: the engine's `PeerSummary` of it, its stats including the driver's
+ * counts. A peer the engine never saw is 'refused' or 'banned' by the driver — or 'unused': it
+ * answered, but no state sync has run since.
  */
-export type PeerOutcome = 'useful' | 'unused' | 'refused' | 'bad' | 'banned'
+export interface LightPeerSummary extends Omit<PeerSummary, 'outcome' | 'refusal'> {
+  outcome: PeerOutcome | 'unused'
+  refusal: LightRefusal | null
+}
 
-export interface PeerSummary {
+/** The session's peers: the ledger's records (in the order first seen) over the engine's summary. */
+export function lightSummary(ledger: PeerLedger): LightPeerSummary[] {
+  const engine = new Map(ledger.stateSummary().map((p) => [p.id, p]))
+  const records = new Map(ledger.all().map((r) => [r.id, r]))
+  const ids = [...new Set([...records.keys(), ...engine.keys()])]
+  return ids.map((id): LightPeerSummary => {
+    const p = engine.get(id)
+    const r = records.get(id)
+    const stats = p ? { ...p.stats } : newStats(id, 0)
+    if (r) {
+      stats.bad += r.bad
+      stats.timeouts += r.timeouts
+      stats.errors += r.errors
+    }
+    // Banned by the driver (headers, a wrong root at the probe): whatever the engine made of it.
+    if (r?.banned && p?.outcome !== 'banned')
+      return { id, outcome: 'banned', reason: r.banned, refusal: p?.refusal ?? r.refusal, stats }
+    // A used peer's reason: the driver's newest charge (a header request that timed out), if any.
+    if (p) return { ...p, reason: p.reason ?? r?.reason ?? null, stats }
+    return {
+      id,
+      outcome: r!.refused ? 'refused' : 'unused',
+      reason: r!.refused ?? r!.reason,
+      refusal: r!.refusal,
+      stats,
+    }
+  })
+}
+
+/**
+ * A used peer is 'useful' if it delivered verified nodes, 'bad' if it also sent provably wrong
+ * ones (below the ban threshold), 'unused' if it was never needed.
+ */
+export type RowOutcome = Exclude<LightPeerSummary['outcome'], 'used'> | 'useful' | 'bad'
+
+/** One line of the `--json` summary. */
+export interface PeerRow {
   peer: string
-  outcome: PeerOutcome
+  outcome: RowOutcome
   reason: string | null
+  refusal: LightRefusal | null
   delivered: number
   /** Percent of the nodes delivered in this run. */
   share: number
@@ -27,38 +71,19 @@ export interface PeerSummary {
   banned: string | null
 }
 
-export function peerSummaries(records: PeerRecord[], engine: PeerStats[]): PeerSummary[] {
-  const total = engine.reduce((a, p) => a + p.delivered, 0) || 1
-  const byId = new Map(engine.map((s) => [s.id, s]))
-  const ids = [...new Set([...engine.map((s) => s.id), ...records.map((r) => r.id)])]
-  const recs = new Map(records.map((r) => [r.id, r]))
-  return ids.map((id) => {
-    const s = byId.get(id)
-    const r = recs.get(id)
-    const banned = s?.banned ?? r?.banned ?? null
-    const bad = (s?.bad ?? 0) + (r?.bad ?? 0)
-    const delivered = s?.delivered ?? 0
-    const refused = s ? null : (r?.refused ?? null)
-    const outcome: PeerOutcome = banned
-      ? 'banned'
-      : bad
-        ? 'bad'
-        : delivered
-          ? 'useful'
-          : refused
-            ? 'refused'
-            : 'unused'
-    return {
-      peer: id,
-      outcome,
-      reason: banned ?? refused ?? r?.reason ?? null,
-      delivered,
-      share: Number(((100 * delivered) / total).toFixed(1)),
-      bad,
-      missing: s?.missing ?? 0,
-      timeouts: (s?.timeouts ?? 0) + (r?.timeouts ?? 0),
-      errors: (s?.errors ?? 0) + (r?.errors ?? 0),
-      banned,
-    }
-  })
+export function peerRows(peers: LightPeerSummary[]): PeerRow[] {
+  const total = peers.reduce((a, p) => a + p.stats.delivered, 0) || 1
+  return peers.map(({ id, outcome, reason, refusal, stats: s }) => ({
+    peer: id,
+    outcome: outcome !== 'used' ? outcome : s.bad ? 'bad' : s.delivered ? 'useful' : 'unused',
+    reason,
+    refusal,
+    delivered: s.delivered,
+    share: Number(((100 * s.delivered) / total).toFixed(1)),
+    bad: s.bad,
+    missing: s.missing,
+    timeouts: s.timeouts,
+    errors: s.errors,
+    banned: outcome === 'banned' ? reason : null,
+  }))
 }

@@ -15,7 +15,7 @@ import { FailedToFetchStateNodes } from '../sync/errors.ts'
 import { startTask, type Task } from '../task.ts'
 import { createSession, headerView, type SessionDeps } from './session.ts'
 import { syncState } from './state-step.ts'
-import { type PeerSummary, peerSummaries } from './summary.ts'
+import { type LightPeerSummary, lightSummary } from './summary.ts'
 import { loadTrust, RepairNeededError } from './trust.ts'
 
 export interface SyncOnceOptions {
@@ -40,8 +40,8 @@ export interface SyncSummary {
   ms: number
   /** The state sync alone. */
   syncMs: number
-  /** Every peer the run saw: served, refused at status or at the root probe, banned. */
-  peers: PeerSummary[]
+  /** Every peer the run saw: served, refused at status or at the root probe, banned (`peerRows` for a flat view). */
+  peers: LightPeerSummary[]
 }
 
 /** Moves to the newer head at most this many times when the target's state is pruned mid-sync. */
@@ -96,7 +96,7 @@ export function syncOnce(d: SessionDeps & { store: NodeStore }, o: SyncOnceOptio
               bytes: r.bytes,
               ms: d.clock.now() - started,
               syncMs: r.ms,
-              peers: peerSummaries(s.ledger.all(), r.peers),
+              peers: lightSummary(s.ledger),
             }
           } catch (e) {
             // The chain moved on and the peers pruned the target: move to the new head (stored

@@ -202,6 +202,11 @@ export function createScheduler<P extends { id: string }>(
       r.status = 'refused'
       r.refusal = kind
       r.reason = reason
+      // The probe was a request too: its failure shows in the stats like any other.
+      if (kind === 'timeout') r.stats.timeouts++
+      else if (kind === 'error') r.stats.errors++
+      else if (kind === 'wrong-root') r.stats.bad++
+      else r.stats.missing++
     },
     ready() {
       const now = clock.now()

@@ -25,6 +25,8 @@ export class RootProbe {
   private ended = false
   /** Probes still out: the cancel that ends each, and whom it asks. */
   private readonly out = new Map<() => void, string>()
+  /** Aborted when the run ends: a probe still out is cancelled on the wire too, not left open. */
+  private readonly requests = new AbortController()
 
   constructor(
     private readonly clock: Clock,
@@ -37,7 +39,14 @@ export class RootProbe {
     /** A peer joined or was refused: the run loop should look. */
     private readonly poke: () => void,
   ) {
-    signal.addEventListener('abort', () => this.notFound?.(new SyncAbortedError()), { once: true })
+    signal.addEventListener(
+      'abort',
+      () => {
+        this.requests.abort(signal.reason)
+        this.notFound?.(new SyncAbortedError())
+      },
+      { once: true },
+    )
   }
 
   /**
@@ -70,6 +79,7 @@ export class RootProbe {
       cancel()
       this.sched.refuse(id, 'timeout', 'had not answered the probe when the sync ended')
     }
+    this.requests.abort(new SyncAbortedError('run ended'))
   }
 
   private async probe(peer: SyncPeer): Promise<void> {
@@ -107,7 +117,7 @@ export class RootProbe {
 
   /** The root node from `peer`, within the timeout (abort honoured or not), cancelled by `end()`. */
   private ask(peer: SyncPeer): Promise<Uint8Array[]> {
-    const { signal, clear } = timeoutSignal(this.clock, this.signal, this.timeoutMs)
+    const { signal, clear } = timeoutSignal(this.clock, this.requests.signal, this.timeoutMs)
     return new Promise<Uint8Array[]>((resolve, reject) => {
       const cancel = () => {
         clear()

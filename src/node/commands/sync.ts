@@ -15,6 +15,7 @@ import { RootsyncError } from '../../core/errors.ts'
 import { pickAddr } from '../../core/light/config.ts'
 import type { LightEvent } from '../../core/light/events.ts'
 import type { LightPeer } from '../../core/light/peers.ts'
+import { peerRows } from '../../core/light/summary.ts'
 import { type SyncSummary, syncOnce } from '../../core/light/sync-once.ts'
 import { readSyncedRoot } from '../../core/sync/state-sync.ts'
 import { verifyStoredState } from '../../core/sync/verify.ts'
@@ -163,7 +164,7 @@ function jsonSummary(s: SyncSummary) {
     bytes: s.bytes,
     seconds: Number((s.ms / 1000).toFixed(3)),
     nodesPerSecond: Math.round(s.nodes / Math.max(s.syncMs / 1000, 0.001)),
-    peers: s.peers,
+    peers: peerRows(s.peers),
   }
 }
 
@@ -180,7 +181,9 @@ function printSummary(summary: SyncSummary): void {
       p.missing && `${p.missing} not had`,
       p.timeouts && `${p.timeouts} timeouts`,
       p.errors && `${p.errors} errors`,
-      p.banned ? `banned: ${p.banned}` : p.outcome === 'refused' && `refused: ${p.reason}`,
+      p.banned
+        ? `banned: ${p.banned}`
+        : (p.outcome === 'refused' || p.outcome === 'dropped') && `${p.outcome}: ${p.reason}`,
     ].filter(Boolean)
     out.write(
       `  ${p.peer}: ${p.delivered} nodes (${p.share}%)${issues.length ? ` — ${issues.join(', ')}` : ''}\n`,
