@@ -6,23 +6,14 @@
  */
 import { describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/bytes.ts'
-import { devnetProducer, generateDevnet, produceBlock } from '../../src/core/chain/devnet.ts'
-import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
 import {
   decodeSignedHeader,
   encodeSignedHeader,
   headerHash,
   type SignedHeader,
 } from '../../src/core/chain/header.ts'
-import { StateDB } from '../../src/core/chain/state.ts'
 import { type ManualClock, manualClock } from '../../src/core/clock.ts'
-import {
-  type BootstrapConfig,
-  BootstrapError,
-  checkpointOf,
-  parseBootstrap,
-  pickAddr,
-} from '../../src/core/light/config.ts'
+import { BootstrapError, checkpointOf, parseBootstrap, pickAddr } from '../../src/core/light/config.ts'
 import type { LightEvent } from '../../src/core/light/events.ts'
 import { startLightClient } from '../../src/core/light/follow.ts'
 import { NoVerifiedHeadError } from '../../src/core/light/headers.ts'
@@ -34,41 +25,11 @@ import { META } from '../../src/core/meta-keys.ts'
 import type { StatusResponse } from '../../src/core/protocol/messages.ts'
 import { type CompactResult, MemoryNodeStore, type StateStore } from '../../src/core/store.ts'
 import { StateIntegrityError } from '../../src/core/sync/verify.ts'
-
-const devnet = generateDevnet({ seed: 'light-driver', accounts: 200, contracts: 3, slots: 3 })
-const genesisNodes: [Uint8Array, Uint8Array][] = []
-const genesisRoot = genesisStateRoot(devnet.genesis, (h, b) => genesisNodes.push([h, b]))
+import { makeDevnetChain } from '../helpers/devnet-chain.ts'
 
 /** A chain of `blocks` blocks after a small devnet genesis; `extend` produces more. */
-async function makeChain(blocks: number) {
-  const { genesis, keys } = devnet
-  const store = new MemoryNodeStore()
-  const root = genesisRoot
-  await store.write({ nodes: genesisNodes })
-  const headers: SignedHeader[] = [{ header: genesisHeader(genesis, root), signatures: [] }]
-  const producer = devnetProducer(genesis, keys, 3)
-  let state = new StateDB(store, root)
-  const extend = async (n: number) => {
-    for (let i = 0; i < n; i++) {
-      const parent = headers.at(-1)!.header
-      const b = await produceBlock(producer, state, parent, parent.timestamp + 1)
-      await store.write({ nodes: b.commit.nodes })
-      b.commit.markStored()
-      state = b.state
-      headers.push({ header: b.block.header, signatures: b.block.signatures })
-    }
-  }
-  await extend(blocks)
-  const genesisHash = toHex(headerHash(headers[0]!.header))
-  const config: BootstrapConfig = {
-    chainId: genesis.chainId,
-    genesisHash,
-    checkpoint: { number: 0, hash: genesisHash },
-    validators: genesis.validators.map(toHex),
-    peers: [],
-  }
-  return { store, headers, config, extend, head: () => headers.at(-1)!.header }
-}
+const makeChain = (blocks: number) =>
+  makeDevnetChain({ seed: 'light-driver', accounts: 200, contracts: 3, slots: 3 }, blocks, 3)
 type Chain = Awaited<ReturnType<typeof makeChain>>
 
 type Mode =
@@ -126,7 +87,7 @@ function peer(id: string, chain: Chain, mode: Mode = 'honest'): LightPeer & { he
               hashes.map(async (h) =>
                 // Another node where the state root was asked for (any node but that one).
                 mode === 'wrong-root' && toHex(h) === toHex(chain.head().stateRoot)
-                  ? genesisNodes.find(([k]) => toHex(k) !== toHex(h))![1]
+                  ? [...chain.store.nodes].find(([k]) => k !== toHex(h))![1]
                   : ((await chain.store.getNode(h)) ?? new Uint8Array(0)),
               ),
             ),
