@@ -64,6 +64,8 @@ export function peerSourceOf(
         if (!configured.includes(p.key) || p.view.transport !== 'websocket')
           fn({ id: p.key, wire: wireOf(p) })
       }),
+    // A bridged WebRTC connection that closes leaves the running sync (it rejoins if it comes back).
+    onLeave: (fn) => reg.onClose(fn),
   }
 }
 

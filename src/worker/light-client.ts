@@ -17,7 +17,6 @@ import type { BootstrapInfo, LightEvent } from '../api/worker-protocol.ts'
 import { RootsyncError } from '../core/errors.ts'
 import { type LightClient as Driver, startLightClient } from '../core/light/follow.ts'
 import type { LightOptions, PeerSource } from '../core/light/session.ts'
-import { type RepairRecord, readRepair, repairRecord } from '../core/light/trust.ts'
 import type { StateStore } from '../core/store.ts'
 import { realClock } from '../platform/clock.ts'
 import { tapPeerEvents } from './driver-ports.ts'
@@ -54,14 +53,6 @@ export function createLightClient(d: LightClientDeps): LightClient {
   }
   let driver: Driver | null = null
   let running = false
-  let repair: RepairRecord | null = null
-  const flagged = readRepair(d.store).then((r) => {
-    // The driver keeps a flagged state out of use; the page is told here, once per session.
-    if (r && !repair) {
-      repair = r
-      emit({ type: 'repair-needed', reason: r.reason, hash: r.hash })
-    }
-  })
 
   function launch(): Driver {
     running = true
@@ -97,7 +88,6 @@ export function createLightClient(d: LightClientDeps): LightClient {
     },
     retry: () => driver?.retry(),
     async head(signal) {
-      await flagged
       if (!driver) throw new RootsyncError('NOT_STARTED', 'the light client has not been started')
       const h = driver.head()
       if (!signal) return h
@@ -108,18 +98,9 @@ export function createLightClient(d: LightClientDeps): LightClient {
         h.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
       })
     },
-    localState: (root) => (repair ? null : (driver?.localState(root) ?? null)),
-    async damaged(flag) {
-      if (repair) return
-      repair = flag
-      await d.store.write({ meta: [repairRecord(flag)] })
-      emit({ type: 'repair-needed', reason: flag.reason, hash: flag.hash })
-      emit({
-        type: 'phase',
-        phase: 'needs-repair',
-        detail: `the local state needs repair (${flag.reason})`,
-      })
-    },
+    localState: (root) => driver?.localState(root) ?? null,
+    // The driver owns the flag: it persists it, says so, and stops using the state as complete.
+    damaged: async (flag) => driver?.markRepair(flag),
     peers: d.peers,
     cache: d.cache ?? null,
   }

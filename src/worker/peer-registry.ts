@@ -49,6 +49,8 @@ export interface PeerRegistry {
   onJoin(fn: (p: RegisteredPeer) => void): () => void
   /** Calls `fn` for each peer added (or re-added after closing) from now on; returns the unsubscribe. */
   onAdd(fn: (p: RegisteredPeer) => void): () => void
+  /** Calls `fn` with the key of each peer whose connection closes from now on; returns the unsubscribe. */
+  onClose(fn: (key: string) => void): () => void
   /** Folds the engine's per-round stats in (`final`: the round ended). */
   sync(stats: PeerStats[], final: boolean): void
   /** A proof or header request failed or was provably wrong. */
@@ -71,6 +73,7 @@ export function createPeerRegistry(onChange: (views: PeerView[]) => void): PeerR
   const peers = new Map<string, RegisteredPeer>()
   const joiners = new Set<(p: RegisteredPeer) => void>()
   const adders = new Set<(p: RegisteredPeer) => void>()
+  const closers = new Set<(key: string) => void>()
   let scheduled = false
   const changed = () => {
     if (scheduled) return
@@ -144,6 +147,7 @@ export function createPeerRegistry(onChange: (views: PeerView[]) => void): PeerR
       p.view.state = 'closed'
       p.client.close()
       changed()
+      for (const f of closers) f(key)
     },
     async status(p, chainId, signal) {
       const t = performance.now()
@@ -179,6 +183,10 @@ export function createPeerRegistry(onChange: (views: PeerView[]) => void): PeerR
     onAdd(fn) {
       adders.add(fn)
       return () => adders.delete(fn)
+    },
+    onClose(fn) {
+      closers.add(fn)
+      return () => closers.delete(fn)
     },
     sync(stats, final) {
       for (const s of stats) {

@@ -333,6 +333,51 @@ describe('light driver: following', () => {
     expect(events.filter((e) => e.type === 'synced')).toHaveLength(1)
     lc.task.stop()
     await expect(lc.task.done).rejects.toMatchObject({ code: 'TASK_STOPPED' })
+
+    // The next session on the same store: the flag is announced at once, and the stored state,
+    // complete as it looks, is neither reported synced nor read from.
+    const later: LightEvent[] = []
+    const again = startLightClient({
+      config: chain.config,
+      store,
+      peers: { list: () => [peer('honest', chain)] },
+      clock,
+      emit: (e) => later.push(e),
+      options: { followMs: 100 },
+    })
+    await until(clock, () => later.some((e) => e.type === 'header' && !e.fromStore))
+    expect(later).toContainEqual(
+      expect.objectContaining({ type: 'repair-needed', hash: `0x${'ab'.repeat(32)}` }),
+    )
+    expect(later.some((e) => e.type === 'synced')).toBe(false)
+    expect(again.localState(root5)).toBeNull()
+    again.task.stop()
+    await expect(again.task.done).rejects.toMatchObject({ code: 'TASK_STOPPED' })
+  })
+
+  it('a read that meets damage flags the state through the driver: persisted, announced, not read from', async () => {
+    const chain = await makeChain(3)
+    const store = memoryStateStore()
+    const clock = manualClock()
+    const events: LightEvent[] = []
+    const lc = startLightClient({
+      config: chain.config,
+      store,
+      peers: { list: () => [peer('honest', chain)] },
+      clock,
+      emit: (e) => events.push(e),
+      options: { followMs: 100 },
+    })
+    await until(clock, () => events.some((e) => e.type === 'synced'))
+    const root = chain.headers[3]!.header.stateRoot
+    expect(lc.localState(root)).toBe(store)
+    await lc.markRepair({ reason: 'missing-node', hash: `0x${'cd'.repeat(32)}` })
+    await lc.markRepair({ reason: 'corrupt-node', hash: null }) // once flagged, the first reason stays
+    expect(lc.localState(root)).toBeNull()
+    expect(await readRepair(store)).toEqual({ reason: 'missing-node', hash: `0x${'cd'.repeat(32)}` })
+    expect(events.filter((e) => e.type === 'repair-needed')).toHaveLength(1)
+    lc.task.stop()
+    await expect(lc.task.done).rejects.toMatchObject({ code: 'TASK_STOPPED' })
   })
 
   it('reads wait for the peers’ head, then answer under it', async () => {

@@ -41,6 +41,8 @@ export interface LightClient {
   localState(root: Uint8Array): StateStore | null
   /** Wakes a run waiting after a failure it does not retry by itself (a full store). */
   retry(): void
+  /** Flags the stored state as damaged (a read met a missing or corrupt node); idempotent. */
+  markRepair(r: RepairRecord): Promise<void>
   /** Every peer seen this session, with what it did. */
   peers(): LightPeerSummary[]
 }
@@ -71,17 +73,28 @@ export function startLightClient(d: LightClientDeps): LightClient {
     }
   }
 
-  async function markRepair(e: StateIntegrityError): Promise<void> {
-    repair = { reason: e.message, hash: e.hash }
+  /**
+   * The stored state is damaged (a compaction's walk, or a read, met a missing or corrupt node): it
+   * is flagged (persisted, so the next session knows) and no longer reported complete or read from.
+   */
+  async function markRepair(r: RepairRecord): Promise<void> {
+    if (repair) return
+    repair = r
     completeRoot = null
-    await store.write({ meta: [repairRecord(repair)] })
-    emit({ type: 'repair-needed', reason: e.message, hash: e.hash })
-    emit({ type: 'phase', phase: 'needs-repair', detail: e.message })
+    await store.write({ meta: [repairRecord(r)] })
+    announceRepair()
+  }
+
+  function announceRepair(): void {
+    emit({ type: 'repair-needed', reason: repair!.reason, hash: repair!.hash })
+    emit({ type: 'phase', phase: 'needs-repair', detail: repair!.reason })
   }
 
   async function warmStart(): Promise<void> {
     const t = await loadTrust(store, s.cp, emit, false)
     repair = t.repair
+    // A flag from an earlier session: say so at once (the UI shows it; reads go by proof).
+    if (repair) announceRepair()
     if (!t.head) return
     s.seed(t.head)
     const complete =
@@ -131,7 +144,13 @@ export function startLightClient(d: LightClientDeps): LightClient {
     const answered = await connected(signal)
     const h = await s.verify(signal, answered, 'latest')
     announce(h, false)
-    if (repair || completeRoot === toHex(h.header.stateRoot)) return
+    if (repair) {
+      // Headers are still followed (reads by proof use them); the damaged state is not synced over
+      // as if it were sound — recovering it is the recovery strategies' job.
+      emit({ type: 'phase', phase: 'needs-repair', detail: repair.reason })
+      return
+    }
+    if (completeRoot === toHex(h.header.stateRoot)) return
     await store.ready()
     const st = store.stats()
     if (st.nodes || st.staged) emit({ type: 'resumed', storedNodes: st.nodes, stagedNodes: st.staged })
@@ -164,7 +183,7 @@ export function startLightClient(d: LightClientDeps): LightClient {
         } catch (e) {
           if (signal.aborted) throw signal.reason
           if (e instanceof StateIntegrityError) {
-            await markRepair(e)
+            await markRepair({ reason: e.message, hash: e.hash })
             continue
           }
           const err = e as RootsyncError
@@ -224,6 +243,7 @@ export function startLightClient(d: LightClientDeps): LightClient {
     },
     localState: (root) => (!repair && completeRoot === toHex(root) ? store : null),
     retry: () => wakeRetry?.(),
+    markRepair,
     peers: () => lightSummary(s.ledger),
   }
 }
