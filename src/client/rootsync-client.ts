@@ -14,6 +14,7 @@
  * no WebRTC peers never loads it. Every answer is verified in the worker against a header verified
  * from the checkpoint.
  */
+
 import type {
   AccountAnswer,
   BootstrapInfo,
@@ -24,7 +25,7 @@ import type {
   ToWorker,
   WebRtcBridgeFn,
 } from '../api/worker-protocol.ts'
-import { pickAddr } from '../core/light/config.ts'
+import { parseBootstrap, pickAddr } from '../core/light/config.ts'
 
 export class ReadError extends Error {
   constructor(
@@ -63,6 +64,7 @@ export interface RootsyncClient {
    * Starts the worker's light client. Again with the same configuration after `stop()`, it resumes
    * in the same worker; with another configuration, a new worker takes over (reads in flight move).
    */
+  /** Throws `BootstrapError` (code BAD_BOOTSTRAP, `field` named) for a configuration that does not parse. */
   start(config: BootstrapInfo): void
   /** Stops sync, follow and prune cleanly (the store stays consistent); reads keep answering. */
   stop(): Promise<void>
@@ -218,7 +220,10 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
     get dbName() {
       return config && dbNameOf(config)
     },
-    start(c) {
+    start(given) {
+      // A configuration the worker could verify nothing with is refused here, at once, naming the
+      // field (BootstrapError, code BAD_BOOTSTRAP) — the same parser the worker and the CLI use.
+      const c = parseBootstrap(given)
       if (worker && config && JSON.stringify(c) === JSON.stringify(config)) {
         send({ type: 'start', bootstrap: c, dbName: dbNameOf(c) })
         return
