@@ -18,6 +18,7 @@ import type { LightEvent } from '../../src/core/light/events.ts'
 import { startLightClient } from '../../src/core/light/follow.ts'
 import { NoVerifiedHeadError } from '../../src/core/light/headers.ts'
 import type { LightPeer } from '../../src/core/light/peers.ts'
+import type { LightOptions } from '../../src/core/light/session.ts'
 import { peerRows } from '../../src/core/light/summary.ts'
 import { syncOnce } from '../../src/core/light/sync-once.ts'
 import { readRepair } from '../../src/core/light/trust.ts'
@@ -99,6 +100,24 @@ function peer(id: string, chain: Chain, mode: Mode = 'honest'): LightPeer & { he
 }
 
 /** A `StateStore` over memory; `compact` as given (default: drops nothing). */
+/** The following client over one honest peer, its events pushed into `events`. */
+function followHonest(
+  chain: Chain,
+  store: StateStore,
+  clock: ManualClock,
+  events: LightEvent[],
+  options: Partial<LightOptions>,
+) {
+  return startLightClient({
+    config: chain.config,
+    store,
+    peers: { list: () => [peer('honest', chain)] },
+    clock,
+    emit: (e) => events.push(e),
+    options,
+  })
+}
+
 function memoryStateStore(compact?: () => Promise<CompactResult>): StateStore & MemoryNodeStore {
   const m = new MemoryNodeStore()
   return Object.assign(m, {
@@ -308,14 +327,7 @@ describe('light driver: following', () => {
     })
     const clock = manualClock()
     const events: LightEvent[] = []
-    const lc = startLightClient({
-      config: chain.config,
-      store,
-      peers: { list: () => [peer('honest', chain)] },
-      clock,
-      emit: (e) => events.push(e),
-      options: { followMs: 100, pruneSlack: -1e9 },
-    })
+    const lc = followHonest(chain, store, clock, events, { followMs: 100, pruneSlack: -1e9 })
     await until(clock, () => events.some((e) => e.type === 'synced'))
     expect(lc.localState(chain.headers[3]!.header.stateRoot)).toBe(store)
     // The chain moves on: the next sync's prune runs compact, which finds the state damaged.
@@ -337,14 +349,7 @@ describe('light driver: following', () => {
     // The next session on the same store: the flag is announced at once, and the stored state,
     // complete as it looks, is neither reported synced nor read from.
     const later: LightEvent[] = []
-    const again = startLightClient({
-      config: chain.config,
-      store,
-      peers: { list: () => [peer('honest', chain)] },
-      clock,
-      emit: (e) => later.push(e),
-      options: { followMs: 100 },
-    })
+    const again = followHonest(chain, store, clock, later, { followMs: 100 })
     await until(clock, () => later.some((e) => e.type === 'header' && !e.fromStore))
     expect(later).toContainEqual(
       expect.objectContaining({ type: 'repair-needed', hash: `0x${'ab'.repeat(32)}` }),
@@ -360,14 +365,7 @@ describe('light driver: following', () => {
     const store = memoryStateStore()
     const clock = manualClock()
     const events: LightEvent[] = []
-    const lc = startLightClient({
-      config: chain.config,
-      store,
-      peers: { list: () => [peer('honest', chain)] },
-      clock,
-      emit: (e) => events.push(e),
-      options: { followMs: 100 },
-    })
+    const lc = followHonest(chain, store, clock, events, { followMs: 100 })
     await until(clock, () => events.some((e) => e.type === 'synced'))
     const root = chain.headers[3]!.header.stateRoot
     expect(lc.localState(root)).toBe(store)
