@@ -28,7 +28,8 @@ export type Cmd =
   | { op: 'status'; peerId: string }
   | { op: 'headers'; peerId: string; start: number; count: number }
   | { op: 'walk'; peerId: string; root: string; max: number }
-  | { op: 'cancel'; peerId: string }
+  /** `times` status requests, each aborted right after it is sent, then one that is not. */
+  | { op: 'cancel'; peerId: string; times: number }
   | { op: 'loop'; peerId: string }
   | { op: 'sync'; via: 'bridge' | 'ws'; peers: string[]; root: string; store: 'memory' | 'idb' }
   /** Every node the last memory-store sync stored, asked again in fixed batches, `concurrency` at once. */
@@ -124,19 +125,21 @@ async function run(cmd: Cmd, progress: (v: unknown) => void): Promise<unknown> {
     }
     case 'cancel': {
       const p = peer(cmd.peerId)
-      const ac = new AbortController()
-      const pending = p.status(ac.signal)
-      ac.abort()
-      let outcome: unknown
-      try {
-        await pending
-        outcome = { resolved: true }
-      } catch (e) {
-        outcome = errorOf(e)
+      const outcomes: unknown[] = []
+      for (let i = 0; i < cmd.times; i++) {
+        const ac = new AbortController()
+        const pending = p.status(ac.signal)
+        ac.abort()
+        try {
+          await pending
+          outcomes.push({ resolved: true })
+        } catch (e) {
+          outcomes.push(errorOf(e))
+        }
       }
-      // The peer stays usable after a cancelled request.
+      // The peer stays usable after cancelled requests.
       const after = await p.status()
-      return { outcome, afterHead: after.headNumber }
+      return { outcomes, afterHead: after.headNumber }
     }
     case 'loop': {
       const p = peer(cmd.peerId)
