@@ -10,6 +10,20 @@ export const META = {
    * compaction found it); it must be repaired before it is trusted complete again.
    */
   repair: 'state/repair',
+  /**
+   * RLP list of [height, root, headerHash, nodes]: complete, verified states kept as local snapshots
+   * for recovery (newest first); pruning keeps their nodes (core/recovery/snapshots.ts).
+   */
+  snapshots: 'state/snapshots',
+  /** JSON of the last `RecoveryReport` (core/recovery/types.ts), written with the completion marker. */
+  recovery: 'state/recovery',
+  /**
+   * Resumable progress of a network-snapshot recovery (core/recovery/snapshot-sync.ts), tied to its
+   * exact target root; written in the same batch as the nodes it describes.
+   */
+  snapshotProgress: 'recovery/snapshot',
+  /** RLP [targetHash, height, root]: the last block a replay committed (core/recovery/replay.ts). */
+  replayProgress: 'recovery/replay',
   /** Signed header RLP: the newest verified header, with its quorum signatures (re-checked on load). */
   lightHead: 'light/head',
   /** The checkpoint hash a data directory was synced from (a different checkpoint is refused). */

@@ -17,6 +17,7 @@ import { RlpError } from '../errors.ts'
 import { failureKind, PeerFailure } from '../peers/failure.ts'
 import type { PeerSummary, RefusalKind } from '../peers/scheduler.ts'
 import type { ProofRequest, StatusResponse } from '../protocol/messages.ts'
+import type { RangeReply, RangeRequest } from '../protocol/range.ts'
 import type { LightEvent } from './events.ts'
 
 /** What the driver asks of a peer: `WireClient` (src/net) has exactly these methods. */
@@ -26,6 +27,13 @@ export interface PeerWire {
   nodes(hashes: Uint8Array[], signal?: AbortSignal): Promise<Uint8Array[]>
   proof(req: ProofRequest, signal?: AbortSignal): Promise<AccountProof>
   blocks(start: number, count: number, signal?: AbortSignal): Promise<Block[]>
+  /**
+   * A run of leaves with its edge proof (`/rootsync/range/1`, core/protocol/range.ts). Absent on a
+   * transport that does not carry the range protocol: such a peer is simply not asked for ranges.
+   */
+  range?(req: RangeRequest, signal?: AbortSignal): Promise<RangeReply>
+  /** Contract code by hash over the range protocol, in order; empty bytes where the peer lacks one. */
+  code?(hashes: Uint8Array[], signal?: AbortSignal): Promise<Uint8Array[]>
 }
 
 /** A peer: its id (as shown in events and summaries) and how to reach it. */
