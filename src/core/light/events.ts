@@ -3,6 +3,7 @@
  * verification, state sync, follow, prune, verify), which the worker forwards to the page unchanged
  * and the CLI prints. Machine-readable fields carry the meaning; `detail` strings are for people only.
  */
+import type { RecoveryEvent } from '../recovery/types.ts'
 import type { SyncEvent } from '../sync/types.ts'
 
 export interface HeaderView {
@@ -21,6 +22,8 @@ export type LightPhase =
   | 'offline'
   /** The stored state met a missing or corrupt node: reads go by proof until it is repaired. */
   | 'needs-repair'
+  /** A recovery is restoring the state (reads keep working, by proof). */
+  | 'recovering'
   | 'failed'
   | 'stopped'
 
@@ -41,6 +44,20 @@ export type LightEvent =
   | { type: 'resumed'; storedNodes: number; stagedNodes: number }
   /** The state engine's own events (progress, stall, peer-banned, peer-refused, done), unchanged. */
   | SyncEvent
+  /**
+   * A check of the stored state (`sampled` after a warm start's first answer, `full` on "Verify and
+   * repair"): running (`done` false, with the count so far) or finished, with every damaged entry found.
+   */
+  | {
+      type: 'state-check'
+      mode: 'sampled' | 'full'
+      root: string
+      nodes: number
+      done: boolean
+      damage: { problem: 'missing' | 'corrupt' | 'undecodable'; hash: string; path: string }[]
+    }
+  /** The recovery manager's events (started, each attempt, progress, finished), unchanged. */
+  | RecoveryEvent
   /** The state under `root` is complete in the store. */
   | { type: 'synced'; root: string; height: number; nodes: number; skipped: number; ms: number }
   | { type: 'store'; nodes: number; bytes: number; staged: number }
