@@ -17,6 +17,7 @@
 import type { BootstrapConfig as BootstrapInfo, PeerEntry as PeerInfo } from '../core/light/config.ts'
 import type { HeaderView, LightEvent } from '../core/light/events.ts'
 import type { ProtocolName } from '../core/protocol/messages.ts'
+import type { AttemptReport, RecoveryReport } from '../core/recovery/types.ts'
 
 /**
  * What the client trusts and where it looks (the chain, a checkpoint with the validator set that
@@ -28,6 +29,12 @@ export type {
   PeerEntry as PeerInfo,
 } from '../core/light/config.ts'
 export type { HeaderView, LightEvent, LightPhase } from '../core/light/events.ts'
+export type {
+  AttemptReport,
+  RecoveryCause,
+  RecoveryReport,
+  StrategyName,
+} from '../core/recovery/types.ts'
 
 export type Transport = 'websocket' | 'webrtc'
 
@@ -79,6 +86,14 @@ export interface StorageAnswer {
   ms: number
 }
 
+/** What "Verify and repair" found and did. */
+export interface VerifyRepairResult {
+  /** Damaged entries (missing, corrupt or undecodable nodes) the full check found. */
+  damage: number
+  /** The recovery it ran, or null when the state was complete and sound. */
+  report: RecoveryReport | null
+}
+
 export type ToWorker =
   /**
    * Opens the chain's database and runs the light client (checkpoint → headers → sync → follow →
@@ -97,6 +112,13 @@ export type ToWorker =
   | { type: 'peer-closed'; peerId: string }
   /** Try again after a failure the worker does not retry by itself (a full store). */
   | { type: 'retry' }
+  /**
+   * "Verify and repair": a full check of the stored state (`state-check` events, mode 'full'), then a
+   * recovery if it is damaged or incomplete (`recovery-*` events, why 'user'). Answered by
+   * `verify-repair-done` or `verify-repair-error`. One runs at a time: a request that arrives while
+   * one runs joins it (both are answered with its result).
+   */
+  | { type: 'verify-repair'; id: number }
 
 export type FromWorker =
   /** One of the light client's events, unchanged. */
@@ -106,6 +128,18 @@ export type FromWorker =
   | { type: 'account'; id: number; answer: AccountAnswer }
   | { type: 'storage'; id: number; answer: StorageAnswer }
   | { type: 'read-error'; id: number; code: string; message: string }
+  /**
+   * The last recovery recorded in the store (META.recovery) when the worker opened it, or null: sent
+   * once per `start` that opens the store, before any event of the light client. Later recoveries
+   * arrive as `recovery-finished` events (their `report`).
+   */
+  | { type: 'last-recovery'; report: RecoveryReport | null }
+  | ({ type: 'verify-repair-done'; id: number } & VerifyRepairResult)
+  /**
+   * The verify-and-repair failed: `attempts` (with code STATE_RECOVERY_FAILED) lists every strategy
+   * tried and why it failed; other codes (NOT_STARTED, a failed check) carry none.
+   */
+  | { type: 'verify-repair-error'; id: number; code: string; message: string; attempts?: AttemptReport[] }
 
 /** Worker → page over a bridged peer's port. `cancel` aborts a request in flight. */
 export type BridgeRequest = { id: number; name: ProtocolName; bytes: Uint8Array } | { cancel: number }

@@ -8,6 +8,8 @@
  *   rs.start(config)                // BootstrapInfo: chain id, checkpoint, validators, peers
  *   const a = await rs.getAccount('0x…')   // a.source: 'local' | 'proof', a.header: what it is proven against
  *   await rs.stop()                 // sync and follow stop; reads still answer; start(config) resumes
+ *   const { damage, report } = await rs.verifyAndRepair()   // full check, then recovery if damaged
+ *   rs.lastRecovery()               // the last recovery's report (when, why, strategy, attempts)
  *
  * The client shares only the protocol (src/api/worker-protocol.ts) with the worker and the bridge;
  * it loads the worker by URL and the bridge through the `bridge` option, so an embedder that needs
@@ -17,12 +19,15 @@
 
 import type {
   AccountAnswer,
+  AttemptReport,
   BootstrapInfo,
   FromWorker,
   LightEvent,
   PeerView,
+  RecoveryReport,
   StorageAnswer,
   ToWorker,
+  VerifyRepairResult,
   WebRtcBridgeFn,
 } from '../api/worker-protocol.ts'
 import { parseBootstrap, pickAddr } from '../core/light/config.ts'
@@ -37,9 +42,29 @@ export class ReadError extends Error {
   }
 }
 
-/** What subscribers hear: the light client's events (unchanged), the peers table, the page's WebRTC dials. */
+/**
+ * "Verify and repair" failed. Code STATE_RECOVERY_FAILED: every strategy failed or did not apply,
+ * `attempts` says each one's reason (the stored state is left as it was); NOT_STARTED / STOPPED:
+ * the light client is not running; STOPPED also when the client was stopped while it ran.
+ */
+export class RecoveryError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly attempts: AttemptReport[] = [],
+  ) {
+    super(message)
+    this.name = 'RecoveryError'
+  }
+}
+
+/**
+ * What subscribers hear: the light client's events (unchanged), the peers table, the page's WebRTC
+ * dials, and the last recovery on record when the worker opens the store (`last-recovery`).
+ */
 export type ClientEvent =
   | LightEvent
+  | { type: 'last-recovery'; report: RecoveryReport | null }
   | { type: 'peers'; peers: PeerView[] }
   | { type: 'webrtc'; peerId: string; event: 'connected' | 'failed' | 'closed'; message?: string }
 
@@ -73,6 +98,15 @@ export interface RootsyncClient {
   subscribe(listener: (e: ClientEvent) => void): () => void
   /** Resume after a failure the worker waits on (a full store, once space is freed). */
   retry(): void
+  /**
+   * Checks every stored node of the state (events `state-check`, mode 'full'), then, if it is
+   * damaged or incomplete, recovers it (events `recovery-*`, why 'user'). Resolves with the damage
+   * found and the recovery's report (null: nothing to repair). Rejects with `RecoveryError`.
+   * Lookups keep answering meanwhile (by proof while the state is being repaired).
+   */
+  verifyAndRepair(): Promise<VerifyRepairResult>
+  /** The newest recovery's report (from the store at start, then each `recovery-finished`), or null. */
+  lastRecovery(): RecoveryReport | null
   /** Ends the worker, deletes this chain's local database and starts again from the checkpoint. */
   clearData(): Promise<void>
   readonly dbName: string | null
@@ -99,6 +133,10 @@ interface Pending {
   reject(e: Error): void
 }
 
+/** The typed error a request of this kind rejects with. */
+const failure = (m: Pending['msg'], code: string, message: string, attempts?: AttemptReport[]) =>
+  m.type === 'verify-repair' ? new RecoveryError(code, message, attempts) : new ReadError(code, message)
+
 export function createRootsyncClient(opts: RootsyncClientOptions = {}): RootsyncClient {
   const newWorker = opts.worker ?? defaultWorker
   const listeners = new Set<(e: ClientEvent) => void>()
@@ -107,6 +145,7 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
   let worker: Worker | null = null
   let config: BootstrapInfo | null = null
   let bridge: { close(): Promise<void> } | null = null
+  let lastRecovery: RecoveryReport | null = null
   const stopWaiters: (() => void)[] = []
 
   const emit = (e: ClientEvent) => {
@@ -121,19 +160,31 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
     switch (m.type) {
       case 'account':
       case 'storage':
-      case 'read-error': {
+      case 'verify-repair-done':
+      case 'read-error':
+      case 'verify-repair-error': {
         const p = pending.get(m.id)
         pending.delete(m.id)
-        if (m.type === 'read-error') p?.reject(new ReadError(m.code, m.message))
-        else p?.resolve(m.answer as never)
+        if (!p) break
+        if (m.type === 'read-error' || m.type === 'verify-repair-error')
+          p.reject(
+            failure(p.msg, m.code, m.message, m.type === 'verify-repair-error' ? m.attempts : undefined),
+          )
+        else if (m.type === 'verify-repair-done') p.resolve({ damage: m.damage, report: m.report } as never)
+        else p.resolve(m.answer as never)
         break
       }
       case 'peers':
         emit(m)
         break
+      case 'last-recovery':
+        lastRecovery = m.report
+        emit(m)
+        break
       case 'event':
         if (m.event.type === 'phase' && m.event.phase === 'stopped')
           for (const w of stopWaiters.splice(0)) w()
+        if (m.event.type === 'recovery-finished') lastRecovery = m.event.report
         emit(m.event)
         break
     }
@@ -210,7 +261,7 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
     worker = null
     for (const w of stopWaiters.splice(0)) w()
     if (!keepReads) {
-      for (const p of pending.values()) p.reject(new ReadError('STOPPED', 'the client was stopped'))
+      for (const p of pending.values()) p.reject(failure(p.msg, 'STOPPED', 'the client was stopped'))
       pending.clear()
     }
     await b?.close()
@@ -248,6 +299,11 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
       return () => listeners.delete(l)
     },
     retry: () => send({ type: 'retry' }),
+    verifyAndRepair() {
+      if (!worker) return Promise.reject(new RecoveryError('NOT_STARTED', 'start() the client first'))
+      return read<VerifyRepairResult>({ type: 'verify-repair', id: nextId++ })
+    },
+    lastRecovery: () => lastRecovery,
     async clearData() {
       if (!config) return
       await terminate()

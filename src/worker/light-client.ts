@@ -11,11 +11,13 @@
  * Security considerations: the only root of trust is the configured checkpoint; the driver verifies
  * every header and the engine every node before either is used. Reads are verified against the
  * driver's verified head (verified-reads.ts). A state a read found damaged is flagged for repair
- * (persisted under META.repair) and no longer used as complete.
+ * (persisted under META.repair) and no longer used as complete. "Verify and repair" is the driver's
+ * (a full check, then a recovery that verifies its result before marking it complete); here it only
+ * runs one at a time.
  */
-import type { BootstrapInfo, LightEvent } from '../api/worker-protocol.ts'
+import type { BootstrapInfo, LightEvent, VerifyRepairResult } from '../api/worker-protocol.ts'
 import { RootsyncError } from '../core/errors.ts'
-import { type LightClient as Driver, startLightClient } from '../core/light/follow.ts'
+import { type LightClient as DriverBase, startLightClient } from '../core/light/follow.ts'
 import type { LightOptions, PeerSource } from '../core/light/session.ts'
 import type { StateStore } from '../core/store.ts'
 import { realClock } from '../platform/clock.ts'
@@ -23,6 +25,9 @@ import { tapPeerEvents } from './driver-ports.ts'
 import type { PeerRegistry } from './peer-registry.ts'
 import type { ProofCache } from './proof-cache.ts'
 import type { ReadContext } from './verified-reads.ts'
+
+// TEMPORARY until the driver's recovery API lands on main (then: the driver's own type).
+type Driver = DriverBase & { verifyAndRepair(): Promise<VerifyRepairResult> }
 
 export interface LightClientDeps {
   config: BootstrapInfo
@@ -43,6 +48,12 @@ export interface LightClient extends ReadContext {
   stop(reason?: string): Promise<void>
   /** Wakes a run waiting after a failure it does not retry by itself (a full store). */
   retry(): void
+  /**
+   * The driver's full check of the stored state, then a recovery if it is damaged or incomplete.
+   * A call while one runs joins it. Rejects with NOT_STARTED / STOPPED when the driver is not
+   * running, and with the driver's `StateRecoveryFailed` when every strategy failed.
+   */
+  verifyAndRepair(): Promise<VerifyRepairResult>
 }
 
 export function createLightClient(d: LightClientDeps): LightClient {
@@ -53,6 +64,8 @@ export function createLightClient(d: LightClientDeps): LightClient {
   }
   let driver: Driver | null = null
   let running = false
+  /** The verify-and-repair in progress: later requests join it. */
+  let verifying: Promise<VerifyRepairResult> | null = null
 
   function launch(): Driver {
     running = true
@@ -63,7 +76,7 @@ export function createLightClient(d: LightClientDeps): LightClient {
       clock: realClock,
       emit,
       options: d.options,
-    })
+    }) as Driver
     drv.task.done.catch((e: Error & { code?: string }) => {
       running = false
       if (!drv.task.signal.aborted)
@@ -87,6 +100,18 @@ export function createLightClient(d: LightClientDeps): LightClient {
       await drv.task.done.catch(() => {})
     },
     retry: () => driver?.retry(),
+    verifyAndRepair() {
+      if (!driver)
+        return Promise.reject(new RootsyncError('NOT_STARTED', 'the light client has not been started'))
+      if (!running)
+        return Promise.reject(
+          new RootsyncError('STOPPED', 'the light client is stopped: start it to verify and repair'),
+        )
+      verifying ??= driver.verifyAndRepair().finally(() => {
+        verifying = null
+      })
+      return verifying
+    },
     async head(signal) {
       if (!driver) throw new RootsyncError('NOT_STARTED', 'the light client has not been started')
       const h = driver.head()

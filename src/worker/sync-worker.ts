@@ -3,12 +3,16 @@
  * WebSocket peers it dials itself and to WebRTC peers the page bridges in (bridged-peer.ts), and
  * answers the page's messages (src/api/worker-protocol.ts): the light client runs as a task that
  * `stop` ends cleanly and `start` resumes; each read runs under its own signal, which `cancel`
- * aborts; the light client's events go to the page unchanged. Everything heavy (hashing, decoding,
+ * aborts; the light client's events go to the page unchanged; `verify-repair` runs the driver's
+ * verify-and-repair (one at a time: the light client joins a second request to the running one).
+ * Everything heavy (hashing, decoding,
  * storage) happens here, off the page's main thread.
  */
 import type { FromWorker, LightEvent, ToWorker } from '../api/worker-protocol.ts'
 import { useWasmKeccak } from '../core/hash.ts'
 import { pickAddr } from '../core/light/config.ts'
+import { readRecoveryReport } from '../core/recovery/manager.ts'
+import type { AttemptReport } from '../core/recovery/types.ts'
 import { IdbNodeStore } from '../store/idb-store.ts'
 import { BridgedPeer } from './bridged-peer.ts'
 import { peerSourceOf } from './driver-ports.ts'
@@ -64,6 +68,9 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClie
   // Reads hash little and do not wait for the wasm keccak (the sync does, in `network`).
   const store = await IdbNodeStore.open(m.dbName)
   const cache = await loadProofCache(store)
+  // The last recovery on record, before any event of this session (a recovery the driver runs
+  // now reports itself with `recovery-finished`).
+  post({ type: 'last-recovery', report: await readRecoveryReport(store) })
   const c = createLightClient({
     config: m.bootstrap,
     store,
@@ -120,6 +127,26 @@ function answer<T>(
       (e: Error & { code?: string }) =>
         reads.delete(id) &&
         post({ type: 'read-error', id, code: e.code ?? 'READ_FAILED', message: e.message }),
+    )
+}
+
+function verifyRepair(id: number): void {
+  if (!ready) {
+    post({ type: 'verify-repair-error', id, code: 'NOT_STARTED', message: 'the worker has not been started' })
+    return
+  }
+  ready
+    .then((c) => c.verifyAndRepair())
+    .then(
+      (r) => post({ type: 'verify-repair-done', id, damage: r.damage, report: r.report }),
+      (e: Error & { code?: string; attempts?: AttemptReport[] }) =>
+        post({
+          type: 'verify-repair-error',
+          id,
+          code: e.code ?? 'VERIFY_REPAIR_FAILED',
+          message: e.message,
+          ...(Array.isArray(e.attempts) ? { attempts: e.attempts } : {}),
+        }),
     )
 }
 
@@ -185,6 +212,9 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       break
     case 'retry':
       client?.retry()
+      break
+    case 'verify-repair':
+      verifyRepair(m.id)
       break
   }
 }
