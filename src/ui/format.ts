@@ -1,4 +1,5 @@
-/** Display helpers: wei as ether, byte sizes, durations, short hashes. */
+/** Display helpers: wei as ether, byte sizes, durations, short hashes, recovery labels. */
+import type { AttemptReport, RecoveryCause, StrategyName } from '../api/worker-protocol.ts'
 
 export function ether(wei: string): string {
   const w = BigInt(wei)
@@ -31,3 +32,29 @@ export const short = (h: string) => (h.length > 18 ? `${h.slice(0, 10)}…${h.sl
 // a second during a sync (profiled).
 const integer = new Intl.NumberFormat('en-US')
 export const count = (n: number) => integer.format(n)
+
+/** A duration in milliseconds: "850 ms", "12.3 s". */
+export const millis = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`)
+
+/** Why a recovery ran, for people (the Recovery panel). */
+export const CAUSE_LABELS: Record<RecoveryCause, string> = {
+  'startup-check': 'the start-up check of the stored state found damage',
+  'read-damage': 'a lookup met a missing or corrupt node',
+  'repair-flag': 'the stored state was flagged for repair',
+  consistency: 'the consistency check against peers found the local state wrong',
+  user: 'requested with "Verify and repair"',
+  cli: 'requested from the command line (rootsync recover)',
+}
+
+export const STRATEGY_LABELS: Record<StrategyName, string> = {
+  local: 'Local snapshot',
+  peer: 'Peer state sync',
+  replay: 'Block replay',
+  snapshot: 'Network snapshot',
+}
+
+export const OUTCOME_LABELS: Record<AttemptReport['outcome'], string> = {
+  recovered: 'Recovered',
+  'not-applicable': 'Not applicable',
+  failed: 'Failed',
+}
