@@ -17,7 +17,7 @@
 import type { BootstrapConfig as BootstrapInfo, PeerEntry as PeerInfo } from '../core/light/config.ts'
 import type { HeaderView, LightEvent } from '../core/light/events.ts'
 import type { ProtocolName } from '../core/protocol/messages.ts'
-import type { AttemptReport, RecoveryReport } from '../core/recovery/types.ts'
+import type { AttemptReport, RecoveryOptions, RecoveryReport, StrategyName } from '../core/recovery/types.ts'
 
 /**
  * What the client trusts and where it looks (the chain, a checkpoint with the validator set that
@@ -94,13 +94,23 @@ export interface VerifyRepairResult {
   report: RecoveryReport | null
 }
 
+/**
+ * How this app recovers a damaged or incomplete state: the strategies in order (default: local
+ * snapshot, peer state sync, block replay, network snapshot) and their options (e.g. `samplePaths`,
+ * the start-up check's random paths; 0 turns it off).
+ */
+export interface RecoveryConfig {
+  strategies?: StrategyName[]
+  options?: Partial<RecoveryOptions>
+}
+
 export type ToWorker =
   /**
    * Opens the chain's database and runs the light client (checkpoint → headers → sync → follow →
    * prune). After `stop`, the same message resumes it. A worker serves one database: a `start`
    * naming another is refused with an `error` event (code WORKER_BOUND); use a new worker.
    */
-  | { type: 'start'; bootstrap: BootstrapInfo; dbName: string }
+  | { type: 'start'; bootstrap: BootstrapInfo; dbName: string; recovery?: RecoveryConfig }
   /** Stops the light client's task; answered by a `phase: 'stopped'` event once it has stopped. */
   | { type: 'stop'; reason?: string }
   | { type: 'getAccount'; id: number; address: string }

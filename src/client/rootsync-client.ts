@@ -24,6 +24,7 @@ import type {
   FromWorker,
   LightEvent,
   PeerView,
+  RecoveryConfig,
   RecoveryReport,
   StorageAnswer,
   ToWorker,
@@ -77,6 +78,8 @@ export interface RootsyncClientOptions {
    * event with `failed` says so).
    */
   bridge?: () => Promise<WebRtcBridgeFn>
+  /** The recovery strategies in order and their options (default: the driver's). */
+  recovery?: RecoveryConfig
 }
 
 export interface ReadOptions {
@@ -201,7 +204,7 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
         message: e.message || 'the sync worker stopped',
         retryInMs: null,
       })
-    send({ type: 'start', bootstrap: c, dbName: dbNameOf(c) })
+    send({ type: 'start', bootstrap: c, dbName: dbNameOf(c), recovery: opts.recovery })
     void bridgeWebRtc(c, worker)
   }
 
@@ -276,7 +279,7 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
       // field (BootstrapError, code BAD_BOOTSTRAP) — the same parser the worker and the CLI use.
       const c = parseBootstrap(given)
       if (worker && config && JSON.stringify(c) === JSON.stringify(config)) {
-        send({ type: 'start', bootstrap: c, dbName: dbNameOf(c) })
+        send({ type: 'start', bootstrap: c, dbName: dbNameOf(c), recovery: opts.recovery })
         return
       }
       // Started again with another configuration: the running worker gives way, and reads in

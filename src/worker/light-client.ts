@@ -15,7 +15,7 @@
  * (a full check, then a recovery that verifies its result before marking it complete); here it only
  * runs one at a time.
  */
-import type { BootstrapInfo, LightEvent, VerifyRepairResult } from '../api/worker-protocol.ts'
+import type { BootstrapInfo, LightEvent, RecoveryConfig, VerifyRepairResult } from '../api/worker-protocol.ts'
 import { RootsyncError } from '../core/errors.ts'
 import { type LightClient as DriverBase, startLightClient } from '../core/light/follow.ts'
 import type { LightOptions, PeerSource } from '../core/light/session.ts'
@@ -39,6 +39,8 @@ export interface LightClientDeps {
   emit: (e: LightEvent) => void
   options?: Partial<LightOptions>
   cache?: ProofCache | null
+  /** The recovery strategies in order and their options (default: the driver's). */
+  recovery?: RecoveryConfig
 }
 
 export interface LightClient extends ReadContext {
@@ -76,7 +78,8 @@ export function createLightClient(d: LightClientDeps): LightClient {
       clock: realClock,
       emit,
       options: d.options,
-    }) as Driver
+      recovery: d.recovery,
+    } as Parameters<typeof startLightClient>[0]) as Driver
     drv.task.done.catch((e: Error & { code?: string }) => {
       running = false
       if (!drv.task.signal.aborted)

@@ -78,6 +78,7 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClie
     peers,
     emit,
     cache,
+    recovery: m.recovery,
   })
   client = c
   c.start()
