@@ -62,3 +62,93 @@ export async function corruptStoredNode(page: Page, node: Uint8Array): Promise<n
     [...node],
   )
 }
+
+/**
+ * Loses records of the app's database the way a damaged IndexedDB would: every record of `from`
+ * that is linked to a pack holding `node`'s bytes — the pack record itself (`packs`: its id is its
+ * key), or the index records naming that pack (`index`: as their own `pack`, or in `packs`, where a
+ * promoted entry's bytes live; see src/store/idb-layout.ts). Returns how many records were deleted.
+ */
+export async function loseRecordsOf(page: Page, node: Uint8Array, from: 'packs' | 'index'): Promise<number> {
+  return page.evaluate(
+    async ([needle, which]: [number[], string]) => {
+      const dbs = await indexedDB.databases()
+      const name = dbs.find((d) => d.name?.startsWith('rootsync-'))?.name
+      if (!name) throw new Error('no rootsync database in this profile')
+      const db = await new Promise<IDBDatabase>((res, rej) => {
+        const r = indexedDB.open(name)
+        r.onsuccess = () => res(r.result)
+        r.onerror = () => rej(r.error)
+      })
+      const holds = (hay: Uint8Array): boolean => {
+        outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+          for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer
+          return true
+        }
+        return false
+      }
+      const tx = db.transaction(['packs', 'index'], 'readwrite')
+      const cursor = (store: string, each: (c: IDBCursorWithValue) => void) =>
+        new Promise<void>((res, rej) => {
+          const c = tx.objectStore(store).openCursor()
+          c.onerror = () => rej(c.error)
+          c.onsuccess = () => {
+            if (!c.result) return res()
+            each(c.result)
+            c.result.continue()
+          }
+        })
+      const packs = new Set<number>()
+      await cursor('packs', (c) => {
+        if (c.value instanceof ArrayBuffer && holds(new Uint8Array(c.value))) packs.add(c.key as number)
+      })
+      let lost = 0
+      if (which === 'packs')
+        for (const id of packs) {
+          tx.objectStore('packs').delete(id)
+          lost++
+        }
+      else
+        await cursor('index', (c) => {
+          const r = c.value as { pack: number; packs?: Uint32Array }
+          if (packs.has(r.pack) || [...(r.packs ?? [])].some((p) => packs.has(p))) {
+            c.delete()
+            lost++
+          }
+        })
+      await new Promise((res, rej) => {
+        tx.oncomplete = res
+        tx.onerror = () => rej(tx.error)
+      })
+      db.close()
+      return lost
+    },
+    [[...node], from] as [number[], string],
+  )
+}
+
+/**
+ * Leaves the repair flag on disk, as a session that met damage and was closed before it could
+ * recover leaves it: `record` is the META.repair entry (src/core/light/trust.ts `repairRecord`).
+ */
+export async function writeMeta(page: Page, key: string, value: Uint8Array): Promise<void> {
+  await page.evaluate(
+    async ([k, v]: [string, number[]]) => {
+      const name = (await indexedDB.databases()).find((d) => d.name?.startsWith('rootsync-'))?.name
+      if (!name) throw new Error('no rootsync database in this profile')
+      const db = await new Promise<IDBDatabase>((res, rej) => {
+        const r = indexedDB.open(name)
+        r.onsuccess = () => res(r.result)
+        r.onerror = () => rej(r.error)
+      })
+      const tx = db.transaction('meta', 'readwrite')
+      tx.objectStore('meta').put(new Uint8Array(v), k)
+      await new Promise((res, rej) => {
+        tx.oncomplete = res
+        tx.onerror = () => rej(tx.error)
+      })
+      db.close()
+    },
+    [key, [...value]] as [string, number[]],
+  )
+}
