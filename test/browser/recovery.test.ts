@@ -195,39 +195,24 @@ describe('state recovery in Chromium (Recovery panel)', () => {
     await page.close()
   }, 180_000)
 
-  it('bytes flipped in a stored node: found, restored by peer state sync after the local snapshot fails', async () => {
-    const g = groups[0]!
-    const page = await app.browser.newPage()
-    await open(page)
-    expect(await corruptStoredNode(page, g.node)).toBeGreaterThan(0)
-    // A new worker reads the packs from disk (the running one may hold them in memory).
-    await page.reload()
-    await synced(page)
-    await repairThroughPanel(page, g.node, g.accounts[0]!)
-    await page.close()
-  }, 240_000)
-
-  it('a pack record lost: found, restored by peer state sync', async () => {
-    const g = groups[1]!
-    const page = await app.browser.newPage()
-    await open(page)
-    expect(await loseRecordsOf(page, g.node, 'packs')).toBeGreaterThan(0)
-    await page.reload()
-    await synced(page)
-    await repairThroughPanel(page, null, g.accounts[0]!)
-    await page.close()
-  }, 240_000)
-
-  it('an index record lost: found, restored by peer state sync', async () => {
-    const g = groups[2]!
-    const page = await app.browser.newPage()
-    await open(page)
-    expect(await loseRecordsOf(page, g.node, 'index')).toBeGreaterThan(0)
-    await page.reload()
-    await synced(page)
-    await repairThroughPanel(page, null, g.accounts[0]!)
-    await page.close()
-  }, 240_000)
+  const damaged: [string, (page: Page, node: Uint8Array) => Promise<number>, boolean][] = [
+    ['bytes flipped in a stored node', corruptStoredNode, true],
+    ['a pack record lost', (page, node) => loseRecordsOf(page, node, 'packs'), false],
+    ['an index record lost', (page, node) => loseRecordsOf(page, node, 'index'), false],
+  ]
+  damaged.forEach(([what, damage, victimListed], i) => {
+    it(`${what}: found, restored by peer state sync after the local snapshot does not`, async () => {
+      const g = groups[i]!
+      const page = await app.browser.newPage()
+      await open(page)
+      expect(await damage(page, g.node)).toBeGreaterThan(0)
+      // A new worker reads the packs from disk (the running one may hold them in memory).
+      await page.reload()
+      await synced(page)
+      await repairThroughPanel(page, victimListed ? g.node : null, g.accounts[0]!)
+      await page.close()
+    }, 240_000)
+  })
 
   it('a read that meets damage flags the state; the driver recovers it by itself (why: read-damage)', async () => {
     const g = groups[3]!

@@ -1,30 +1,64 @@
 /**
  * Damages the app's IndexedDB on disk, the way a failing disk or a buggy browser would, through the
- * raw IndexedDB API in the page. The one thing assumed about the store's layout: a trie node's bytes
- * are stored verbatim inside some record (packed with others or not). Every record of every object
- * store of the app's database is searched for them, and a byte inside each copy is flipped.
+ * raw IndexedDB API in the page. The one thing assumed about the store's layout for flipping bytes:
+ * a trie node's bytes are stored verbatim inside some record (packed with others or not). Every
+ * record of every object store of the app's database is searched for them, and a byte inside each
+ * copy is flipped. Losing records follows src/store/idb-layout.ts (packs, index records, meta).
  */
-import type { Page } from 'playwright-core'
+import type { JSHandle, Page } from 'playwright-core'
 
-/** Flips a byte inside every stored copy of `node`; returns how many copies were damaged. */
-export async function corruptStoredNode(page: Page, node: Uint8Array): Promise<number> {
-  return page.evaluate(
-    async (needle: number[]) => {
-      const dbs = await indexedDB.databases()
-      const name = dbs.find((d) => d.name?.startsWith('rootsync-'))?.name
-      if (!name) throw new Error('no rootsync database in this profile')
-      const db = await new Promise<IDBDatabase>((res, rej) => {
-        const r = indexedDB.open(name)
-        r.onsuccess = () => res(r.result)
-        r.onerror = () => rej(r.error)
-      })
-      const indexOf = (hay: Uint8Array): number => {
+/** In the page: the app's database (the one `rootsync-…` database of the profile), and a byte search. */
+interface Tools {
+  db: IDBDatabase
+  /** Where `needle` starts in `hay`, or -1. */
+  find(hay: Uint8Array, needle: number[]): number
+  /** Resolves once `tx` has committed. */
+  done(tx: IDBTransaction): Promise<void>
+}
+
+/**
+ * Runs `work` in the page with the app's database open (closed afterwards). `work` is sent to the
+ * page as source: it may use only its arguments.
+ */
+async function withAppDb<A, R>(page: Page, work: (t: Tools, arg: A) => Promise<R>, arg: A): Promise<R> {
+  const tools: JSHandle<Tools> = await page.evaluateHandle(async () => {
+    const name = (await indexedDB.databases()).find((d) => d.name?.startsWith('rootsync-'))?.name
+    if (!name) throw new Error('no rootsync database in this profile')
+    const db = await new Promise<IDBDatabase>((res, rej) => {
+      const r = indexedDB.open(name)
+      r.onsuccess = () => res(r.result)
+      r.onerror = () => rej(r.error)
+    })
+    return {
+      db,
+      find(hay: Uint8Array, needle: number[]): number {
         outer: for (let i = 0; i + needle.length <= hay.length; i++) {
           for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer
           return i
         }
         return -1
-      }
+      },
+      done: (tx: IDBTransaction) =>
+        new Promise<void>((res, rej) => {
+          tx.oncomplete = () => res()
+          tx.onerror = () => rej(tx.error)
+        }),
+    }
+  })
+  try {
+    // `arg` is plain data (numbers, strings, arrays): it arrives in the page as it is.
+    return await tools.evaluate<R, A>(work as never, arg)
+  } finally {
+    await tools.evaluate((t) => t.db.close())
+    await tools.dispose()
+  }
+}
+
+/** Flips a byte inside every stored copy of `node`; returns how many copies were damaged. */
+export async function corruptStoredNode(page: Page, node: Uint8Array): Promise<number> {
+  return withAppDb(
+    page,
+    async ({ db, find, done }, needle: number[]) => {
       const bytesOf = (v: unknown): Uint8Array | null =>
         v instanceof ArrayBuffer
           ? new Uint8Array(v)
@@ -41,7 +75,7 @@ export async function corruptStoredNode(page: Page, node: Uint8Array): Promise<n
             const cur = c.result
             if (!cur) return res()
             const b = bytesOf(cur.value)
-            const at = b ? indexOf(b) : -1
+            const at = b ? find(b, needle) : -1
             if (b && at >= 0) {
               const copy = new Uint8Array(b)
               copy[at + (needle.length >> 1)]! ^= 0xff
@@ -52,11 +86,7 @@ export async function corruptStoredNode(page: Page, node: Uint8Array): Promise<n
           }
         })
       }
-      await new Promise((res, rej) => {
-        tx.oncomplete = res
-        tx.onerror = () => rej(tx.error)
-      })
-      db.close()
+      await done(tx)
       return damaged
     },
     [...node],
@@ -70,23 +100,9 @@ export async function corruptStoredNode(page: Page, node: Uint8Array): Promise<n
  * promoted entry's bytes live; see src/store/idb-layout.ts). Returns how many records were deleted.
  */
 export async function loseRecordsOf(page: Page, node: Uint8Array, from: 'packs' | 'index'): Promise<number> {
-  return page.evaluate(
-    async ([needle, which]: [number[], string]) => {
-      const dbs = await indexedDB.databases()
-      const name = dbs.find((d) => d.name?.startsWith('rootsync-'))?.name
-      if (!name) throw new Error('no rootsync database in this profile')
-      const db = await new Promise<IDBDatabase>((res, rej) => {
-        const r = indexedDB.open(name)
-        r.onsuccess = () => res(r.result)
-        r.onerror = () => rej(r.error)
-      })
-      const holds = (hay: Uint8Array): boolean => {
-        outer: for (let i = 0; i + needle.length <= hay.length; i++) {
-          for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer
-          return true
-        }
-        return false
-      }
+  return withAppDb(
+    page,
+    async ({ db, find, done }, [needle, which]: [number[], string]) => {
       const tx = db.transaction(['packs', 'index'], 'readwrite')
       const cursor = (store: string, each: (c: IDBCursorWithValue) => void) =>
         new Promise<void>((res, rej) => {
@@ -100,7 +116,8 @@ export async function loseRecordsOf(page: Page, node: Uint8Array, from: 'packs' 
         })
       const packs = new Set<number>()
       await cursor('packs', (c) => {
-        if (c.value instanceof ArrayBuffer && holds(new Uint8Array(c.value))) packs.add(c.key as number)
+        if (c.value instanceof ArrayBuffer && find(new Uint8Array(c.value), needle) >= 0)
+          packs.add(c.key as number)
       })
       let lost = 0
       if (which === 'packs')
@@ -116,11 +133,7 @@ export async function loseRecordsOf(page: Page, node: Uint8Array, from: 'packs' 
             lost++
           }
         })
-      await new Promise((res, rej) => {
-        tx.oncomplete = res
-        tx.onerror = () => rej(tx.error)
-      })
-      db.close()
+      await done(tx)
       return lost
     },
     [[...node], from] as [number[], string],
@@ -128,26 +141,16 @@ export async function loseRecordsOf(page: Page, node: Uint8Array, from: 'packs' 
 }
 
 /**
- * Leaves the repair flag on disk, as a session that met damage and was closed before it could
- * recover leaves it: `record` is the META.repair entry (src/core/light/trust.ts `repairRecord`).
+ * Writes one `meta` record (a Uint8Array under a core/meta-keys.ts key), e.g. the repair flag as a
+ * session that met damage and was closed before it could recover leaves it.
  */
 export async function writeMeta(page: Page, key: string, value: Uint8Array): Promise<void> {
-  await page.evaluate(
-    async ([k, v]: [string, number[]]) => {
-      const name = (await indexedDB.databases()).find((d) => d.name?.startsWith('rootsync-'))?.name
-      if (!name) throw new Error('no rootsync database in this profile')
-      const db = await new Promise<IDBDatabase>((res, rej) => {
-        const r = indexedDB.open(name)
-        r.onsuccess = () => res(r.result)
-        r.onerror = () => rej(r.error)
-      })
+  await withAppDb(
+    page,
+    async ({ db, done }, [k, v]: [string, number[]]) => {
       const tx = db.transaction('meta', 'readwrite')
       tx.objectStore('meta').put(new Uint8Array(v), k)
-      await new Promise((res, rej) => {
-        tx.oncomplete = res
-        tx.onerror = () => rej(tx.error)
-      })
-      db.close()
+      await done(tx)
     },
     [key, [...value]] as [string, number[]],
   )
