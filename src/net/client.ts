@@ -69,7 +69,10 @@ export class PeerClient extends WireClient {
       } catch (e) {
         // A peer without the (newer, optional) range protocol lacks what was asked: not its fault.
         if (name === 'range' && e instanceof UnsupportedProtocolError)
-          throw new wire.ProtocolError(wire.Status.UNAVAILABLE, `peer ${this.id} does not speak ${wire.PROTOCOLS.range}`)
+          throw new wire.ProtocolError(
+            wire.Status.UNAVAILABLE,
+            `peer ${this.id} does not speak ${wire.PROTOCOLS.range}`,
+          )
         throw this.wrap(e, s, `cannot open ${wire.PROTOCOLS[name]}`, 'dial')
       }
       try {

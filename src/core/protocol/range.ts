@@ -52,7 +52,9 @@ export enum RangeKind {
 }
 
 /** A decoded range-protocol request, as the server sees it. */
-export type RangeProtocolRequest = { kind: 'range'; req: RangeRequest } | { kind: 'code'; hashes: Uint8Array[] }
+export type RangeProtocolRequest =
+  | { kind: 'range'; req: RangeRequest }
+  | { kind: 'code'; hashes: Uint8Array[] }
 
 // ---- requests ---------------------------------------------------------------------------------------
 
