@@ -20,20 +20,7 @@ import { Trie } from '../../src/core/trie/trie.ts'
 
 const h = (b: number) => new Uint8Array(32).fill(b)
 const ZERO = h(0)
-const END = h(0xff)
-
-/** The key right after `k` (32-byte big-endian + 1), or null past the end of the key space. */
-function nextKey(k: Uint8Array): Uint8Array | null {
-  const out = k.slice()
-  for (let i = out.length - 1; i >= 0; i--) {
-    if (out[i] !== 0xff) {
-      out[i]!++
-      return out
-    }
-    out[i] = 0
-  }
-  return null
-}
+const END = r.LAST_KEY
 
 describe('range protocol codec', () => {
   it('round-trips account and storage range requests, code requests and both replies', () => {
@@ -97,6 +84,14 @@ describe('range protocol codec', () => {
     )
     expect(() => r.decodeCodeResponse(r.encodeCodeResponse([h(1), h(2)]), 1)).toThrow(RlpError)
     expect(() => r.decodeCodeResponse(rlpEncode([0, [[h(1)]]]), 1)).toThrow(RlpError)
+  })
+
+  it('keyAfter steps to the next 32-byte key, carrying, and ends past the last key', () => {
+    expect(toHex(r.keyAfter(h(0))!)).toBe(toHex(Uint8Array.from([...new Uint8Array(31), 1])))
+    expect(toHex(r.keyAfter(Uint8Array.from([...new Uint8Array(30), 1, 0xff]))!)).toBe(
+      toHex(Uint8Array.from([...new Uint8Array(30), 2, 0])),
+    )
+    expect(r.keyAfter(r.LAST_KEY)).toBeNull()
   })
 
   it('an error reply surfaces as a ProtocolError; UNAVAILABLE is told apart by isUnavailable', () => {
@@ -164,7 +159,7 @@ async function fetchAll(store: MemoryNodeStore, root: Uint8Array, maxBytes: numb
     const { hasMore } = verifyRangeProof(root, origin, reply.keys, reply.values, reply.proof)
     replies++
     got.push(...reply.keys.map(toHex))
-    origin = hasMore ? nextKey(reply.keys[reply.keys.length - 1]!) : null
+    origin = hasMore ? r.keyAfter(reply.keys[reply.keys.length - 1]!) : null
   }
   return { got, replies }
 }

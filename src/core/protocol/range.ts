@@ -152,3 +152,22 @@ export function decodeCodeResponse(bytes: Uint8Array, requested: number): Uint8A
  */
 export const isUnavailable = (e: unknown): boolean =>
   e instanceof ProtocolError && e.status === Status.UNAVAILABLE
+
+/** The limit that means "to the end of the key space". */
+export const LAST_KEY: Uint8Array = new Uint8Array(32).fill(0xff)
+
+/**
+ * The key right after `k` (big-endian + 1): where the next range starts once a reply ending at `k`
+ * verified with more to come. Null after the last key of the key space.
+ */
+export function keyAfter(k: Uint8Array): Uint8Array | null {
+  const out = k.slice()
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i] !== 0xff) {
+      out[i]!++
+      return out
+    }
+    out[i] = 0
+  }
+  return null
+}
