@@ -40,6 +40,21 @@ describe('range protocol codec', () => {
     expect(r.decodeCodeResponse(r.encodeCodeResponse(codes), 3)).toEqual(codes)
   })
 
+  it('a decoded reply owns its bytes, even decoded from a Node Buffer (whose slice() is a view)', () => {
+    const reply = { keys: [h(1)], values: [Uint8Array.of(1, 2)], proof: [h(7)] }
+    const buf = Buffer.from(r.encodeRangeResponse(reply))
+    const got = r.decodeRangeResponse(buf)
+    const codeBuf = Buffer.from(r.encodeCodeResponse([Uint8Array.of(9, 9)]))
+    const code = r.decodeCodeResponse(codeBuf, 1)
+    buf.fill(0)
+    codeBuf.fill(0)
+    expect(got).toEqual(reply)
+    expect(code).toEqual([Uint8Array.of(9, 9)])
+    const k = Buffer.from(h(1))
+    r.keyAfter(k)
+    expect(new Uint8Array(k)).toEqual(h(1))
+  })
+
   it('rejects malformed requests: RlpError for shapes, BAD_REQUEST/TOO_MANY_ITEMS for rule breaks', () => {
     const bad = (items: Parameters<typeof rlpEncode>[0]) => () =>
       r.decodeRangeProtocolRequest(rlpEncode(items))

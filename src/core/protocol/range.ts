@@ -129,11 +129,12 @@ export function decodeRangeResponse(bytes: Uint8Array): RangeReply {
     throw new RlpError(`range reply has ${keys.length} keys but ${values.length} values`)
   if (proof.length > LIMITS.maxRangeProofNodes)
     throw new RlpError(`${proof.length} proof nodes in a range reply; at most ${LIMITS.maxRangeProofNodes}`)
-  // Copied: keys, values and nodes outlive the reply buffer they were decoded from.
+  // Copied: keys, values and nodes outlive the reply buffer they were decoded from. `new Uint8Array`,
+  // not `.slice()`: the buffer may be a Node Buffer, whose slice() is a view.
   return {
-    keys: keys.map((k, i) => hash32(k, `range key ${i}`).slice()),
-    values: values.map((v, i) => asBytes(v, `range value ${i}`).slice()),
-    proof: proof.map((p, i) => asBytes(p, `range proof node ${i}`).slice()),
+    keys: keys.map((k, i) => new Uint8Array(hash32(k, `range key ${i}`))),
+    values: values.map((v, i) => new Uint8Array(asBytes(v, `range value ${i}`))),
+    proof: proof.map((p, i) => new Uint8Array(asBytes(p, `range proof node ${i}`))),
   }
 }
 
@@ -143,7 +144,7 @@ export const encodeCodeResponse = (codes: Uint8Array[]): Uint8Array => ok(codes)
 export function decodeCodeResponse(bytes: Uint8Array, requested: number): Uint8Array[] {
   const l = asList(payloadOf(bytes), 'code reply')
   if (l.length > requested) throw new RlpError(`${l.length} codes in reply to ${requested} hashes`)
-  return l.map((c, i) => asBytes(c, `code ${i}`).slice())
+  return l.map((c, i) => new Uint8Array(asBytes(c, `code ${i}`)))
 }
 
 /**
@@ -161,7 +162,7 @@ export const LAST_KEY: Uint8Array = new Uint8Array(32).fill(0xff)
  * verified with more to come. Null after the last key of the key space.
  */
 export function keyAfter(k: Uint8Array): Uint8Array | null {
-  const out = k.slice()
+  const out = new Uint8Array(k) // a copy (a Buffer's slice() would be a view)
   for (let i = out.length - 1; i >= 0; i--) {
     if (out[i] !== 0xff) {
       out[i]!++
