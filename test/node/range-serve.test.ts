@@ -6,6 +6,8 @@
  * test/helpers/corrupt-serve.ts produces a reply that `verifyRangeProof` rejects (or, for
  * `range-unavailable`, an UNAVAILABLE refusal).
  */
+
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -19,8 +21,8 @@ import { ProtocolError } from '../../src/core/protocol/messages.ts'
 import { isUnavailable, keyAfter, LAST_KEY, type RangeRequest } from '../../src/core/protocol/range.ts'
 import { rlpEncode } from '../../src/core/rlp.ts'
 import { verifyRangeProof } from '../../src/core/trie/range-proof.ts'
-import { PeerClient } from '../../src/net/client.ts'
-import { createClientLibp2p } from '../../src/node/libp2p.ts'
+import { PeerClient, PeerRequestError } from '../../src/net/client.ts'
+import { createClientLibp2p, createServingLibp2p } from '../../src/node/libp2p.ts'
 import { CORRUPT_SERVE, makeDevnetFiles, type NodeProc, startNode, stopAllNodes } from '../helpers/nodes.ts'
 
 const LIES = ['range-gap', 'range-extra', 'range-altered', 'range-forged-proof'] as const
@@ -192,5 +194,22 @@ describe('/rootsync/range/1 from a real serving node', () => {
     await expect(c.range({ root, origin: ZERO, limit: LAST_KEY, maxBytes: 1024 })).rejects.toSatisfy(
       isUnavailable,
     )
+  })
+
+  it('a peer that does not speak the range protocol is reported as lacking the root, not as failing', async () => {
+    // A libp2p node with no rootsync handlers: protocol negotiation for /rootsync/range/1 fails.
+    const bare = await createServingLibp2p(await generateKeyPair('Ed25519'), ['/ip4/127.0.0.1/tcp/0/ws'])
+    try {
+      const c = new PeerClient(client, bare.getMultiaddrs()[0]!, { timeoutMs: 30_000 })
+      clients.push(c)
+      await expect(c.range({ root: ZERO, origin: ZERO, limit: LAST_KEY, maxBytes: 1024 })).rejects.toSatisfy(
+        isUnavailable,
+      )
+      await expect(c.code([ZERO])).rejects.toSatisfy(isUnavailable)
+      // Other protocols keep their meaning: a dial failure.
+      await expect(c.status()).rejects.toBeInstanceOf(PeerRequestError)
+    } finally {
+      await bare.stop()
+    }
   })
 })
