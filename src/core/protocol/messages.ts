@@ -236,7 +236,7 @@ export function decodeNodesResponse(bytes: Uint8Array, requested: number): Uint8
   const l = asList(payloadOf(bytes), 'nodes')
   if (l.length > requested) throw new RlpError(`${l.length} nodes in reply to ${requested} hashes`)
   // Copied: each node outlives the reply buffer it was decoded from.
-  return l.map((x, i) => asBytes(x, `node ${i}`).slice())
+  return l.map((x, i) => new Uint8Array(asBytes(x, `node ${i}`)) // a copy: a Buffer's slice() is a view)
 }
 
 export function encodeProofResponse(p: AccountProof): Uint8Array {
