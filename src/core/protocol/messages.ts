@@ -235,8 +235,8 @@ export const encodeNodesResponse = (nodes: Uint8Array[]): Uint8Array => ok(nodes
 export function decodeNodesResponse(bytes: Uint8Array, requested: number): Uint8Array[] {
   const l = asList(payloadOf(bytes), 'nodes')
   if (l.length > requested) throw new RlpError(`${l.length} nodes in reply to ${requested} hashes`)
-  // Copied: each node outlives the reply buffer it was decoded from.
-  return l.map((x, i) => new Uint8Array(asBytes(x, `node ${i}`)) // a copy: a Buffer's slice() is a view)
+  // Copied (a Node Buffer's slice() is only a view): each node outlives the reply buffer.
+  return l.map((x, i) => new Uint8Array(asBytes(x, `node ${i}`)))
 }
 
 export function encodeProofResponse(p: AccountProof): Uint8Array {
