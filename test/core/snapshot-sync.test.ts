@@ -303,6 +303,34 @@ describe('network snapshot sync', () => {
     expect(first.ctx.counters.bytes + second.ctx.counters.bytes).toBeGreaterThanOrEqual(fullBytes * 0.5)
   })
 
+  it('resumes a storage trie spanning several chunks from its saved builder state', async () => {
+    const chain = await chainP
+    const target = trusted(chain.head())
+    const store = new MemoryNodeStore()
+    const ac = new AbortController()
+    let storageReplies = 0
+    const stopping = rangePeer('a', chain.store, {
+      onRange: (req) => {
+        if (req.account && ++storageReplies === 3) ac.abort(new TaskStoppedError('recovery', 'test stop'))
+      },
+    })
+    // One storage trie at a time: the stop falls on its third chunk, after two were stored.
+    const opts = { ...SMALL, parallel: 1 }
+    await expect(
+      snapshotSync(context(store, target, [stopping], { signal: ac.signal }).ctx, opts),
+    ).rejects.toBeInstanceOf(TaskStoppedError)
+    const saved = decodeSnapshotProgress(store.meta.get(META.snapshotProgress)!)!
+    expect(saved.storage.size).toBe(1)
+    const [entry] = [...saved.storage.values()]
+    expect(await store.hasNode(entry!.root)).toBe(false)
+
+    const again = rangePeer('a', chain.store)
+    await snapshotSync(context(store, target, [again]).ctx, opts)
+    const resumed = again.requests.find((r) => r.account && toHex(r.account) === toHex(entry!.account))
+    expect(toHex(resumed!.origin)).toBe(toHex(entry!.next))
+    await expectComplete(store, chain.store, target.header.stateRoot)
+  })
+
   it('discards progress saved for another root (and damaged progress) and starts over', async () => {
     const chain = await chainP
     const older = trusted(chain.headers[1]!.header)
