@@ -153,6 +153,28 @@ async function expectComplete(store: MemoryNodeStore, src: NodeStore, root: Uint
   expect(store.meta.has(META.snapshotProgress)).toBe(false)
 }
 
+/** A run over one honest peer that is stopped when the `n`th account (or storage) reply arrives. */
+async function stoppedRun(
+  store: MemoryNodeStore,
+  src: NodeStore,
+  target: TrustedHeader,
+  n: number,
+  kind: 'account' | 'storage',
+  opts: Partial<SnapshotSyncOptions> = SMALL,
+) {
+  const ac = new AbortController()
+  let seen = 0
+  const peer = rangePeer('a', src, {
+    onRange: (req) => {
+      if (!!req.account === (kind === 'storage') && ++seen === n)
+        ac.abort(new TaskStoppedError('recovery', 'test stop'))
+    },
+  })
+  const run = context(store, target, [peer], { signal: ac.signal })
+  await expect(snapshotSync(run.ctx, opts)).rejects.toBeInstanceOf(TaskStoppedError)
+  return run
+}
+
 describe('network snapshot sync', () => {
   it('rebuilds a devnet state (accounts, storage, code) into an empty store from honest peers', async () => {
     const chain = await chainP
@@ -281,15 +303,7 @@ describe('network snapshot sync', () => {
     const fullBytes = full.ctx.counters.bytes
 
     const store = new MemoryNodeStore()
-    const ac = new AbortController()
-    let accountReplies = 0
-    const stopping = rangePeer('a', chain.store, {
-      onRange: (req) => {
-        if (!req.account && ++accountReplies === 6) ac.abort(new TaskStoppedError('recovery', 'test stop'))
-      },
-    })
-    const first = context(store, target, [stopping], { signal: ac.signal })
-    await expect(snapshotSync(first.ctx, SMALL)).rejects.toBeInstanceOf(TaskStoppedError)
+    const first = await stoppedRun(store, chain.store, target, 6, 'account')
     const saved = decodeSnapshotProgress(store.meta.get(META.snapshotProgress)!)
     expect(saved && toHex(saved.root)).toBe(toHex(root))
     expect(await store.hasNode(root)).toBe(false)
@@ -307,18 +321,9 @@ describe('network snapshot sync', () => {
     const chain = await chainP
     const target = trusted(chain.head())
     const store = new MemoryNodeStore()
-    const ac = new AbortController()
-    let storageReplies = 0
-    const stopping = rangePeer('a', chain.store, {
-      onRange: (req) => {
-        if (req.account && ++storageReplies === 3) ac.abort(new TaskStoppedError('recovery', 'test stop'))
-      },
-    })
     // One storage trie at a time: the stop falls on its third chunk, after two were stored.
     const opts = { ...SMALL, parallel: 1 }
-    await expect(
-      snapshotSync(context(store, target, [stopping], { signal: ac.signal }).ctx, opts),
-    ).rejects.toBeInstanceOf(TaskStoppedError)
+    await stoppedRun(store, chain.store, target, 3, 'storage', opts)
     const saved = decodeSnapshotProgress(store.meta.get(META.snapshotProgress)!)!
     expect(saved.storage.size).toBe(1)
     const [entry] = [...saved.storage.values()]
@@ -338,16 +343,7 @@ describe('network snapshot sync', () => {
     expect(toHex(older.header.stateRoot)).not.toBe(toHex(target.header.stateRoot))
 
     const store = new MemoryNodeStore()
-    const ac = new AbortController()
-    let n = 0
-    const stopping = rangePeer('a', chain.store, {
-      onRange: (req) => {
-        if (!req.account && ++n === 5) ac.abort(new TaskStoppedError('recovery', 'test stop'))
-      },
-    })
-    await expect(
-      snapshotSync(context(store, older, [stopping], { signal: ac.signal }).ctx, SMALL),
-    ).rejects.toBeInstanceOf(TaskStoppedError)
+    await stoppedRun(store, chain.store, older, 5, 'account')
     const stale = decodeSnapshotProgress(store.meta.get(META.snapshotProgress)!)!
     expect(toHex(stale.root)).toBe(toHex(older.header.stateRoot))
 
