@@ -352,13 +352,20 @@ describe('network snapshot sync', () => {
     expect(toHex(peer.requests[0]!.origin)).toBe(toHex(new Uint8Array(32)))
     await expectComplete(store, chain.store, target.header.stateRoot)
 
-    // A record that does not decode is dropped the same way.
-    const fresh = new MemoryNodeStore()
-    await fresh.write({ meta: [[META.snapshotProgress, Uint8Array.of(1, 2, 3)]] })
-    const p2 = rangePeer('a', chain.store)
-    await snapshotSync(context(fresh, target, [p2]).ctx, SMALL)
-    expect(toHex(p2.requests[0]!.origin)).toBe(toHex(new Uint8Array(32)))
-    await expectComplete(fresh, chain.store, target.header.stateRoot)
+    // A record for this very root but damaged on disk (one byte of its builder state flipped, or
+    // not decodable at all) is dropped the same way.
+    for (const damage of ['flipped', 'garbage'] as const) {
+      const fresh = new MemoryNodeStore()
+      await stoppedRun(fresh, chain.store, target, 5, 'account')
+      const rec = fresh.meta.get(META.snapshotProgress)!
+      expect(decodeSnapshotProgress(rec)).not.toBeNull()
+      const bad = damage === 'flipped' ? flipLast(rec) : Uint8Array.of(1, 2, 3)
+      await fresh.write({ meta: [[META.snapshotProgress, bad]] })
+      const p2 = rangePeer('a', chain.store)
+      await snapshotSync(context(fresh, target, [p2]).ctx, SMALL)
+      expect(toHex(p2.requests[0]!.origin)).toBe(toHex(new Uint8Array(32)))
+      await expectComplete(fresh, chain.store, target.header.stateRoot)
+    }
   })
 
   it('keeps "stored account-trie node ⇒ complete subtree" at every write', async () => {

@@ -258,3 +258,38 @@ export function createSnapshotSource(cfg: SnapshotSourceConfig): SnapshotSource 
     },
   }
 }
+
+/**
+ * Runs fetch jobs (a storage trie, a code batch), at most `limit` at once, so they spread over the
+ * peers; on the first failure the others are stopped (their signal aborts) and awaited before it is
+ * thrown, so nothing of the chunk runs on after it.
+ */
+export async function runAll(
+  jobs: ((signal: AbortSignal) => Promise<void>)[],
+  limit: number,
+  parent: AbortSignal,
+): Promise<void> {
+  const ac = new AbortController()
+  const onParent = () => ac.abort(parent.reason)
+  if (parent.aborted) onParent()
+  else parent.addEventListener('abort', onParent, { once: true })
+  let next = 0
+  let first: { e: unknown } | null = null
+  const worker = async () => {
+    while (next < jobs.length && !first) {
+      const job = jobs[next++]!
+      try {
+        await job(ac.signal)
+      } catch (e) {
+        first ??= { e: parent.aborted ? parent.reason : e }
+        ac.abort(first.e)
+      }
+    }
+  }
+  try {
+    await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker))
+  } finally {
+    parent.removeEventListener('abort', onParent)
+  }
+  if (first) throw (first as { e: unknown }).e
+}

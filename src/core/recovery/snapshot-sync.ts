@@ -29,14 +29,15 @@
  * roots are compared again at the end of each trie before its root node is written.
  */
 import { type Account, decodeAccount, EMPTY_CODE_HASH, EMPTY_ROOT } from '../account.ts'
-import { compare, equals, toHex } from '../bytes.ts'
-import { RootsyncError } from '../errors.ts'
+import { compare, concat, equals, toHex } from '../bytes.ts'
+import { RlpError, RootsyncError } from '../errors.ts'
+import { keccak256 } from '../hash.ts'
 import { META } from '../meta-keys.ts'
-import { asBytes, asList, asSafeInt, rlpDecode, rlpEncode } from '../rlp.ts'
+import { asBytes, asList, asSafeInt, type RlpItem, rlpDecode, rlpEncode } from '../rlp.ts'
 import { throwIfStopped } from '../task.ts'
 import { EMPTY_ROOT_HASH } from '../trie/constants.ts'
 import { createRootBuilder, type RootBuilder, restoreRootBuilder } from '../trie/root-builder.ts'
-import { createSnapshotSource, type SnapshotSource, type VerifiedRange } from './snapshot-fetch.ts'
+import { createSnapshotSource, runAll, type SnapshotSource, type VerifiedRange } from './snapshot-fetch.ts'
 import { NotApplicableError, type RecoveryStrategy, type StrategyContext } from './types.ts'
 
 export interface SnapshotSyncOptions {
@@ -82,32 +83,39 @@ export interface SnapshotProgress {
 }
 
 export function encodeSnapshotProgress(p: SnapshotProgress): Uint8Array {
-  return rlpEncode([
+  const body = rlpEncode([
     PROGRESS_VERSION,
     p.root,
     p.next,
     p.builder,
     [...p.storage.values()].map((s) => [s.account, s.root, s.next, s.builder]),
   ])
+  return concat(keccak256(body), body)
 }
 
-/** The saved progress, or null if it is undecodable (then it is discarded like another root's). */
+/**
+ * The saved progress, or null if it is damaged or undecodable (then it is discarded like another
+ * root's). The record carries its own hash: a builder state altered on disk would otherwise rebuild
+ * a different trie, whose nodes nothing references but which would waste the whole run.
+ */
 export function decodeSnapshotProgress(bytes: Uint8Array): SnapshotProgress | null {
   try {
-    const [v, root, next, builder, st] = asList(rlpDecode(bytes), 'snapshot progress', 5)
+    const body = bytes.subarray(32)
+    if (bytes.length < 32 || !equals(keccak256(body), bytes.subarray(0, 32))) return null
+    const [v, root, next, builder, st] = asList(rlpDecode(body), 'snapshot progress', 5)
     if (asSafeInt(v, 'version') !== PROGRESS_VERSION) return null
-    const storage = new Map<string, StorageProgress>()
-    for (const item of asList(st, 'storage progress')) {
-      const [a, r, n, b] = asList(item, 'storage trie progress', 4).map((x) => asBytes(x, 'field').slice())
-      if (a!.length !== 32 || r!.length !== 32 || n!.length !== 32) return null
-      storage.set(toHex(r!), { account: a!, root: r!, next: n!, builder: b! })
-    }
-    const key = (x: typeof root) => {
-      const b = asBytes(x, 'key', 32).slice()
-      if (b.length !== 32) throw new RootsyncError('SNAPSHOT_PROGRESS', 'key of the wrong length')
+    const field = (x: RlpItem | undefined, length?: number) => {
+      const b = asBytes(x, 'snapshot progress field').slice()
+      if (length !== undefined && b.length !== length) throw new RlpError('snapshot progress: bad key length')
       return b
     }
-    return { root: key(root), next: key(next), builder: asBytes(builder, 'builder').slice(), storage }
+    const storage = new Map<string, StorageProgress>()
+    for (const item of asList(st, 'storage progress')) {
+      const [a, r, n, b] = asList(item, 'storage trie progress', 4)
+      const s = { account: field(a, 32), root: field(r, 32), next: field(n, 32), builder: field(b) }
+      storage.set(toHex(s.root), s)
+    }
+    return { root: field(root, 32), next: field(next, 32), builder: field(builder), storage }
   } catch {
     return null
   }
@@ -223,6 +231,7 @@ export async function snapshotSync(
     p.catch(() => {})
     return p
   }
+  throwIfStopped(signal, 'snapshot sync')
   let next = fetchAccounts(origin)
   try {
     for (;;) {
@@ -247,6 +256,14 @@ export async function snapshotSync(
       origin = after
       await run.write(emitted.splice(0), 'save')
     }
+  } catch (e) {
+    // Proven chunks that do not rebuild their root mean the resumed state was not what it claimed:
+    // the progress goes, so the next attempt starts over instead of failing the same way.
+    if (e instanceof RootsyncError && e.code === 'SNAPSHOT_ROOT_MISMATCH') {
+      await queue
+      await store.write({ meta: [[META.snapshotProgress, null]] })
+    }
+    throw e
   } finally {
     signal.removeEventListener('abort', stopAhead)
     ahead.abort(signal.reason)
@@ -361,38 +378,4 @@ async function buildStorage(
     run.storage.set(key, { account, root, next: after, builder: builder.save() })
     await run.write(emitted.splice(0), 'save')
   }
-}
-
-/**
- * Runs `jobs`, at most `limit` at once; on the first failure the others are stopped (their signal
- * aborts) and awaited before it is thrown, so nothing of this chunk runs on after it.
- */
-async function runAll(
-  jobs: ((signal: AbortSignal) => Promise<void>)[],
-  limit: number,
-  parent: AbortSignal,
-): Promise<void> {
-  const ac = new AbortController()
-  const onParent = () => ac.abort(parent.reason)
-  if (parent.aborted) onParent()
-  else parent.addEventListener('abort', onParent, { once: true })
-  let next = 0
-  let first: { e: unknown } | null = null
-  const worker = async () => {
-    while (next < jobs.length && !first) {
-      const job = jobs[next++]!
-      try {
-        await job(ac.signal)
-      } catch (e) {
-        first ??= { e: parent.aborted ? parent.reason : e }
-        ac.abort(first.e)
-      }
-    }
-  }
-  try {
-    await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker))
-  } finally {
-    parent.removeEventListener('abort', onParent)
-  }
-  if (first) throw (first as { e: unknown }).e
 }
