@@ -267,6 +267,19 @@ describe('network snapshot sync', () => {
     expect(staller.requests.length).toBeLessThanOrEqual(2 + DEFAULT_PARALLEL_BOUND)
   })
 
+  it('fails typed when the only peer never answers, without charging it', async () => {
+    const chain = await chainP
+    const target = trusted(chain.head())
+    const store = new MemoryNodeStore()
+    const staller = rangePeer('staller', chain.store, { range: () => new Promise<RangeReply>(() => {}) })
+    const { ctx, charges } = context(store, target, [staller], { clock: realClock, timeoutMs: 30 })
+    const err = await snapshotSync(ctx, SMALL).catch((e) => e)
+    expect(err.code).toBe('SNAPSHOT_NO_PEERS')
+    expect(err.details.peers).toMatchObject([{ id: 'staller', timeouts: 1 }])
+    expect(charges).toEqual([])
+    expect(store.nodes.size).toBe(0)
+  })
+
   it('fails typed, naming each peer, when every peer is bad — and stores no account-trie root', async () => {
     const chain = await chainP
     const target = trusted(chain.head())
