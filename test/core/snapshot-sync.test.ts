@@ -86,6 +86,17 @@ function rangePeer(id: string, src: NodeStore, o: PeerOpts = {}): LightPeer & { 
   return { id, wire, requests }
 }
 
+/** Never answers (the request's deadline is the only way out). */
+const stallingPeer = (id: string, src: NodeStore) =>
+  rangePeer(id, src, { range: () => new Promise<RangeReply>(() => {}) })
+/** Does not keep the state asked for: honest, answers "unavailable". */
+const lackingPeer = (id: string, src: NodeStore) =>
+  rangePeer(id, src, {
+    range: async () => {
+      throw new ProtocolError(Status.UNAVAILABLE, 'root not kept')
+    },
+  })
+
 const flipLast = (b: Uint8Array) => {
   const c = b.slice()
   c[c.length - 1]! ^= 1
@@ -175,11 +186,15 @@ async function stoppedRun(
   return run
 }
 
+/** The devnet, its head as the target, and an empty store to recover into. */
+async function fresh() {
+  const chain = await chainP
+  return { chain, target: trusted(chain.head()), store: new MemoryNodeStore() }
+}
+
 describe('network snapshot sync', () => {
   it('rebuilds a devnet state (accounts, storage, code) into an empty store from honest peers', async () => {
-    const chain = await chainP
-    const target = trusted(chain.head())
-    const store = new MemoryNodeStore()
+    const { chain, target, store } = await fresh()
     const peers = [rangePeer('a', chain.store), rangePeer('b', chain.store)]
     const { ctx, charges, phases } = context(store, target, peers)
     await snapshotSync(ctx, SMALL)
@@ -222,9 +237,7 @@ describe('network snapshot sync', () => {
   }
 
   it('charges a peer sending code that does not hash to what was asked', async () => {
-    const chain = await chainP
-    const target = trusted(chain.head())
-    const store = new MemoryNodeStore()
+    const { chain, target, store } = await fresh()
     const liar = rangePeer('liar', chain.store, {
       code: async (hs) => hs.map((h) => keccak256(h)),
     })
@@ -235,14 +248,8 @@ describe('network snapshot sync', () => {
   })
 
   it('does not charge a peer that lacks the root, and does not ask it again', async () => {
-    const chain = await chainP
-    const target = trusted(chain.head())
-    const store = new MemoryNodeStore()
-    const lacking = rangePeer('lacking', chain.store, {
-      range: async () => {
-        throw new ProtocolError(Status.UNAVAILABLE, 'root not kept')
-      },
-    })
+    const { chain, target, store } = await fresh()
+    const lacking = lackingPeer('lacking', chain.store)
     const { ctx, charges } = context(store, target, [lacking, rangePeer('honest', chain.store)])
     await snapshotSync(ctx, SMALL)
     await expectComplete(store, chain.store, target.header.stateRoot)
@@ -251,10 +258,8 @@ describe('network snapshot sync', () => {
   })
 
   it('moves past a peer that never answers (bounded by the request timeout)', async () => {
-    const chain = await chainP
-    const target = trusted(chain.head())
-    const store = new MemoryNodeStore()
-    const staller = rangePeer('staller', chain.store, { range: () => new Promise<RangeReply>(() => {}) })
+    const { chain, target, store } = await fresh()
+    const staller = stallingPeer('staller', chain.store)
     const { ctx, charges } = context(store, target, [staller, rangePeer('honest', chain.store)], {
       clock: realClock,
       timeoutMs: 40,
@@ -268,10 +273,8 @@ describe('network snapshot sync', () => {
   })
 
   it('fails typed when the only peer never answers, without charging it', async () => {
-    const chain = await chainP
-    const target = trusted(chain.head())
-    const store = new MemoryNodeStore()
-    const staller = rangePeer('staller', chain.store, { range: () => new Promise<RangeReply>(() => {}) })
+    const { chain, target, store } = await fresh()
+    const staller = stallingPeer('staller', chain.store)
     const { ctx, charges } = context(store, target, [staller], { clock: realClock, timeoutMs: 30 })
     const err = await snapshotSync(ctx, SMALL).catch((e) => e)
     expect(err.code).toBe('SNAPSHOT_NO_PEERS')
@@ -281,17 +284,11 @@ describe('network snapshot sync', () => {
   })
 
   it('fails typed, naming each peer, when every peer is bad — and stores no account-trie root', async () => {
-    const chain = await chainP
-    const target = trusted(chain.head())
-    const store = new MemoryNodeStore()
+    const { chain, target, store } = await fresh()
     const peers = [
       rangePeer('gap', chain.store, { mangle: LIES.gap }),
       rangePeer('forger', chain.store, { mangle: LIES['forged proof node'] }),
-      rangePeer('lacking', chain.store, {
-        range: async () => {
-          throw new ProtocolError(Status.UNAVAILABLE, 'root not kept')
-        },
-      }),
+      lackingPeer('lacking', chain.store),
     ]
     const { ctx, charges } = context(store, target, peers)
     const err = await snapshotSync(ctx, SMALL).catch((e) => e)
@@ -331,9 +328,7 @@ describe('network snapshot sync', () => {
   })
 
   it('resumes a storage trie spanning several chunks from its saved builder state', async () => {
-    const chain = await chainP
-    const target = trusted(chain.head())
-    const store = new MemoryNodeStore()
+    const { chain, target, store } = await fresh()
     // One storage trie at a time: the stop falls on its third chunk, after two were stored.
     const opts = { ...SMALL, parallel: 1 }
     await stoppedRun(store, chain.store, target, 3, 'storage', opts)
@@ -418,9 +413,7 @@ describe('network snapshot sync', () => {
   })
 
   it('leaves a stored target alone (a stored root is a complete state) and drops its stale progress', async () => {
-    const chain = await chainP
-    const target = trusted(chain.head())
-    const store = new MemoryNodeStore()
+    const { chain, target, store } = await fresh()
     const peer = rangePeer('a', chain.store)
     await snapshotSync(context(store, target, [peer]).ctx, SMALL)
     const asked = peer.requests.length
