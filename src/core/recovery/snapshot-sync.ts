@@ -16,11 +16,12 @@
  * A stored storage root (or code blob) is complete by that same invariant and is not fetched again.
  *
  * Progress (META.snapshotProgress) is saved in the same write as the nodes it describes, so a kill
- * loses at most the chunks in flight. Its format, RLP:
+ * loses at most the chunks in flight. Its format: keccak(body) ‖ body, body = RLP
  *   [1, targetRoot, nextOrigin, accountBuilder, [[accountKey, storageRoot, nextOrigin, builder]…]]
  * — the account builder's saved state and the key the next account range starts at, and for each
  * storage trie that spans several chunks and is not finished, the same. Progress for another root
- * (or undecodable) is deleted before anything else is written; the completing write deletes it.
+ * (or damaged: its hash does not match, or it does not decode) is deleted before anything else is
+ * written; the completing write deletes it; a root mismatch at the end deletes it too.
  * This strategy never writes the completion marker (META.stateRoot): the manager verifies and marks.
  *
  * Security considerations: every chunk is verified against the root it must rebuild before any of it
