@@ -4,7 +4,7 @@
  * damaged; the strategy uses a snapshot at the target as is, replays from an older one, skips a
  * damaged one for the next older, and does not apply when there is none at or below the target.
  */
-import { beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { fromHex, toHex } from '../../src/core/bytes.ts'
 import { headerHash } from '../../src/core/chain/header.ts'
 import { META } from '../../src/core/meta-keys.ts'
@@ -19,35 +19,19 @@ import { NotApplicableError } from '../../src/core/recovery/types.ts'
 import type { MemoryNodeStore } from '../../src/core/store.ts'
 import { verifyStoredState } from '../../src/core/sync/verify.ts'
 import { walkReachable } from '../../src/core/trie/reachable.ts'
-import { makeDevnetChain } from '../helpers/devnet-chain.ts'
-import {
-  type ChainView,
-  chainPeer,
-  contextFor,
-  type DevChain,
-  dumpStore,
-  storeWithState,
-  viewOf,
-} from '../helpers/recovery-peers.ts'
+import { chainPeer, contextFor, dumpStore, recoveryChain, storeWithState } from '../helpers/recovery-peers.ts'
 
-let chain: DevChain
-let view: ChainView
-beforeAll(async () => {
-  chain = await makeDevnetChain({ seed: 'local-snapshot', accounts: 120, contracts: 3, slots: 3 }, 50, 3)
-  view = viewOf(chain)
-})
-
-const rootAt = (h: number) => chain.headers[h]!.header.stateRoot
+const t = recoveryChain('local-snapshot', 50)
 const recordAt = (h: number): SnapshotRecord => ({
   height: h,
-  root: rootAt(h),
-  headerHash: headerHash(chain.headers[h]!.header),
+  root: t.rootAt(h),
+  headerHash: headerHash(t.chain.headers[h]!.header),
   nodes: 1,
 })
 
 /** A store holding the states at `heights`, each recorded as a local snapshot. */
 async function withSnapshots(heights: number[]): Promise<MemoryNodeStore> {
-  const store = await storeWithState(chain, heights)
+  const store = await storeWithState(t.chain, heights)
   let records: SnapshotRecord[] = []
   for (const h of heights) {
     await store.write({ meta: snapshotRecords(records, recordAt(h), 5) })
@@ -65,7 +49,7 @@ const failure = (p: Promise<unknown>) =>
 /** Hashes of every node the state at `h` reaches. */
 async function reachable(h: number): Promise<Set<string>> {
   const out = new Set<string>()
-  await walkReachable(chain.store, [rootAt(h)], { onNode: (hash) => out.add(toHex(hash)) })
+  await walkReachable(t.chain.store, [t.rootAt(h)], { onNode: (hash) => out.add(toHex(hash)) })
   return out
 }
 
@@ -79,7 +63,7 @@ describe('snapshot records', () => {
 
   it('keeps the newest plus `keep` older ones, newest first, one per root', async () => {
     let existing: SnapshotRecord[] = []
-    const store = await storeWithState(chain, [])
+    const store = await storeWithState(t.chain, [])
     for (const r of [rec(10, 1), rec(20, 2), rec(30, 3), rec(40, 4)]) {
       await store.write({ meta: snapshotRecords(existing, r, 2) })
       existing = await readSnapshots(store)
@@ -98,7 +82,7 @@ describe('snapshot records', () => {
   })
 
   it('reads a damaged record as no snapshots, flagged, without throwing', async () => {
-    const store = await storeWithState(chain, [])
+    const store = await storeWithState(t.chain, [])
     await store.write({ meta: [[META.snapshots, Uint8Array.of(0xc3, 0x01, 0x02)]] })
     const list = await readSnapshots(store)
     expect(list).toHaveLength(0)
@@ -110,7 +94,7 @@ describe('local snapshot strategy', () => {
   it('uses a snapshot at the target height as it is, after checking it', async () => {
     const store = await withSnapshots([40])
     const before = dumpStore(store)
-    const ctx = contextFor(view, 40, store, [])
+    const ctx = contextFor(t.view, 40, store, [])
     await localSnapshotStrategy.run(ctx)
     expect(ctx.counters.nodes).toBeGreaterThan(0)
     expect(ctx.counters.blocks).toBe(0)
@@ -120,30 +104,32 @@ describe('local snapshot strategy', () => {
 
   it('replays from an older snapshot to the target', async () => {
     const store = await withSnapshots([30])
-    const ctx = contextFor(view, 50, store, [chainPeer('a', view)])
+    const ctx = contextFor(t.view, 50, store, [chainPeer('a', t.view)])
     await localSnapshotStrategy.run(ctx)
     expect(ctx.counters.blocks).toBe(20)
-    await verifyStoredState(store, rootAt(50))
+    await verifyStoredState(store, t.rootAt(50))
   })
 
   it('skips the newest snapshot when its check finds damage and replays from the older one', async () => {
     const store = await withSnapshots([20, 40])
     const older = await reachable(20)
-    const onlyNewest = [...(await reachable(40))].filter((h) => !older.has(h) && h !== toHex(rootAt(40)))
+    const onlyNewest = [...(await reachable(40))].filter((h) => !older.has(h) && h !== toHex(t.rootAt(40)))
     await store.write({ deleteNodes: [fromHex(onlyNewest[0]!)] })
-    await expect(verifyStoredState(store, rootAt(40))).rejects.toMatchObject({ code: 'STATE_MISSING' })
-    const ctx = contextFor(view, 45, store, [chainPeer('a', view)])
+    await expect(verifyStoredState(store, t.rootAt(40))).rejects.toMatchObject({ code: 'STATE_MISSING' })
+    const ctx = contextFor(t.view, 45, store, [chainPeer('a', t.view)])
     await localSnapshotStrategy.run(ctx)
     expect(ctx.counters.blocks).toBe(25)
-    await verifyStoredState(store, rootAt(45))
+    await verifyStoredState(store, t.rootAt(45))
   })
 
   it('fails naming each snapshot when every one is damaged', async () => {
     const store = await withSnapshots([20, 40])
-    const both = [...(await reachable(20))].filter((h) => h !== toHex(rootAt(20)))
+    const both = [...(await reachable(20))].filter((h) => h !== toHex(t.rootAt(20)))
     const shared = [...(await reachable(40))].find((h) => both.includes(h))!
     await store.write({ deleteNodes: [fromHex(shared)] })
-    const e = await failure(localSnapshotStrategy.run(contextFor(view, 45, store, [chainPeer('a', view)])))
+    const e = await failure(
+      localSnapshotStrategy.run(contextFor(t.view, 45, store, [chainPeer('a', t.view)])),
+    )
     expect(e).toBeInstanceOf(LocalSnapshotsDamagedError)
     expect((e as LocalSnapshotsDamagedError).reasons.map((r) => r.height)).toEqual([40, 20])
   })
@@ -151,11 +137,13 @@ describe('local snapshot strategy', () => {
   it('does not apply when no snapshot is at or below the target, changing nothing', async () => {
     const store = await withSnapshots([45])
     const before = dumpStore(store)
-    const e = await failure(localSnapshotStrategy.run(contextFor(view, 40, store, [chainPeer('a', view)])))
+    const e = await failure(
+      localSnapshotStrategy.run(contextFor(t.view, 40, store, [chainPeer('a', t.view)])),
+    )
     expect(e).toBeInstanceOf(NotApplicableError)
     expect((e as NotApplicableError).code).toBe('NO_LOCAL_SNAPSHOT')
     const none = await failure(
-      localSnapshotStrategy.run(contextFor(view, 40, await storeWithState(chain, []), [])),
+      localSnapshotStrategy.run(contextFor(t.view, 40, await storeWithState(t.chain, []), [])),
     )
     expect((none as NotApplicableError).code).toBe('NO_LOCAL_SNAPSHOT')
     expect(dumpStore(store)).toBe(before)
@@ -163,10 +151,10 @@ describe('local snapshot strategy', () => {
 
   it('skips a snapshot whose root node is gone (pruned)', async () => {
     const store = await withSnapshots([20, 40])
-    await store.write({ deleteNodes: [rootAt(40)] })
-    const ctx = contextFor(view, 45, store, [chainPeer('a', view)])
+    await store.write({ deleteNodes: [t.rootAt(40)] })
+    const ctx = contextFor(t.view, 45, store, [chainPeer('a', t.view)])
     await localSnapshotStrategy.run(ctx)
     expect(ctx.counters.blocks).toBe(25)
-    await verifyStoredState(store, rootAt(45))
+    await verifyStoredState(store, t.rootAt(45))
   })
 })

@@ -6,7 +6,7 @@
  * past the last good block; not-applicable cases leave the store as it was; a restart resumes; an
  * empty store replays from the genesis file.
  */
-import { beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/bytes.ts'
 import { genesisToJson } from '../../src/core/chain/genesis.ts'
 import { addressOf } from '../../src/core/chain/keys.ts'
@@ -17,33 +17,23 @@ import { replayStrategy } from '../../src/core/recovery/replay-strategy.ts'
 import { NotApplicableError } from '../../src/core/recovery/types.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
 import { verifyStoredState } from '../../src/core/sync/verify.ts'
-import { makeDevnetChain } from '../helpers/devnet-chain.ts'
 import {
   badBlockAt,
-  type ChainView,
   chainPeer,
   contextFor,
-  type DevChain,
   dumpStore,
   forkWithWrongRoot,
   recordSynced,
+  recoveryChain,
   storeWithState,
-  viewOf,
 } from '../helpers/recovery-peers.ts'
 
-let chain: DevChain
-let view: ChainView
-beforeAll(async () => {
-  chain = await makeDevnetChain({ seed: 'replay', accounts: 120, contracts: 3, slots: 3 }, 60, 3)
-  view = viewOf(chain)
-})
-
-const rootAt = (h: number) => chain.headers[h]!.header.stateRoot
+const t = recoveryChain('replay', 60)
 
 /** A store with the state at `height` recorded as the last completed sync. */
 async function syncedAt(height: number): Promise<MemoryNodeStore> {
-  const store = await storeWithState(chain, [height])
-  await recordSynced(store, chain, height)
+  const store = await storeWithState(t.chain, [height])
+  await recordSynced(store, t.chain, height)
   return store
 }
 
@@ -61,9 +51,9 @@ describe('block replay', () => {
     const store = await syncedAt(5)
     const stateRecord = store.meta.get(META.stateRoot)
     // Replies of at most 20 blocks: several windows, as from a server's size limit.
-    const ctx = contextFor(view, 55, store, [
-      chainPeer('a', view, { maxBlocksPerReply: 20 }),
-      chainPeer('b', view),
+    const ctx = contextFor(t.view, 55, store, [
+      chainPeer('a', t.view, { maxBlocksPerReply: 20 }),
+      chainPeer('b', t.view),
     ])
     await replayStrategy.run(ctx)
     expect(ctx.counters.blocks).toBe(50)
@@ -71,13 +61,13 @@ describe('block replay', () => {
     expect(ctx.counters.bytes).toBeGreaterThan(0)
     expect(ctx.charges).toEqual([])
     expect(ctx.phases).toContain('replaying')
-    await expect(verifyStoredState(store, rootAt(55))).resolves.toMatchObject({
+    await expect(verifyStoredState(store, t.rootAt(55))).resolves.toMatchObject({
       accounts: expect.any(Number),
     })
     const progress = await readReplayProgress(ctx)
     expect(progress && { h: progress.height, root: toHex(progress.root) }).toEqual({
       h: 55,
-      root: toHex(rootAt(55)),
+      root: toHex(t.rootAt(55)),
     })
     expect(store.meta.get(META.stateRoot)).toEqual(stateRecord)
   })
@@ -85,79 +75,82 @@ describe('block replay', () => {
   it('charges a peer serving a block with an altered transaction and completes from another peer', async () => {
     const store = await syncedAt(5)
     // Small replies, so the peers take turns and the altered one is asked for its bad block.
-    const altered = chainPeer('altered', view, { blocks: badBlockAt(12), maxBlocksPerReply: 5 })
-    const ctx = contextFor(view, 55, store, [altered, chainPeer('honest', view, { maxBlocksPerReply: 5 })])
+    const altered = chainPeer('altered', t.view, { blocks: badBlockAt(12), maxBlocksPerReply: 5 })
+    const ctx = contextFor(t.view, 55, store, [
+      altered,
+      chainPeer('honest', t.view, { maxBlocksPerReply: 5 }),
+    ])
     await replayStrategy.run(ctx)
     expect(altered.blocksServed).toBeGreaterThan(0)
     expect(ctx.charges.map((c) => c.peer)).toEqual(['altered'])
     expect(ctx.charges[0]!.reason).toContain('block 12')
     expect(ctx.counters.blocks).toBe(50)
-    await verifyStoredState(store, rootAt(55))
+    await verifyStoredState(store, t.rootAt(55))
   })
 
   it('charges a peer whose headers do not link to the target and takes them from another', async () => {
     const store = await syncedAt(5)
-    const liar = chainPeer('liar', view, {
+    const liar = chainPeer('liar', t.view, {
       headers: (hs) =>
         hs.map((h) =>
           h.header.number === 30 ? { ...h, header: { ...h.header, timestamp: h.header.timestamp + 1 } } : h,
         ),
     })
-    const ctx = contextFor(view, 55, store, [liar, chainPeer('honest', view)])
+    const ctx = contextFor(t.view, 55, store, [liar, chainPeer('honest', t.view)])
     await replayStrategy.run(ctx)
     expect(ctx.charges.map((c) => c.peer)).toEqual(['liar'])
     expect(liar.blocksServed).toBe(0)
-    await verifyStoredState(store, rootAt(55))
+    await verifyStoredState(store, t.rootAt(55))
   })
 
   it('stops when every peer serves a bad block N: nothing past N-1 is committed', async () => {
     const store = await syncedAt(5)
-    const ctx = contextFor(view, 55, store, [
-      chainPeer('a', view, { blocks: badBlockAt(30) }),
-      chainPeer('b', view, { blocks: badBlockAt(30) }),
+    const ctx = contextFor(t.view, 55, store, [
+      chainPeer('a', t.view, { blocks: badBlockAt(30) }),
+      chainPeer('b', t.view, { blocks: badBlockAt(30) }),
     ])
-    const e = await replayStrategy.run(ctx).then(
-      () => null,
-      (err: unknown) => err,
-    )
-    expect(e).toBeInstanceOf(ReplayError)
-    expect((e as ReplayError).code).toBe('REPLAY_BLOCKS_UNAVAILABLE')
-    expect((e as ReplayError).details).toMatchObject({ height: 30, lastGood: 29 })
+    const stopped = replayStrategy.run(ctx)
+    await expect(stopped).rejects.toBeInstanceOf(ReplayError)
+    await expect(stopped).rejects.toMatchObject({
+      code: 'REPLAY_BLOCKS_UNAVAILABLE',
+      details: { height: 30, lastGood: 29 },
+    })
     expect(ctx.charges.map((c) => c.peer).sort()).toEqual(['a', 'b'])
     const progress = await readReplayProgress(ctx)
     expect(progress?.height).toBe(29)
-    expect(toHex(progress!.root)).toBe(toHex(rootAt(29)))
+    expect(toHex(progress!.root)).toBe(toHex(t.rootAt(29)))
     // The state at 29 reads fine; block 30's root was never written.
-    const spender = addressOf(chain.keys.spenders[0]!)
-    const at29 = await new StateDB(store, rootAt(29)).getAccount(spender)
+    const spender = addressOf(t.chain.keys.spenders[0]!)
+    const at29 = await new StateDB(store, t.rootAt(29)).getAccount(spender)
     expect(at29?.nonce).toBeGreaterThan(0n)
-    await verifyStoredState(store, rootAt(29))
-    expect(await store.hasNode(rootAt(30))).toBe(false)
+    await verifyStoredState(store, t.rootAt(29))
+    expect(await store.hasNode(t.rootAt(30))).toBe(false)
   })
 
   it('stops without charging anyone when a block matching its header does not reach its root', async () => {
-    const fork = forkWithWrongRoot(view, 20)
+    const fork = forkWithWrongRoot(t.view, 20)
     const store = await syncedAt(5)
     const ctx = contextFor(fork, 40, store, [chainPeer('a', fork), chainPeer('b', fork)])
-    const e = await replayStrategy.run(ctx).then(
-      () => null,
-      (err: unknown) => err,
-    )
-    expect(e).toBeInstanceOf(ReplayError)
-    expect((e as ReplayError).code).toBe('REPLAY_ROOT_MISMATCH')
-    expect((e as ReplayError).details).toMatchObject({ height: 20, lastGood: 19 })
+    const stopped = replayStrategy.run(ctx)
+    await expect(stopped).rejects.toBeInstanceOf(ReplayError)
+    await expect(stopped).rejects.toMatchObject({
+      code: 'REPLAY_ROOT_MISMATCH',
+      details: { height: 20, lastGood: 19 },
+    })
     expect(ctx.charges).toEqual([])
     expect((await readReplayProgress(ctx))?.height).toBe(19)
     // Block 20's real result (what its transactions give) was not written either.
-    expect(await store.hasNode(rootAt(20))).toBe(false)
-    await verifyStoredState(store, rootAt(19))
+    expect(await store.hasNode(t.rootAt(20))).toBe(false)
+    await verifyStoredState(store, t.rootAt(19))
   })
 
   describe('not applicable: the store is left exactly as it was', () => {
     it('no start state and no genesis file', async () => {
       const store = new MemoryNodeStore()
       const before = dumpStore(store)
-      const e = await notApplicable(replayStrategy.run(contextFor(view, 55, store, [chainPeer('a', view)])))
+      const e = await notApplicable(
+        replayStrategy.run(contextFor(t.view, 55, store, [chainPeer('a', t.view)])),
+      )
       expect(e.code).toBe('REPLAY_NO_START')
       expect(dumpStore(store)).toBe(before)
     })
@@ -165,7 +158,7 @@ describe('block replay', () => {
     it('the target is further than maxReplayBlocks', async () => {
       const store = await syncedAt(5)
       const before = dumpStore(store)
-      const ctx = contextFor(view, 55, store, [chainPeer('a', view)], { maxReplayBlocks: 49 })
+      const ctx = contextFor(t.view, 55, store, [chainPeer('a', t.view)], { maxReplayBlocks: 49 })
       expect((await notApplicable(replayStrategy.run(ctx))).code).toBe('REPLAY_TOO_FAR')
       expect(dumpStore(store)).toBe(before)
     })
@@ -173,9 +166,9 @@ describe('block replay', () => {
     it('no peer claims the blocks (heads below the target, or no peers)', async () => {
       const store = await syncedAt(5)
       const before = dumpStore(store)
-      const behind = contextFor(view, 55, store, [chainPeer('a', view, { headNumber: 40 })])
+      const behind = contextFor(t.view, 55, store, [chainPeer('a', t.view, { headNumber: 40 })])
       expect((await notApplicable(replayStrategy.run(behind))).code).toBe('REPLAY_NO_PEERS')
-      expect((await notApplicable(replayStrategy.run(contextFor(view, 55, store, [])))).code).toBe(
+      expect((await notApplicable(replayStrategy.run(contextFor(t.view, 55, store, [])))).code).toBe(
         'REPLAY_NO_PEERS',
       )
       expect(dumpStore(store)).toBe(before)
@@ -184,8 +177,8 @@ describe('block replay', () => {
     it('a starting root that is not stored', async () => {
       const store = new MemoryNodeStore()
       const before = dumpStore(store)
-      const ctx = contextFor(view, 55, store, [chainPeer('a', view)])
-      const e = await notApplicable(replayBlocks(ctx, { height: 5, root: rootAt(5) }))
+      const ctx = contextFor(t.view, 55, store, [chainPeer('a', t.view)])
+      const e = await notApplicable(replayBlocks(ctx, { height: 5, root: t.rootAt(5) }))
       expect(e.code).toBe('REPLAY_START_MISSING')
       expect(dumpStore(store)).toBe(before)
     })
@@ -193,9 +186,9 @@ describe('block replay', () => {
     it('no peer serves headers that link to the target', async () => {
       const store = await syncedAt(5)
       const before = dumpStore(store)
-      const forged = (hs: typeof chain.headers) =>
+      const forged = (hs: typeof t.chain.headers) =>
         hs.map((h) => ({ ...h, header: { ...h.header, timestamp: h.header.timestamp + 1 } }))
-      const ctx = contextFor(view, 55, store, [chainPeer('a', view, { headers: forged })])
+      const ctx = contextFor(t.view, 55, store, [chainPeer('a', t.view, { headers: forged })])
       expect((await notApplicable(replayStrategy.run(ctx))).code).toBe('REPLAY_NO_HEADER_CHAIN')
       expect(ctx.charges.map((c) => c.peer)).toEqual(['a'])
       expect(dumpStore(store)).toBe(before)
@@ -204,10 +197,10 @@ describe('block replay', () => {
     it('a genesis file that is not the chain’s', async () => {
       const store = new MemoryNodeStore()
       const before = dumpStore(store)
-      const json = genesisToJson(chain.genesis)
+      const json = genesisToJson(t.chain.genesis)
       const [firstAddress, first] = Object.entries(json.alloc)[0]!
       const other = { ...json, alloc: { ...json.alloc, [firstAddress]: { ...first, balance: '0x1' } } }
-      const ctx = contextFor(view, 30, store, [chainPeer('a', view)], { genesis: other })
+      const ctx = contextFor(t.view, 30, store, [chainPeer('a', t.view)], { genesis: other })
       expect((await notApplicable(replayStrategy.run(ctx))).code).toBe('REPLAY_START_NOT_ON_CHAIN')
       expect(ctx.charges).toEqual([])
       expect(dumpStore(store)).toBe(before)
@@ -216,24 +209,26 @@ describe('block replay', () => {
 
   it('resumes from its progress after an abort instead of starting over', async () => {
     const store = await syncedAt(5)
-    const first = contextFor(view, 55, store, [chainPeer('a', view)])
+    const first = contextFor(t.view, 55, store, [chainPeer('a', t.view)])
     first.progress = () => {
       if (first.counters.blocks === 20) first.abort.abort(new Error('stopped by the test'))
     }
     await expect(replayStrategy.run(first)).rejects.toThrow('stopped by the test')
     expect((await readReplayProgress(first))?.height).toBe(25)
 
-    const second = contextFor(view, 55, store, [chainPeer('a', view)])
+    const second = contextFor(t.view, 55, store, [chainPeer('a', t.view)])
     await replayStrategy.run(second)
     expect(second.counters.blocks).toBe(30)
-    await verifyStoredState(store, rootAt(55))
+    await verifyStoredState(store, t.rootAt(55))
   })
 
   it('replays from the genesis file into an empty store', async () => {
     const store = new MemoryNodeStore()
-    const ctx = contextFor(view, 30, store, [chainPeer('a', view)], { genesis: genesisToJson(chain.genesis) })
+    const ctx = contextFor(t.view, 30, store, [chainPeer('a', t.view)], {
+      genesis: genesisToJson(t.chain.genesis),
+    })
     await replayStrategy.run(ctx)
     expect(ctx.counters.blocks).toBe(30)
-    await verifyStoredState(store, rootAt(30))
+    await verifyStoredState(store, t.rootAt(30))
   })
 })

@@ -4,6 +4,7 @@
  * strategy context with a manual clock that records charges, and a dump of a memory store for
  * before/after comparisons.
  */
+import { beforeAll } from 'vitest'
 import { toHex } from '../../src/core/bytes.ts'
 import type { Block } from '../../src/core/chain/block.ts'
 import { type Header, headerHash, type SignedHeader } from '../../src/core/chain/header.ts'
@@ -19,7 +20,7 @@ import {
 import { rlpEncode } from '../../src/core/rlp.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
 import { walkReachable } from '../../src/core/trie/reachable.ts'
-import type { makeDevnetChain } from './devnet-chain.ts'
+import { makeDevnetChain } from './devnet-chain.ts'
 
 export type DevChain = Awaited<ReturnType<typeof makeDevnetChain>>
 
@@ -111,6 +112,26 @@ export const viewOf = (chain: DevChain): ChainView => ({
   headers: chain.headers,
   blocks: chain.blocks,
 })
+
+export interface RecoveryChain {
+  chain: DevChain
+  view: ChainView
+  /** The state root at height `h`. */
+  rootAt(h: number): Uint8Array
+}
+
+/**
+ * A small devnet chain of `blocks` blocks (3 transactions each), built once for the test file (in
+ * `beforeAll`), and the view its peers serve.
+ */
+export function recoveryChain(seed: string, blocks: number): RecoveryChain {
+  const t = { rootAt: (h: number) => t.chain.headers[h]!.header.stateRoot } as RecoveryChain
+  beforeAll(async () => {
+    t.chain = await makeDevnetChain({ seed, accounts: 120, contracts: 3, slots: 3 }, blocks, 3)
+    t.view = viewOf(t.chain)
+  })
+  return t
+}
 
 /** A store holding exactly the state at `height` (every node its root reaches, nothing else). */
 export async function storeWithState(chain: DevChain, heights: number[]): Promise<MemoryNodeStore> {
