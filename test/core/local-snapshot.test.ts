@@ -149,6 +149,16 @@ describe('local snapshot strategy', () => {
     expect(dumpStore(store)).toBe(before)
   })
 
+  it('skips a snapshot the verified chain does not commit to (its header hash) for an older one', async () => {
+    const store = await withSnapshots([20, 40])
+    const forged = { ...recordAt(40), headerHash: new Uint8Array(32).fill(9) }
+    await store.write({ meta: snapshotRecords(await readSnapshots(store), forged, 5) })
+    const ctx = contextFor(t.view, 45, store, [chainPeer('a', t.view)])
+    await localSnapshotStrategy.run(ctx)
+    expect(ctx.counters.blocks).toBe(25)
+    await verifyStoredState(store, t.rootAt(45))
+  })
+
   it('skips a snapshot whose root node is gone (pruned)', async () => {
     const store = await withSnapshots([20, 40])
     await store.write({ deleteNodes: [t.rootAt(40)] })

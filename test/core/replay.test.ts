@@ -21,6 +21,7 @@ import {
   badBlockAt,
   chainPeer,
   contextFor,
+  driveClock,
   dumpStore,
   forkWithWrongRoot,
   recordSynced,
@@ -100,6 +101,18 @@ describe('block replay', () => {
     await replayStrategy.run(ctx)
     expect(ctx.charges.map((c) => c.peer)).toEqual(['liar'])
     expect(liar.blocksServed).toBe(0)
+    await verifyStoredState(store, t.rootAt(55))
+  })
+
+  it('sets a stalled peer aside at the request deadline, without charging it, and completes', async () => {
+    const store = await syncedAt(5)
+    const stalled = chainPeer('stalled', t.view, { stallBlocks: true })
+    const honest = chainPeer('honest', t.view, { maxBlocksPerReply: 10 })
+    const ctx = contextFor(t.view, 55, store, [stalled, honest], { requestTimeoutMs: 1000 })
+    await driveClock(ctx, replayStrategy.run(ctx))
+    expect(stalled.blockRequests).toBe(1)
+    expect(ctx.charges).toEqual([])
+    expect(honest.blocksServed).toBe(50)
     await verifyStoredState(store, t.rootAt(55))
   })
 

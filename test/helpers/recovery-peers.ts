@@ -8,7 +8,7 @@ import { beforeAll } from 'vitest'
 import { toHex } from '../../src/core/bytes.ts'
 import type { Block } from '../../src/core/chain/block.ts'
 import { type Header, headerHash, type SignedHeader } from '../../src/core/chain/header.ts'
-import { manualClock } from '../../src/core/clock.ts'
+import { type ManualClock, manualClock } from '../../src/core/clock.ts'
 import type { LightPeer } from '../../src/core/light/peers.ts'
 import { META } from '../../src/core/meta-keys.ts'
 import type { StatusResponse } from '../../src/core/protocol/messages.ts'
@@ -40,9 +40,11 @@ export interface PeerFaults {
   blocks?: (bs: Block[]) => Block[]
   /** Most blocks in one reply (a server's size limit). */
   maxBlocksPerReply?: number
+  /** Never answers a blocks request. */
+  stallBlocks?: boolean
 }
 
-export type FakePeer = LightPeer & { blocksServed: number }
+export type FakePeer = LightPeer & { blocksServed: number; blockRequests: number }
 
 const never = <T>() => new Promise<T>(() => {})
 
@@ -51,6 +53,7 @@ export function chainPeer(id: string, view: ChainView, faults: PeerFaults = {}):
   const p: FakePeer = {
     id,
     blocksServed: 0,
+    blockRequests: 0,
     wire: {
       status: async (): Promise<StatusResponse> => ({
         chainId: view.chainId,
@@ -63,6 +66,8 @@ export function chainPeer(id: string, view: ChainView, faults: PeerFaults = {}):
       headers: async (start, count) =>
         (faults.headers ?? ((h) => h))(view.headers.slice(start, start + count)),
       blocks: async (start, count) => {
+        p.blockRequests++
+        if (faults.stallBlocks) return never<Block[]>()
         const n = Math.min(count, faults.maxBlocksPerReply ?? count)
         const bs = (faults.blocks ?? ((b) => b))(view.blocks.slice(Math.max(1, start), start + n))
         p.blocksServed += bs.length
@@ -151,6 +156,7 @@ export async function recordSynced(store: MemoryNodeStore, chain: DevChain, heig
 }
 
 export interface TestContext extends StrategyContext {
+  clock: ManualClock
   charges: { peer: string; reason: string }[]
   phases: string[]
   abort: AbortController
@@ -182,6 +188,20 @@ export function contextFor(
     abort,
   }
   return ctx
+}
+
+/** Runs the manual clock (letting promises settle between steps) until `work` settles. */
+export async function driveClock<T>(ctx: TestContext, work: Promise<T>): Promise<T> {
+  let settled = false
+  work.then(
+    () => (settled = true),
+    () => (settled = true),
+  )
+  while (!settled) {
+    await new Promise((r) => setImmediate(r))
+    if (!settled) ctx.clock.advance(250)
+  }
+  return work
 }
 
 /** Everything a memory store holds, as one comparable string. */

@@ -15,7 +15,7 @@ import { equals, toHex } from '../bytes.ts'
 import { RootsyncError } from '../errors.ts'
 import { StateIntegrityError, verifyStoredState } from '../sync/verify.ts'
 import { isEmptyRoot } from '../trie/trie.ts'
-import { replayBlocks } from './replay.ts'
+import { replayBlocks, startUnusable } from './replay.ts'
 import { readSnapshots, type SnapshotRecord } from './snapshots.ts'
 import { NotApplicableError, type RecoveryStrategy, type StrategyContext } from './types.ts'
 
@@ -58,7 +58,6 @@ export const localSnapshotStrategy: RecoveryStrategy = {
     const candidates = records.filter((s) => s.height <= ctx.target.header.number)
     const skipped: { height: number; reason: string }[] = []
     const damaged: { height: number; reason: string }[] = []
-    let chosen: SnapshotRecord | null = null
     for (const s of candidates) {
       const unusable = mismatchAtTarget(ctx, s)
       if (unusable) {
@@ -77,19 +76,23 @@ export const localSnapshotStrategy: RecoveryStrategy = {
         damaged.push({ height: s.height, reason })
         continue
       }
-      chosen = s
-      break
+      if (s.height === ctx.target.header.number) return
+      try {
+        await replayBlocks(ctx, { height: s.height, root: s.root, headerHash: s.headerHash })
+        return
+      } catch (e) {
+        // The verified chain does not commit to this snapshot (nothing was changed): try an older one.
+        if (!startUnusable(e)) throw e
+        skipped.push({ height: s.height, reason: e.message })
+      }
     }
-    if (!chosen && damaged.length) throw new LocalSnapshotsDamagedError([...damaged, ...skipped])
-    if (!chosen)
-      throw new NotApplicableError(
-        'NO_LOCAL_SNAPSHOT',
-        `no usable local snapshot at or below height ${ctx.target.header.number}${
-          records.corrupt ? ` (${records.corrupt.message})` : ''
-        }${skipped.length ? `: ${skipped.map((r) => `height ${r.height}: ${r.reason}`).join('; ')}` : ''}`,
-        { skipped },
-      )
-    if (chosen.height === ctx.target.header.number) return
-    await replayBlocks(ctx, { height: chosen.height, root: chosen.root, headerHash: chosen.headerHash })
+    if (damaged.length) throw new LocalSnapshotsDamagedError([...damaged, ...skipped])
+    throw new NotApplicableError(
+      'NO_LOCAL_SNAPSHOT',
+      `no usable local snapshot at or below height ${ctx.target.header.number}${
+        records.corrupt ? ` (${records.corrupt.message})` : ''
+      }${skipped.length ? `: ${skipped.map((r) => `height ${r.height}: ${r.reason}`).join('; ')}` : ''}`,
+      { skipped },
+    )
   },
 }

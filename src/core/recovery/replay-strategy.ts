@@ -15,7 +15,7 @@ import { genesisHeader, genesisStateRoot, parseGenesis } from '../chain/genesis.
 import { headerHash } from '../chain/header.ts'
 import { readSyncedRoot } from '../sync/root-record.ts'
 import { isEmptyRoot } from '../trie/trie.ts'
-import { type ReplayStart, readReplayProgress, replayBlocks } from './replay.ts'
+import { type ReplayStart, readReplayProgress, replayBlocks, startUnusable } from './replay.ts'
 import { readSnapshots } from './snapshots.ts'
 import { NotApplicableError, type RecoveryStrategy, type StrategyContext } from './types.ts'
 
@@ -56,9 +56,6 @@ function genesisStart(ctx: StrategyContext): ReplayStart | null {
   return { height: 0, root, headerHash: headerHash(genesisHeader(genesis, root)), nodes }
 }
 
-/** Codes under which a start is unusable but an older one (or the genesis) may still do. */
-const TRY_OLDER = new Set(['REPLAY_START_MISSING', 'REPLAY_START_NOT_ON_CHAIN'])
-
 export const replayStrategy: RecoveryStrategy = {
   name: 'replay',
   async run(ctx) {
@@ -69,7 +66,7 @@ export const replayStrategy: RecoveryStrategy = {
         await replayBlocks(ctx, start)
         return
       } catch (e) {
-        if (!(e instanceof NotApplicableError && TRY_OLDER.has(e.code))) throw e
+        if (!startUnusable(e)) throw e
         skipped.push(`height ${start.height}: ${e.message}`)
       }
     }

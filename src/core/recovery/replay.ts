@@ -122,20 +122,26 @@ const hasRoot = (ctx: StrategyContext, root: Uint8Array) =>
 function peerPool(ctx: StrategyContext, peers: LightPeer[]) {
   const out = new Map<string, string>()
   let turn = 0
+  const setAside = (peer: LightPeer, reason: string) => void out.set(peer.id, reason)
+  const bad = (peer: LightPeer, reason: string) => {
+    ctx.charge(peer.id, reason)
+    setAside(peer, reason)
+  }
   return {
     next(): LightPeer | null {
       const live = peers.filter((p) => !out.has(p.id))
       return live.length ? live[turn++ % live.length]! : null
     },
-    bad(peer: LightPeer, reason: string) {
-      ctx.charge(peer.id, reason)
-      out.set(peer.id, reason)
-    },
+    /** Proved wrong: charged. */
+    bad,
+    /** Not wrong, but not useful here (slow, broken, or it lacks what was asked). */
+    setAside,
+    /** A request that threw: charged if the reply proved the peer wrong, else set aside. */
     failed(peer: LightPeer, e: unknown, what: string) {
       throwIfStopped(ctx.signal, 'block replay')
       const reason = `${what}: ${(e as Error)?.message ?? String(e)}`
-      if (isProvablyBad(e)) this.bad(peer, reason)
-      else out.set(peer.id, reason)
+      if (isProvablyBad(e)) bad(peer, reason)
+      else setAside(peer, reason)
     },
     reasons: () => [...out].map(([peer, reason]) => ({ peer, reason })),
   }
@@ -150,18 +156,21 @@ const request = <T>(
 ) => timed(ctx.clock, ctx.signal, ctx.options.requestTimeoutMs, peer.id, what, work)
 
 /** Peers on our chain whose status claims the target height (a claim only: their data is checked). */
-async function blockPeers(ctx: StrategyContext): Promise<LightPeer[]> {
-  const peers = ctx.peers()
-  const got = await Promise.allSettled(peers.map((p) => request(ctx, p, 'status', (s) => p.wire.status(s))))
+async function blockPeers(ctx: StrategyContext): Promise<{ peers: LightPeer[]; reasons: string[] }> {
+  const all = ctx.peers()
+  const got = await Promise.allSettled(all.map((p) => request(ctx, p, 'status', (s) => p.wire.status(s))))
   throwIfStopped(ctx.signal, 'block replay')
-  return peers.filter((_, i) => {
+  const peers: LightPeer[] = []
+  const reasons: string[] = []
+  all.forEach((p, i) => {
     const r = got[i]!
-    return (
-      r.status === 'fulfilled' &&
-      r.value.chainId === ctx.chainId &&
-      r.value.headNumber >= ctx.target.header.number
-    )
+    if (r.status === 'rejected') reasons.push(`${p.id}: status failed (${(r.reason as Error)?.message})`)
+    else if (r.value.chainId !== ctx.chainId) reasons.push(`${p.id}: on chain ${r.value.chainId}`)
+    else if (r.value.headNumber < ctx.target.header.number)
+      reasons.push(`${p.id}: head ${r.value.headNumber}`)
+    else peers.push(p)
   })
+  return { peers, reasons }
 }
 
 /** The verified chain from `from` to the target: headers and their hashes, by height − from. */
@@ -194,7 +203,7 @@ async function linkHeaders(ctx: StrategyContext, pool: Pool, from: number): Prom
       const hs = await request(ctx, peer, 'headers', (s) => peer.wire.headers(lo, top - lo + 1, s))
       for (const h of hs) ctx.counters.bytes += encodeSignedHeader(h).length
       if (hs.length < top - lo + 1) {
-        pool.failed(peer, new Error(`served ${hs.length} of ${top - lo + 1} headers from ${lo}`), 'headers')
+        pool.setAside(peer, `headers: served ${hs.length} of ${top - lo + 1} from ${lo}`)
         continue
       }
       let want = need
@@ -246,11 +255,11 @@ async function establish(
       `${target - start.height} blocks from height ${start.height} to ${target}; at most ${ctx.options.maxReplayBlocks} are replayed`,
       { blocks: target - start.height },
     )
-  const peers = await blockPeers(ctx)
+  const { peers, reasons } = await blockPeers(ctx)
   if (!peers.length)
     throw new NotApplicableError(
       'REPLAY_NO_PEERS',
-      `no peer on chain ${ctx.chainId} claims blocks up to ${target}`,
+      `no peer on chain ${ctx.chainId} claims blocks up to ${target}${reasons.length ? `: ${reasons.join('; ')}` : ''}`,
     )
   const pool = peerPool(ctx, peers)
   const chain = await linkHeaders(ctx, pool, start.height)
@@ -265,6 +274,14 @@ async function establish(
     )
   return { pool, chain }
 }
+
+/**
+ * Not applicable because of the starting state itself (its root is not stored, or the chain does
+ * not commit to it): another, older start may still do.
+ */
+export const startUnusable = (e: unknown): e is NotApplicableError =>
+  e instanceof NotApplicableError &&
+  (e.code === 'REPLAY_START_MISSING' || e.code === 'REPLAY_START_NOT_ON_CHAIN')
 
 /** A block that matches the verified header but does not apply: never the peer's fault. */
 function stopOn(e: unknown, height: number): unknown {
@@ -335,7 +352,7 @@ export async function replayBlocks(ctx: StrategyContext, start: ReplayStart): Pr
       pool.failed(peer, e, `blocks from ${at.height + 1}`)
       continue
     }
-    if (!blocks.length) pool.failed(peer, new Error('no blocks'), `blocks from ${at.height + 1}`)
+    if (!blocks.length) pool.setAside(peer, `blocks: none from ${at.height + 1}`)
     for (const block of blocks.slice(0, count)) {
       throwIfStopped(ctx.signal, 'block replay')
       const height = at.height + 1
