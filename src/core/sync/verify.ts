@@ -6,7 +6,7 @@
  */
 import type { NodeStore } from '../store.ts'
 import { decodeNode, newNodeScan, SCAN_LEAF, scanNode } from '../trie/node.ts'
-import { StateIntegrityError, walkReachable } from '../trie/reachable.ts'
+import { StateIntegrityError, type WalkOptions, walkReachable } from '../trie/reachable.ts'
 
 export { StateIntegrityError }
 
@@ -25,6 +25,8 @@ export async function verifyStoredState(
     onProgress?: (r: VerifyReport) => void
     /** Called with every node and code blob once it has verified. */
     onNode?: (hash: Uint8Array) => void
+    /** Report damage here and go on instead of throwing (see `walkReachable`). */
+    onDamage?: WalkOptions['onDamage']
   } = {},
 ): Promise<VerifyReport> {
   let accounts = 0
@@ -34,6 +36,7 @@ export async function verifyStoredState(
     scanNode(b, scan) ? scan.kind === SCAN_LEAF : decodeNode(b).kind === 'leaf'
   const t = await walkReachable(store, [root], {
     signal: opts.signal,
+    onDamage: opts.onDamage,
     onNode: (hash, bytes, kind) => {
       if (kind === 'state' && isLeaf(bytes)) accounts++
       opts.onNode?.(hash)
