@@ -18,7 +18,6 @@
  */
 import { accountRefs } from '../account.ts'
 import { concat, equals, toHex } from '../bytes.ts'
-import type { NodeStore } from '../store.ts'
 import { verifyStoredState } from '../sync/verify.ts'
 import { throwIfStopped } from '../task.ts'
 import { bytesToNibbles, type Nibbles } from '../trie/nibbles.ts'
@@ -28,6 +27,7 @@ import {
   type IntegrityProblem,
   type StateIntegrityError,
   type WalkPosition,
+  type WalkSource,
 } from '../trie/reachable.ts'
 import { isEmptyRoot } from '../trie/trie.ts'
 
@@ -88,7 +88,7 @@ export const isClean = (r: DamageReport): boolean => r.damage.length === 0 && r.
 
 /** The full walk: every damaged entry under `root`, each with its path and ancestors. */
 export async function findDamage(
-  store: NodeStore,
+  store: WalkSource,
   root: Uint8Array,
   opts: FindDamageOptions = {},
 ): Promise<DamageReport> {
@@ -108,7 +108,7 @@ export async function findDamage(
 
 /** `paths` random paths from the root, into storage tries and code where they end at an account. */
 export async function sampleCheck(
-  store: NodeStore,
+  store: WalkSource,
   root: Uint8Array,
   opts: SampleOptions,
 ): Promise<SampleReport> {
@@ -212,7 +212,7 @@ export type CheckOptions = FindDamageOptions & Partial<SampleOptions>
 
 /** The check a caller configured: a sampled one (`opts.paths`, default 64) or the full walk. */
 export function checkState(
-  store: NodeStore,
+  store: WalkSource,
   root: Uint8Array,
   mode: 'sampled' | 'full',
   opts: CheckOptions = {},

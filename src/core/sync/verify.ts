@@ -4,9 +4,8 @@
  * trie/reachable.ts, counting accounts on the way. This is what `rootsync verify` runs and what
  * state recovery uses to decide whether a local snapshot is usable.
  */
-import type { NodeStore } from '../store.ts'
 import { decodeNode, newNodeScan, SCAN_LEAF, scanNode } from '../trie/node.ts'
-import { StateIntegrityError, type WalkOptions, walkReachable } from '../trie/reachable.ts'
+import { StateIntegrityError, type WalkOptions, type WalkSource, walkReachable } from '../trie/reachable.ts'
 
 export { StateIntegrityError }
 
@@ -18,7 +17,7 @@ export interface VerifyReport {
 }
 
 export async function verifyStoredState(
-  store: NodeStore,
+  store: WalkSource,
   root: Uint8Array,
   opts: {
     signal?: AbortSignal
