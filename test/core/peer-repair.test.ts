@@ -143,6 +143,25 @@ describe('peer state sync as repair', () => {
     expect(await readRepair(local)).not.toBeNull()
   })
 
+  it('damage hidden under a damaged node (never walked) is found after the sync and repaired in another round', async () => {
+    const local = localCopy()
+    const x = childOf(local, root, 0xa)
+    const z = childOf(local, x, 0x7)
+    for (const h of [x, z]) {
+      const bad = local.nodes.get(toHex(h))!.slice()
+      bad[9]! ^= 0x21
+      local.nodes.set(toHex(h), bad)
+    }
+    // The first walk sees only x: its corrupt bytes hide z.
+    expect((await findDamage(local, root)).damage.map((d) => d.hash)).toEqual([toHex(x)])
+    const { p } = peer('p1', full)
+    const { ctx } = context(local, [p])
+    await peerRepairStrategy.run(ctx)
+    expect(isClean(await findDamage(local, root))).toBe(true)
+    // Round one: root and x; round two: root, x and z again.
+    expect(ctx.counters.nodes).toBeLessThanOrEqual(5)
+  })
+
   it('does not apply without a local state: nothing stored, or nodes without a state record', async () => {
     const { p } = peer('p1', full)
     for (const store of [new MemoryNodeStore(), localCopy()]) {

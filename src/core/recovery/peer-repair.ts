@@ -31,7 +31,7 @@ import { readRepair, repairRecord } from '../light/trust.ts'
 import { META } from '../meta-keys.ts'
 import { readSyncedRoot, startSync } from '../sync/state-sync.ts'
 import type { SyncPeer } from '../sync/types.ts'
-import { type DamageReport, findDamage } from './integrity.ts'
+import { type DamageReport, findDamage, isClean } from './integrity.ts'
 import { NotApplicableError, type RecoveryStrategy, type StrategyContext } from './types.ts'
 
 /** Walk-delete-sync rounds before giving up (each round removes what the previous walk found). */
@@ -73,10 +73,15 @@ export const peerRepairStrategy: RecoveryStrategy = {
     ctx.progress('checking')
     const doomed = new Map<string, Uint8Array>()
     const walked = new Set<string>()
+    // The target's own state, stored and walked clean: nothing deleted below belongs to it (a node of
+    // it above damage would have shown that damage in its walk), so it needs no second walk.
+    let targetClean = false
     for (const r of [synced?.root, (await store.hasNode(root)) ? root : undefined]) {
       if (!r || walked.has(toHex(r))) continue
       walked.add(toHex(r))
-      collect(await findDamage(store, r, { signal, limit: DAMAGE_LIMIT }), doomed)
+      const report = await findDamage(store, r, { signal, limit: DAMAGE_LIMIT })
+      if (equals(r, root)) targetClean = isClean(report)
+      collect(report, doomed)
     }
     // The flagged entry, if the walks did not meet it: its bytes are checked, and dropped if wrong.
     // (Its ancestors, if any are stored, show up in the walk after the sync.)
@@ -98,9 +103,10 @@ export const peerRepairStrategy: RecoveryStrategy = {
         ctx.progress('repairing')
       }
       await syncTo(ctx, root)
+      if (targetClean) return
       ctx.progress('checking')
       const after = await findDamage(store, root, { signal, limit: DAMAGE_LIMIT })
-      if (after.damage.length === 0 && after.omitted === 0) return
+      if (isClean(after)) return
       if (round >= MAX_REPAIR_ROUNDS) throw new RepairIncompleteError(after)
       doomed.clear()
       collect(after, doomed)
