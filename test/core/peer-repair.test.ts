@@ -23,18 +23,22 @@ import { MemoryNodeStore } from '../../src/core/store.ts'
 import { readSyncedRoot } from '../../src/core/sync/state-sync.ts'
 import { verifyStoredState } from '../../src/core/sync/verify.ts'
 import { type BranchNode, decodeNode } from '../../src/core/trie/node.ts'
+import { walkReachable } from '../../src/core/trie/reachable.ts'
 import { makeDevnetChain } from '../helpers/devnet-chain.ts'
 
 let full: MemoryNodeStore
 let root: Uint8Array
+let genesisRoot: Uint8Array
 let target: TrustedHeader
 let totalNodes: number
 let contracts: { storageRoot: Uint8Array; codeHash: Uint8Array }[]
 
 beforeAll(async () => {
-  const chain = await makeDevnetChain({ seed: 'peer-repair', accounts: 3000, contracts: 8, slots: 10 }, 0, 0)
+  const chain = await makeDevnetChain({ seed: 'peer-repair', accounts: 3000, contracts: 8, slots: 10 }, 3, 20)
+  // The store holds every state the chain went through; the target is the head's.
   full = chain.store
-  const header = chain.headers[0]!.header
+  genesisRoot = chain.headers[0]!.header.stateRoot
+  const header = chain.head()
   root = header.stateRoot
   target = { header, hash: headerHash(header) }
   const t = await verifyStoredState(full, root)
@@ -160,6 +164,29 @@ describe('peer state sync as repair', () => {
     expect(isClean(await findDamage(local, root))).toBe(true)
     // Round one: root and x; round two: root, x and z again.
     expect(ctx.counters.nodes).toBeLessThanOrEqual(5)
+  })
+
+  it('an older damaged local state: repaired while syncing to the newer target, downloading the changes and the damaged paths', async () => {
+    // The local store holds the genesis state only, complete, then damaged.
+    const local = new MemoryNodeStore()
+    await walkReachable(full, [genesisRoot], { onNode: (h, b) => local.nodes.set(toHex(h), b) })
+    local.meta.set(META.stateRoot, rlpEncode([genesisRoot, 0]))
+    local.nodes.delete(toHex(childOf(local, childOf(local, genesisRoot, 2), 8)))
+    const damage = await findDamage(local, genesisRoot)
+    expect(damage.damage).toHaveLength(1)
+    const onPath = damage.damage[0]!.ancestors.length + 1
+    // What the target has that the genesis state does not.
+    const old = new Set(local.nodes.keys())
+    let changed = 0
+    await walkReachable(full, [root], { onNode: (h) => void (old.has(toHex(h)) ? 0 : changed++) })
+    const { p } = peer('p1', full)
+    const { ctx } = context(local, [p])
+    await peerRepairStrategy.run(ctx)
+    expect(isClean(await findDamage(local, root))).toBe(true)
+    expect(toHex((await readSyncedRoot(local))!.root)).toBe(toHex(root))
+    expect(ctx.counters.nodes).toBeGreaterThanOrEqual(changed)
+    expect(ctx.counters.nodes).toBeLessThanOrEqual(changed + onPath)
+    expect(ctx.counters.nodes).toBeLessThan(totalNodes / 10)
   })
 
   it('does not apply without a local state: nothing stored, or nodes without a state record', async () => {
