@@ -57,6 +57,7 @@ export const peerRepairStrategy: RecoveryStrategy = {
   async run(ctx: StrategyContext): Promise<void> {
     const { store, signal } = ctx
     const root = ctx.target.header.stateRoot
+    await store.ready()
     const [synced, repair] = await Promise.all([readSyncedRoot(store), readRepair(store)])
     if ((!synced && !repair) || store.stats().nodes === 0)
       throw new NotApplicableError(
@@ -76,6 +77,8 @@ export const peerRepairStrategy: RecoveryStrategy = {
     // The target's own state, stored and walked clean: nothing deleted below belongs to it (a node of
     // it above damage would have shown that damage in its walk), so it needs no second walk.
     let targetClean = false
+    // TODO(merge): also the newest local snapshot's root (snapshots.ts `readSnapshots`), and count a
+    // snapshot record as a local state above, once snapshots.ts is on main.
     for (const r of [synced?.root, (await store.hasNode(root)) ? root : undefined]) {
       if (!r || walked.has(toHex(r))) continue
       walked.add(toHex(r))
