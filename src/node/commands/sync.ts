@@ -3,30 +3,25 @@
  * into a LevelDB store — verify the header chain from the checkpoint (or from the head a previous run
  * kept, once its signatures are re-checked), then sync the state under the verified header — with a
  * progress bar on a terminal and a summary at the end naming every peer and what it did.
- * `rootsync verify`: re-check every node of the synced state.
  */
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import cliProgress from 'cli-progress'
-import { fromHex, toHex } from '../../core/bytes.ts'
-import { RootsyncError } from '../../core/errors.ts'
+import { fromHex } from '../../core/bytes.ts'
 import { pickAddr } from '../../core/light/config.ts'
 import type { LightEvent } from '../../core/light/events.ts'
 import type { LightPeer } from '../../core/light/peers.ts'
 import { peerRows } from '../../core/light/summary.ts'
 import { type SyncSummary, syncOnce } from '../../core/light/sync-once.ts'
-import { readSyncedRoot } from '../../core/sync/state-sync.ts'
-import { verifyStoredState } from '../../core/sync/verify.ts'
 import { PeerClient } from '../../net/client.ts'
 import { realClock } from '../../platform/clock.ts'
 import { LevelNodeStore } from '../../store/level-store.ts'
 import { createClientLibp2p } from '../libp2p.ts'
 import { readBootstrap, UsageError } from './usage.ts'
 
-export const SYNC_USAGE = `rootsync sync --data DIR [--peer MULTIADDR...] [--bootstrap FILE] [--root HEX --height N | --latest] [--json]
-  rootsync verify --data DIR [--json]`
+export const SYNC_USAGE = `rootsync sync --data DIR [--peer MULTIADDR...] [--bootstrap FILE] [--root HEX --height N | --latest] [--json]`
 
 const shortId = (addr: string) => addr.split('/p2p/').pop() ?? addr
 
@@ -188,36 +183,5 @@ function printSummary(summary: SyncSummary): void {
     out.write(
       `  ${p.peer}: ${p.delivered} nodes (${p.share}%)${issues.length ? ` — ${issues.join(', ')}` : ''}\n`,
     )
-  }
-}
-
-export async function verify(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { data: { type: 'string' }, json: { type: 'boolean' } } })
-  if (!values.data) throw new UsageError('--data DIR is required')
-  const store = await LevelNodeStore.open(`${values.data}/db`)
-  try {
-    const synced = await readSyncedRoot(store)
-    if (!synced)
-      throw new RootsyncError(
-        'NO_SYNCED_STATE',
-        `${values.data} holds no completed state (never synced, or the sync was interrupted)`,
-      )
-    const started = performance.now()
-    const r = await verifyStoredState(store, synced.root)
-    const seconds = (performance.now() - started) / 1000
-    const summary = {
-      ok: true,
-      root: toHex(synced.root),
-      height: synced.height,
-      ...r,
-      seconds: Number(seconds.toFixed(3)),
-    }
-    if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
-    else
-      process.stdout.write(
-        `ok: state root ${summary.root} (block ${synced.height}) verified: ${r.nodes} trie nodes, ${r.code} code blobs, ${r.accounts} accounts, ${(r.bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s\n`,
-      )
-  } finally {
-    await store.close()
   }
 }
