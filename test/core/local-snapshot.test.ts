@@ -116,7 +116,7 @@ describe('local snapshot strategy', () => {
     const onlyNewest = [...(await reachable(40))].filter((h) => !older.has(h) && h !== toHex(t.rootAt(40)))
     await store.write({ deleteNodes: [fromHex(onlyNewest[0]!)] })
     await expect(verifyStoredState(store, t.rootAt(40))).rejects.toMatchObject({ code: 'STATE_MISSING' })
-    const ctx = contextFor(t.view, 45, store, [chainPeer('a', t.view)])
+    const ctx = contextFor(t.view, 45, store, [chainPeer('a', t.view)], { snapshotCheck: 'full' })
     await localSnapshotStrategy.run(ctx)
     expect(ctx.counters.blocks).toBe(25)
     await verifyStoredState(store, t.rootAt(45))
@@ -127,8 +127,11 @@ describe('local snapshot strategy', () => {
     const both = [...(await reachable(20))].filter((h) => h !== toHex(t.rootAt(20)))
     const shared = [...(await reachable(40))].find((h) => both.includes(h))!
     await store.write({ deleteNodes: [fromHex(shared)] })
+    // A full check: one deleted interior node is below what a few random paths are sure to meet.
     const e = await failure(
-      localSnapshotStrategy.run(contextFor(t.view, 45, store, [chainPeer('a', t.view)])),
+      localSnapshotStrategy.run(
+        contextFor(t.view, 45, store, [chainPeer('a', t.view)], { snapshotCheck: 'full' }),
+      ),
     )
     expect(e).toBeInstanceOf(LocalSnapshotsDamagedError)
     expect((e as LocalSnapshotsDamagedError).reasons.map((r) => r.height)).toEqual([40, 20])
@@ -153,7 +156,7 @@ describe('local snapshot strategy', () => {
     const store = await withSnapshots([20, 40])
     const forged = { ...recordAt(40), headerHash: new Uint8Array(32).fill(9) }
     await store.write({ meta: snapshotRecords(await readSnapshots(store), forged, 5) })
-    const ctx = contextFor(t.view, 45, store, [chainPeer('a', t.view)])
+    const ctx = contextFor(t.view, 45, store, [chainPeer('a', t.view)], { snapshotCheck: 'full' })
     await localSnapshotStrategy.run(ctx)
     expect(ctx.counters.blocks).toBe(25)
     await verifyStoredState(store, t.rootAt(45))
@@ -162,7 +165,7 @@ describe('local snapshot strategy', () => {
   it('skips a snapshot whose root node is gone (pruned)', async () => {
     const store = await withSnapshots([20, 40])
     await store.write({ deleteNodes: [t.rootAt(40)] })
-    const ctx = contextFor(t.view, 45, store, [chainPeer('a', t.view)])
+    const ctx = contextFor(t.view, 45, store, [chainPeer('a', t.view)], { snapshotCheck: 'full' })
     await localSnapshotStrategy.run(ctx)
     expect(ctx.counters.blocks).toBe(25)
     await verifyStoredState(store, t.rootAt(45))

@@ -25,7 +25,7 @@ import { decodeNode, type RefKind, type TrieKind, type TrieNode } from '../trie/
 import {
   checkEntry,
   type IntegrityProblem,
-  type StateIntegrityError,
+  StateIntegrityError,
   type WalkPosition,
   type WalkSource,
 } from '../trie/reachable.ts'
@@ -81,6 +81,21 @@ export interface SampleOptions {
   /** Uniform in [0, 1): tests inject a seeded one. */
   random?: () => number
   signal?: AbortSignal
+}
+
+/**
+ * Throws the first damaged entry of `r` as a `StateIntegrityError` (code STATE_MISSING / _CORRUPT /
+ * _UNDECODABLE, naming its hash and path, and how many more were found); returns if `r` is clean.
+ */
+export function assertClean(r: DamageReport): void {
+  const first = r.damage[0]
+  if (!first) return
+  const more = r.damage.length - 1 + r.omitted
+  throw new StateIntegrityError(
+    first.hash,
+    first.problem,
+    `${first.kind} node at path '${first.path}'${first.account ? ` of account ${first.account}` : ''}${more ? ` (and ${more} more damaged)` : ''}${first.detail ? `: ${first.detail}` : ''}`,
+  )
 }
 
 /** A stored state is clean when nothing was found damaged. */

@@ -13,8 +13,9 @@
  */
 import { equals, toHex } from '../bytes.ts'
 import { RootsyncError } from '../errors.ts'
-import { StateIntegrityError, verifyStoredState } from '../sync/verify.ts'
+import { StateIntegrityError } from '../sync/verify.ts'
 import { isEmptyRoot } from '../trie/trie.ts'
+import { assertClean, checkState } from './integrity.ts'
 import { replayBlocks, startUnusable } from './replay.ts'
 import { readSnapshots, type SnapshotRecord } from './snapshots.ts'
 import { NotApplicableError, type RecoveryStrategy, type StrategyContext } from './types.ts'
@@ -37,8 +38,10 @@ export class LocalSnapshotsDamagedError extends RootsyncError {
  */
 async function checkSnapshot(ctx: StrategyContext, root: Uint8Array): Promise<void> {
   ctx.progress('checking')
-  const r = await verifyStoredState(ctx.store, root, { signal: ctx.signal })
+  const o = ctx.options
+  const r = await checkState(ctx.store, root, o.snapshotCheck, { signal: ctx.signal, paths: o.samplePaths })
   ctx.counters.nodes += r.nodes + r.code
+  assertClean(r)
 }
 
 const checkFailure = (e: unknown): string | null =>

@@ -32,6 +32,7 @@ import { META } from '../meta-keys.ts'
 import { readSyncedRoot, startSync } from '../sync/state-sync.ts'
 import type { SyncPeer } from '../sync/types.ts'
 import { type DamageReport, findDamage, isClean } from './integrity.ts'
+import { readSnapshots } from './snapshots.ts'
 import { NotApplicableError, type RecoveryStrategy, type StrategyContext } from './types.ts'
 
 /** Walk-delete-sync rounds before giving up (each round removes what the previous walk found). */
@@ -58,8 +59,12 @@ export const peerRepairStrategy: RecoveryStrategy = {
     const { store, signal } = ctx
     const root = ctx.target.header.stateRoot
     await store.ready()
-    const [synced, repair] = await Promise.all([readSyncedRoot(store), readRepair(store)])
-    if ((!synced && !repair) || store.stats().nodes === 0)
+    const [synced, repair, snaps] = await Promise.all([
+      readSyncedRoot(store),
+      readRepair(store),
+      readSnapshots(store),
+    ])
+    if ((!synced && !repair && !snaps.length) || store.stats().nodes === 0)
       throw new NotApplicableError(
         'NO_LOCAL_STATE',
         'there is no local state to repair (a first sync is a sync, not a repair)',
@@ -77,9 +82,8 @@ export const peerRepairStrategy: RecoveryStrategy = {
     // The target's own state, stored and walked clean: nothing deleted below belongs to it (a node of
     // it above damage would have shown that damage in its walk), so it needs no second walk.
     let targetClean = false
-    // TODO(merge): also the newest local snapshot's root (snapshots.ts `readSnapshots`), and count a
-    // snapshot record as a local state above, once snapshots.ts is on main.
-    for (const r of [synced?.root, (await store.hasNode(root)) ? root : undefined]) {
+    // The completed state, the newest local snapshot, and the target if some of it is stored.
+    for (const r of [synced?.root, snaps[0]?.root, (await store.hasNode(root)) ? root : undefined]) {
       if (!r || walked.has(toHex(r))) continue
       walked.add(toHex(r))
       const report = await findDamage(store, r, { signal, limit: DAMAGE_LIMIT })
