@@ -6,7 +6,7 @@
  * It decodes replies with the strict codec but verifies nothing about their content: callers hash
  * nodes, verify headers and proofs (see src/core).
  */
-import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { type Libp2p, type PeerId, type Stream, UnsupportedProtocolError } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { timeoutSignal } from '../core/clock.ts'
 import { RootsyncError } from '../core/errors.ts'
@@ -67,6 +67,12 @@ export class PeerClient extends WireClient {
       try {
         pooled = reused ?? (await this.open(name, s))
       } catch (e) {
+        // A peer without the (newer, optional) range protocol lacks what was asked: not its fault.
+        if (name === 'range' && e instanceof UnsupportedProtocolError)
+          throw new wire.ProtocolError(
+            wire.Status.UNAVAILABLE,
+            `peer ${this.id} does not speak ${wire.PROTOCOLS.range}`,
+          )
         throw this.wrap(e, s, `cannot open ${wire.PROTOCOLS[name]}`, 'dial')
       }
       try {

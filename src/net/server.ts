@@ -15,6 +15,7 @@ import type { SignedHeader } from '../core/chain/header.ts'
 import { timeoutSignal } from '../core/clock.ts'
 import { RlpError, RootsyncError } from '../core/errors.ts'
 import * as wire from '../core/protocol/messages.ts'
+import * as range from '../core/protocol/range.ts'
 import { realClock } from '../platform/clock.ts'
 import { framedStream, isCleanEnd } from './framing.ts'
 import { createRateLimiter } from './rate-limit.ts'
@@ -28,10 +29,21 @@ export interface ServeBackend {
   proof(req: wire.ProofRequest): Promise<AccountProof>
   root(height: number): Promise<SignedHeader>
   blocks(start: number, count: number): Promise<Block[]>
+  /**
+   * Leaves of the account trie (or of `req.account`'s storage trie) at `req.root` from `req.origin`,
+   * with edge proofs, stopping after the first leaf ≥ `req.limit`, past `req.maxBytes` leaf bytes
+   * (already clamped to `LIMITS.maxRangeBytes`) or at `maxLeaves`. Throws `ProtocolError(UNAVAILABLE)`
+   * for a root it does not serve.
+   */
+  range(req: range.RangeRequest, maxLeaves: number): Promise<range.RangeReply>
+  /** Code blobs by hash, as `nodes`: one entry per hash, empty if unknown, may stop at `softBytes`. */
+  code(hashes: Uint8Array[], softBytes: number): Promise<Uint8Array[]>
 }
 
 export interface ServeOptions {
   maxNodeHashes: number
+  /** Most leaves in one range reply (at most `LIMITS.maxRangeLeaves`). */
+  maxRangeLeaves: number
   requestsPerSecond: number
   burst: number
   idleTimeoutMs: number
@@ -54,6 +66,7 @@ export interface RequestEvent {
 
 export const DEFAULT_SERVE_OPTIONS: ServeOptions = {
   maxNodeHashes: wire.LIMITS.maxNodeHashes,
+  maxRangeLeaves: wire.LIMITS.maxRangeLeaves,
   requestsPerSecond: 200,
   burst: 400,
   idleTimeoutMs: 30_000,
@@ -90,6 +103,17 @@ function handlers(b: ServeBackend, o: ServeOptions): Record<wire.ProtocolName, H
       const r = wire.decodeBlocksRequest(req)
       const bs = await b.blocks(r.start, r.count)
       return { reply: wire.encodeBlocksResponse(bs), items: bs.length }
+    },
+    range: async (req) => {
+      const r = range.decodeRangeProtocolRequest(req)
+      if (r.kind === 'code') {
+        const codes = await b.code(r.hashes, wire.LIMITS.softResponseBytes)
+        return { reply: range.encodeCodeResponse(codes), items: codes.filter((c) => c.length).length }
+      }
+      const maxBytes = Math.min(r.req.maxBytes, wire.LIMITS.maxRangeBytes)
+      const maxLeaves = Math.min(o.maxRangeLeaves, wire.LIMITS.maxRangeLeaves)
+      const reply = await b.range({ ...r.req, maxBytes }, maxLeaves)
+      return { reply: range.encodeRangeResponse(reply), items: reply.keys.length }
     },
   }
 }

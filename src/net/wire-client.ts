@@ -10,6 +10,7 @@ import type { AccountProof } from '../core/account-proof.ts'
 import type { Block } from '../core/chain/block.ts'
 import type { SignedHeader } from '../core/chain/header.ts'
 import * as wire from '../core/protocol/messages.ts'
+import * as range from '../core/protocol/range.ts'
 
 export abstract class WireClient {
   abstract readonly id: string
@@ -40,6 +41,21 @@ export abstract class WireClient {
   async blocks(start: number, count: number, signal?: AbortSignal): Promise<Block[]> {
     return wire.decodeBlocksResponse(
       await this.request('blocks', wire.encodeBlocksRequest({ start, count }), signal),
+    )
+  }
+  /**
+   * A run of leaves with its edge proof (`/rootsync/range/1`), unverified: check it with
+   * `verifyRangeProof`. A peer that does not serve `req.root` throws `ProtocolError` UNAVAILABLE
+   * (`range.isUnavailable`).
+   */
+  async range(req: range.RangeRequest, signal?: AbortSignal): Promise<range.RangeReply> {
+    return range.decodeRangeResponse(await this.request('range', range.encodeRangeRequest(req), signal))
+  }
+  /** Code by hash, in request order; empty where the peer lacks one; may stop early. Unverified. */
+  async code(hashes: Uint8Array[], signal?: AbortSignal): Promise<Uint8Array[]> {
+    return range.decodeCodeResponse(
+      await this.request('range', range.encodeCodeRequest(hashes), signal),
+      hashes.length,
     )
   }
 }

@@ -9,9 +9,11 @@ import { genesisStateRoot, parseGenesis } from '../core/chain/genesis.ts'
 import { RootsyncError } from '../core/errors.ts'
 import { useWasmKeccak } from '../core/hash.ts'
 import { DEVNET_USAGE, devnet } from './commands/devnet.ts'
+import { RECOVER_USAGE, recover } from './commands/recover.ts'
 import { SERVE_USAGE, serve } from './commands/serve.ts'
-import { SYNC_USAGE, sync, verify } from './commands/sync.ts'
+import { SYNC_USAGE, sync } from './commands/sync.ts'
 import { readJson, UsageError } from './commands/usage.ts'
+import { VERIFY_USAGE, verify } from './commands/verify.ts'
 
 const USAGE = `usage: rootsync <command> [options]
 
@@ -20,11 +22,14 @@ commands:
   serve               run a serving full node
   devnet              run a local devnet of serving nodes
   sync                sync the state under a verified header from peers into DIR
-  verify              re-check every node of the state synced into DIR
+  recover             restore a complete, verified state in DIR (local snapshot, peer repair, block replay, network snapshot)
+  verify              check the state synced into DIR and report damage (missing/corrupt/undecodable)
 
   ${SERVE_USAGE}
   ${DEVNET_USAGE}
   ${SYNC_USAGE}
+  ${RECOVER_USAGE}
+  ${VERIFY_USAGE}
 `
 
 async function genesisRoot(args: string[]): Promise<void> {
@@ -40,6 +45,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   devnet,
   sync,
   verify,
+  recover,
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -13,6 +13,7 @@
  */
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
+import { decodeAccount, EMPTY_ROOT } from '../core/account.ts'
 import { fromHex, toHex } from '../core/bytes.ts'
 import { ChainDB } from '../core/chain/chain-db.ts'
 import { type BlockProducer, produceBlock } from '../core/chain/devnet.ts'
@@ -20,8 +21,12 @@ import type { Genesis } from '../core/chain/genesis.ts'
 import { type Header, headerHash } from '../core/chain/header.ts'
 import { StateDB } from '../core/chain/state.ts'
 import { accountProof } from '../core/chain/state-proof.ts'
+import { MissingNodeError } from '../core/errors.ts'
 import { useWasmKeccak } from '../core/hash.ts'
 import { ProtocolError, Status, type StatusResponse } from '../core/protocol/messages.ts'
+import type { RangeRequest } from '../core/protocol/range.ts'
+import { serveRange } from '../core/trie/range-serve.ts'
+import { Trie } from '../core/trie/trie.ts'
 import { PeerClient } from '../net/client.ts'
 import { type ServeBackend, type ServeOptions, serveProtocols } from '../net/server.ts'
 import { LevelNodeStore } from '../store/level-store.ts'
@@ -271,31 +276,63 @@ export class FullNode {
         }
         return out
       },
-      nodes: async (hashes, softBytes) => {
-        const got = await store.getNodes(hashes)
-        const out: Uint8Array[] = []
-        let size = 0
-        for (const b of got) {
-          if (size >= softBytes) break
-          const v = b ?? new Uint8Array(0)
-          out.push(v)
-          size += v.length + 3
-        }
-        return out
-      },
+      // Trie nodes and code blobs live in the same store, keyed by their hash.
+      nodes: (hashes, softBytes) => this.blobs(hashes, softBytes),
+      code: (hashes, softBytes) => this.blobs(hashes, softBytes),
       root: async (height) => {
         const h = height <= (await headNumber()) ? await chain.header(height) : undefined
         if (!h) throw new ProtocolError(Status.UNAVAILABLE, `no header at height ${height}`)
         return h
       },
       proof: async (req) => {
-        if (!this.roots.has(toHex(req.stateRoot)))
-          throw new ProtocolError(
-            Status.UNAVAILABLE,
-            `state root ${toHex(req.stateRoot)} is not in the last ${this.opts.retain} blocks`,
-          )
+        this.checkRetained(req.stateRoot)
         return accountProof(store, req.stateRoot, req.address, req.slots)
       },
+      range: (req, maxLeaves) => this.range(req, maxLeaves),
+    }
+  }
+
+  /** Refuses (`UNAVAILABLE`, never an error the client charges) a state root outside the window. */
+  private checkRetained(root: Uint8Array): void {
+    if (!this.roots.has(toHex(root)))
+      throw new ProtocolError(
+        Status.UNAVAILABLE,
+        `state root ${toHex(root)} is not in the last ${this.opts.retain} blocks`,
+      )
+  }
+
+  private async blobs(hashes: Uint8Array[], softBytes: number): Promise<Uint8Array[]> {
+    const got = await this.store.getNodes(hashes)
+    const out: Uint8Array[] = []
+    let size = 0
+    for (const b of got) {
+      if (size >= softBytes) break
+      const v = b ?? new Uint8Array(0)
+      out.push(v)
+      size += v.length + 3
+    }
+    return out
+  }
+
+  /**
+   * A range of the account trie, or of one account's storage trie, at a retained root. An account
+   * the state does not have has the empty storage trie (an empty reply with no proof). A node missing
+   * meanwhile (pruned by a GC between the check and the read) is `UNAVAILABLE`, as for a pruned root.
+   */
+  private async range(req: RangeRequest, maxLeaves: number) {
+    this.checkRetained(req.root)
+    const caps = { maxBytes: req.maxBytes, maxLeaves }
+    try {
+      let root = req.root
+      if (req.account) {
+        const leaf = await new Trie(this.store, { root }).get(req.account)
+        root = leaf ? decodeAccount(leaf).storageRoot : EMPTY_ROOT
+      }
+      return await serveRange(this.store, root, req.origin, req.limit, caps)
+    } catch (e) {
+      if (e instanceof MissingNodeError)
+        throw new ProtocolError(Status.UNAVAILABLE, `state at ${toHex(req.root)} is no longer whole here`)
+      throw e
     }
   }
 

@@ -19,7 +19,7 @@ import { webRTCDirect } from '@libp2p/webrtc'
 import { createLibp2p } from 'libp2p'
 
 export { multiaddr } from '@multiformats/multiaddr'
-export { PROTOCOLS } from '../core/protocol/messages.ts'
+export { encodeError, PROTOCOLS, ProtocolError } from '../core/protocol/messages.ts'
 export { PeerClient, PeerRequestError } from '../net/client.ts'
 
 export function createPageLibp2p(allowLocal: boolean): Promise<Libp2p> {

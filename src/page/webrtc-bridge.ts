@@ -148,6 +148,13 @@ export async function bridgeWebRtcPeers(
       (e: unknown) => {
         if (!b.inflight.delete(id)) return
         b.stats.errors++
+        if (e instanceof lazy.ProtocolError) {
+          // A refusal the client made itself (the peer lacks the range protocol): relayed as the
+          // error reply it stands for, so the worker decodes the same typed error.
+          const own = ownBuffer(lazy.encodeError(e.status, e.message))
+          b.port.postMessage({ id, bytes: own } satisfies BridgeReply, [own.buffer])
+          return
+        }
         const reason = e instanceof lazy.PeerRequestError ? e.reason : 'stream'
         b.port.postMessage({ id, reason, message: (e as Error).message } satisfies BridgeReply)
       },

@@ -24,12 +24,14 @@ export function peerSourceOf(
   config: BootstrapConfig,
   network: () => Promise<void>,
 ): PeerSource {
-  const wireOf = (p: RegisteredPeer): PeerWire => ({
+  const wireOf = (p: RegisteredPeer): Required<PeerWire> => ({
     status: (signal) => reg.status(p, config.chainId, signal),
     headers: (start, count, signal) => p.client.headers(start, count, signal),
     nodes: (hashes, signal) => p.client.nodes(hashes, signal),
     proof: (req, signal) => p.client.proof(req, signal),
     blocks: (start, count, signal) => p.client.blocks(start, count, signal),
+    range: (req, signal) => p.client.range(req, signal),
+    code: (hashes, signal) => p.client.code(hashes, signal),
   })
   /** A configured WebSocket peer whose connection is not set up yet: each request waits for it. */
   const deferred = (key: string): PeerWire => {
@@ -45,6 +47,8 @@ export function peerSourceOf(
       nodes: async (hashes, signal) => (await wire()).nodes(hashes, signal),
       proof: async (req, signal) => (await wire()).proof(req, signal),
       blocks: async (start, count, signal) => (await wire()).blocks(start, count, signal),
+      range: async (req, signal) => (await wire()).range(req, signal),
+      code: async (hashes, signal) => (await wire()).code(hashes, signal),
     }
   }
   const configured = config.peers

@@ -22,6 +22,8 @@ let a: NodeProc
 let b: NodeProc
 let genesisHash: string
 let genesisRoot: string
+/** Accounts in the genesis state (every leaf of its account trie). */
+let accounts: number
 let server: Server
 let browser: BrowserContext
 let page: Page
@@ -44,6 +46,7 @@ beforeAll(async () => {
   a = na!
   b = nb!
   const root = genesisStateRoot(files.genesis)
+  accounts = files.genesis.alloc.length
   genesisRoot = toHex(root)
   genesisHash = toHex(headerHash(genesisHeader(files.genesis, root)))
   const { dir } = await buildBridgePage()
@@ -128,6 +131,16 @@ describe('WebRTC bridge (page ↔ worker) in Chromium', () => {
     expect(sa.replies).toBeGreaterThan(10)
     expect(sa.errors).toBe(0)
   }, 120_000)
+
+  it('the range protocol is relayed too: chained account ranges verify; an unknown root is UNAVAILABLE', async () => {
+    const ranges = await cmd({ op: 'ranges', peerId: a.ready.peerId, root: genesisRoot, maxBytes: 32 * 1024 })
+    expect(ranges.error).toBeUndefined()
+    expect(ranges.value!.leaves).toBe(accounts)
+    expect(ranges.value!.replies as number).toBeGreaterThan(1)
+    const unknownRoot = toHex(new Uint8Array(32).fill(7))
+    const refused = await cmd({ op: 'ranges', peerId: a.ready.peerId, root: unknownRoot, maxBytes: 1024 })
+    expect(refused.error).toMatchObject({ code: 'PROTOCOL_UNAVAILABLE' })
+  }, 60_000)
 
   it('a cancelled request rejects as aborted, is aborted on the page too, and the peer stays usable', async () => {
     type S = { peerId: string; requests: number; replies: number; errors: number; cancelled: number }

@@ -12,9 +12,11 @@ import { accountRefs } from '../../src/core/account.ts'
 import { equals, fromHex, toHex } from '../../src/core/bytes.ts'
 import { headerHash } from '../../src/core/chain/header.ts'
 import { keccak256, useWasmKeccak } from '../../src/core/hash.ts'
+import { keyAfter, LAST_KEY } from '../../src/core/protocol/range.ts'
 import { MemoryNodeStore, type NodeStore } from '../../src/core/store.ts'
 import { readSyncedRoot, syncToState } from '../../src/core/sync/state-sync.ts'
 import { childRefs, decodeNode } from '../../src/core/trie/node.ts'
+import { verifyRangeProof } from '../../src/core/trie/range-proof.ts'
 import { PeerClient, PeerRequestError } from '../../src/net/client.ts'
 import { syncPeerOf } from '../../src/net/sync-peer.ts'
 import type { WireClient } from '../../src/net/wire-client.ts'
@@ -28,6 +30,8 @@ export type Cmd =
   | { op: 'status'; peerId: string }
   | { op: 'headers'; peerId: string; start: number; count: number }
   | { op: 'walk'; peerId: string; root: string; max: number }
+  /** Every account leaf under `root` by chained `/rootsync/range/1` ranges, each reply verified. */
+  | { op: 'ranges'; peerId: string; root: string; maxBytes: number }
   /** `times` status requests, each aborted right after it is sent, then one that is not. */
   | { op: 'cancel'; peerId: string; times: number }
   | { op: 'loop'; peerId: string }
@@ -122,6 +126,21 @@ async function run(cmd: Cmd, progress: (v: unknown) => void): Promise<unknown> {
         }
       }
       return { asked, got, mismatches, empty }
+    }
+    case 'ranges': {
+      const p = peer(cmd.peerId)
+      const root = fromHex(cmd.root)
+      let origin: Uint8Array | null = new Uint8Array(32)
+      let leaves = 0
+      let replies = 0
+      while (origin) {
+        const r = await p.range({ root, origin, limit: LAST_KEY, maxBytes: cmd.maxBytes })
+        const { hasMore } = verifyRangeProof(root, origin, r.keys, r.values, r.proof)
+        replies++
+        leaves += r.keys.length
+        origin = hasMore ? keyAfter(r.keys[r.keys.length - 1]!) : null
+      }
+      return { leaves, replies }
     }
     case 'cancel': {
       const p = peer(cmd.peerId)

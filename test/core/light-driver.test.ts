@@ -5,7 +5,7 @@
  * signatures were tampered with is ignored; a failed compaction marks the state for repair.
  */
 import { describe, expect, it } from 'vitest'
-import { toHex } from '../../src/core/bytes.ts'
+import { fromHex, toHex } from '../../src/core/bytes.ts'
 import {
   decodeSignedHeader,
   encodeSignedHeader,
@@ -15,7 +15,7 @@ import {
 import { type ManualClock, manualClock } from '../../src/core/clock.ts'
 import { BootstrapError, checkpointOf, parseBootstrap, pickAddr } from '../../src/core/light/config.ts'
 import type { LightEvent } from '../../src/core/light/events.ts'
-import { startLightClient } from '../../src/core/light/follow.ts'
+import { type LightClientDeps, startLightClient } from '../../src/core/light/follow.ts'
 import { NoVerifiedHeadError } from '../../src/core/light/headers.ts'
 import type { LightPeer } from '../../src/core/light/peers.ts'
 import type { LightOptions } from '../../src/core/light/session.ts'
@@ -25,7 +25,7 @@ import { readRepair } from '../../src/core/light/trust.ts'
 import { META } from '../../src/core/meta-keys.ts'
 import type { StatusResponse } from '../../src/core/protocol/messages.ts'
 import { type CompactResult, MemoryNodeStore, type StateStore } from '../../src/core/store.ts'
-import { StateIntegrityError } from '../../src/core/sync/verify.ts'
+import { StateIntegrityError, verifyStoredState } from '../../src/core/sync/verify.ts'
 import { makeDevnetChain } from '../helpers/devnet-chain.ts'
 
 /** A chain of `blocks` blocks after a small devnet genesis; `extend` produces more. */
@@ -107,6 +107,7 @@ function followHonest(
   clock: ManualClock,
   events: LightEvent[],
   options: Partial<LightOptions>,
+  recovery?: LightClientDeps['recovery'],
 ) {
   return startLightClient({
     config: chain.config,
@@ -115,8 +116,12 @@ function followHonest(
     clock,
     emit: (e) => events.push(e),
     options,
+    recovery,
   })
 }
+
+/** No recovery strategy: what the flag alone does (recovery is tested on its own below). */
+const NO_RECOVERY = { strategies: [] }
 
 function memoryStateStore(compact?: () => Promise<CompactResult>): StateStore & MemoryNodeStore {
   const m = new MemoryNodeStore()
@@ -327,7 +332,7 @@ describe('light driver: following', () => {
     })
     const clock = manualClock()
     const events: LightEvent[] = []
-    const lc = followHonest(chain, store, clock, events, { followMs: 100, pruneSlack: -1e9 })
+    const lc = followHonest(chain, store, clock, events, { followMs: 100, pruneSlack: -1e9 }, NO_RECOVERY)
     await until(clock, () => events.some((e) => e.type === 'synced'))
     expect(lc.localState(chain.headers[3]!.header.stateRoot)).toBe(store)
     // The chain moves on: the next sync's prune runs compact, which finds the state damaged.
@@ -349,7 +354,7 @@ describe('light driver: following', () => {
     // The next session on the same store: the flag is announced at once, and the stored state,
     // complete as it looks, is neither reported synced nor read from.
     const later: LightEvent[] = []
-    const again = followHonest(chain, store, clock, later, { followMs: 100 })
+    const again = followHonest(chain, store, clock, later, { followMs: 100 }, NO_RECOVERY)
     await until(clock, () => later.some((e) => e.type === 'header' && !e.fromStore))
     expect(later).toContainEqual(
       expect.objectContaining({ type: 'repair-needed', hash: `0x${'ab'.repeat(32)}` }),
@@ -365,7 +370,7 @@ describe('light driver: following', () => {
     const store = memoryStateStore()
     const clock = manualClock()
     const events: LightEvent[] = []
-    const lc = followHonest(chain, store, clock, events, { followMs: 100 })
+    const lc = followHonest(chain, store, clock, events, { followMs: 100 }, NO_RECOVERY)
     await until(clock, () => events.some((e) => e.type === 'synced'))
     const root = chain.headers[3]!.header.stateRoot
     expect(lc.localState(root)).toBe(store)
@@ -442,5 +447,36 @@ describe('light config', () => {
     expect(pickAddr(p!, 'websocket')).toMatch(/\/tcp\/4002\/ws\//)
     expect(pickAddr(p!, 'webrtc-direct')).toMatch(/\/webrtc-direct\//)
     expect(pickAddr({ addrs: ['/ip4/1.2.3.4/tcp/1/p2p/x'] }, 'websocket')).toBeNull()
+  })
+
+  it('a state flagged by a read is recovered at the verified head (peer repair), then read from again', async () => {
+    const chain = await makeChain(3)
+    const store = memoryStateStore()
+    const clock = manualClock()
+    const events: LightEvent[] = []
+    const lc = followHonest(chain, store, clock, events, { followMs: 100 })
+    await until(clock, () => events.some((e) => e.type === 'synced'))
+    const root = chain.headers[3]!.header.stateRoot
+    // Real damage: a node under the root is gone, and a read met it.
+    const victim = [...store.nodes.keys()].find((k) => k !== toHex(root))!
+    store.nodes.delete(victim)
+    await lc.markRepair({ reason: 'missing-node', hash: victim })
+    expect(lc.localState(root)).toBeNull()
+    await until(clock, () => events.some((e) => e.type === 'recovery-finished'))
+    const started = events.find((e) => e.type === 'recovery-started')
+    expect(started).toMatchObject({ why: 'read-damage', strategies: ['local', 'peer', 'replay', 'snapshot'] })
+    const report = lc.lastRecovery()!
+    expect(report.strategy).toBe('peer')
+    // The attempts in order, the first (local snapshot) not the one that restored it, with its reason.
+    expect(report.attempts.map((a) => a.strategy)).toEqual(['local', 'peer'])
+    expect(report.attempts[0]!.outcome).not.toBe('recovered')
+    expect(report.attempts[0]!.reason?.code).toMatch(/^[A-Z_]+$/)
+    expect(report.attempts[1]).toMatchObject({ outcome: 'recovered', reason: null })
+    const head = (await lc.head()).stateRoot
+    expect(lc.localState(fromHex(head))).toBe(store)
+    expect(await readRepair(store)).toBeNull()
+    await verifyStoredState(store, fromHex(head))
+    lc.task.stop()
+    await expect(lc.task.done).rejects.toMatchObject({ code: 'TASK_STOPPED' })
   })
 })

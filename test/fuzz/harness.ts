@@ -22,10 +22,12 @@ import { decodeTransaction, encodeTransaction, signTransaction } from '../../src
 import { RootsyncError } from '../../src/core/errors.ts'
 import { keccak256 } from '../../src/core/hash.ts'
 import * as wire from '../../src/core/protocol/messages.ts'
+import * as range from '../../src/core/protocol/range.ts'
 import { rlpDecode, rlpEncode } from '../../src/core/rlp.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
 import { childRefs, decodeNode } from '../../src/core/trie/node.ts'
 import { verifyProof } from '../../src/core/trie/proof.ts'
+import { serveRange } from '../../src/core/trie/range-serve.ts'
 import { Trie } from '../../src/core/trie/trie.ts'
 
 export type Decoder = (input: Uint8Array) => unknown
@@ -46,7 +48,8 @@ export interface FuzzReport {
 
 /** Small valid encodings of every kind, built from real objects. */
 export async function defaultTargets(extra: FuzzTarget[] = []): Promise<FuzzTarget[]> {
-  const trie = new Trie(new MemoryNodeStore(), { secure: true })
+  const store = new MemoryNodeStore()
+  const trie = new Trie(store, { secure: true })
   for (let i = 0; i < 64; i++) {
     await trie.put(
       keccak256(Uint8Array.of(i)).slice(0, 20),
@@ -59,6 +62,11 @@ export async function defaultTargets(extra: FuzzTarget[] = []): Promise<FuzzTarg
     )
   }
   const { nodes, root } = trie.pendingNodes()
+  await trie.commit()
+  const served = await serveRange(store, root, keccak256(Uint8Array.of(9)), range.LAST_KEY, {
+    maxBytes: 1024,
+    maxLeaves: 8,
+  })
   const nodeCorpus = nodes.map(([, enc]) => enc)
   const key = keccak256(Uint8Array.of(1))
   const tx = signTransaction(
@@ -105,6 +113,7 @@ export async function defaultTargets(extra: FuzzTarget[] = []): Promise<FuzzTarg
       corpus: proof.slice(0, 1),
     },
     ...protocolTargets(tx, signed, root),
+    ...rangeTargets(root, served),
     ...extra,
   ]
 }
@@ -181,6 +190,32 @@ function protocolTargets(
       name: 'blocks response',
       decode: (b) => wire.decodeBlocksResponse(b),
       corpus: [wire.encodeBlocksResponse([{ ...signed, transactions: [tx] }])],
+    },
+  ]
+}
+
+/** The range protocol's decoders (`/rootsync/range/1`): its three requests and two replies. */
+function rangeTargets(root: Uint8Array, served: range.RangeReply): FuzzTarget[] {
+  const req = { root, origin: keccak256(root), limit: range.LAST_KEY, maxBytes: 4096 }
+  return [
+    {
+      name: 'range request',
+      decode: (b) => range.decodeRangeProtocolRequest(b),
+      corpus: [
+        range.encodeRangeRequest(req),
+        range.encodeRangeRequest({ ...req, account: keccak256(req.origin) }),
+        range.encodeCodeRequest([root, req.origin]),
+      ],
+    },
+    {
+      name: 'range response',
+      decode: range.decodeRangeResponse,
+      corpus: [range.encodeRangeResponse(served), wire.encodeError(wire.Status.UNAVAILABLE, 'x')],
+    },
+    {
+      name: 'code response',
+      decode: (b) => range.decodeCodeResponse(b, 3),
+      corpus: [range.encodeCodeResponse([Uint8Array.of(0x60, 0x01), new Uint8Array()])],
     },
   ]
 }

@@ -7,10 +7,19 @@
  * Run: `node --import tsx test/helpers/corrupt-serve.ts --data DIR --genesis FILE`
  * (startNode(name, dir, args, { script: CORRUPT_SERVE })). Every corrupted node it sends is counted
  * in a `corrupted` event on stdout (at most one event per reply).
+ *
+ * `--mode` picks what it lies about: `nodes` (default), `headers`, `proofs`, `stall` (never answers
+ * nodes or proofs), or one lie in each `/rootsync/range/1` range reply (everything else honest):
+ * `range-gap` (a leaf dropped from the middle; replies of fewer than 3 leaves stay honest),
+ * `range-extra` (a fabricated leaf inserted; from 2 leaves), `range-altered` (one value changed),
+ * `range-forged-proof` (one proof node replaced), `range-unavailable` (UNAVAILABLE for every range
+ * request: a peer that lacks the root). Range lies are counted as `corrupted` events of kind `range`.
  */
 import { parseArgs } from 'node:util'
 import { toHex } from '../../src/core/bytes.ts'
 import { parseGenesis } from '../../src/core/chain/genesis.ts'
+import { ProtocolError, Status } from '../../src/core/protocol/messages.ts'
+import { keyAfter, type RangeReply } from '../../src/core/protocol/range.ts'
 import type { ServeBackend } from '../../src/net/server.ts'
 import { emitEvent, exitOnUncaught, headEvent, readyEvent } from '../../src/node/commands/serve.ts'
 import { readJson } from '../../src/node/commands/usage.ts'
@@ -27,8 +36,17 @@ const { values } = parseArgs({
     fabricate: { type: 'boolean' },
   },
 })
-const mode = values.mode as 'nodes' | 'headers' | 'proofs' | 'stall'
-if (!['nodes', 'headers', 'proofs', 'stall'].includes(mode)) throw new Error(`unknown --mode ${mode}`)
+const RANGE_MODES = [
+  'range-gap',
+  'range-extra',
+  'range-altered',
+  'range-forged-proof',
+  'range-unavailable',
+] as const
+const MODES = ['nodes', 'headers', 'proofs', 'stall', ...RANGE_MODES] as const
+const mode = values.mode as (typeof MODES)[number]
+if (!MODES.includes(mode)) throw new Error(`unknown --mode ${mode}`)
+const rangeMode = (RANGE_MODES as readonly string[]).includes(mode)
 if (!values.data) throw new Error('--data DIR is required')
 const log = createLogger({ node: values.data, corrupt: true })
 exitOnUncaught(log)
@@ -42,6 +60,36 @@ const flip = (v: Uint8Array) => {
   return c
 }
 const never = <T>() => new Promise<T>(() => {})
+const without = <T>(xs: T[], at: number) => xs.filter((_, i) => i !== at)
+const inserted = <T>(xs: T[], at: number, x: T) => [...xs.slice(0, at), x, ...xs.slice(at)]
+
+/** The reply with this mode's one lie, or as it was if the reply is too small to carry it. */
+function lieAbout(r: RangeReply): RangeReply {
+  const n = r.keys.length
+  const mid = n >> 1
+  switch (mode) {
+    case 'range-gap':
+      if (n < 3) return r
+      return { ...r, keys: without(r.keys, mid), values: without(r.values, mid) }
+    case 'range-extra': {
+      if (n < 2) return r
+      // A key strictly between two real neighbours (the one right after the first of them).
+      const key = keyAfter(r.keys[mid - 1]!)!
+      return { ...r, keys: inserted(r.keys, mid, key), values: inserted(r.values, mid, r.values[mid - 1]!) }
+    }
+    case 'range-altered':
+      if (n < 1) return r
+      return { ...r, values: r.values.map((v, i) => (i === mid ? flip(v) : v)) }
+    case 'range-forged-proof': {
+      // Every proof node lies on an edge path, so each is needed; the second is an interior node.
+      if (r.proof.length === 0) return r
+      const at = Math.min(1, r.proof.length - 1)
+      return { ...r, proof: r.proof.map((p, i) => (i === at ? flip(p) : p)) }
+    }
+    default:
+      return r
+  }
+}
 const corrupt = (b: ServeBackend): ServeBackend => ({
   ...b,
   async status() {
@@ -57,7 +105,7 @@ const corrupt = (b: ServeBackend): ServeBackend => ({
   async nodes(hashes, softBytes) {
     if (mode === 'stall') return never()
     const out = await b.nodes(hashes, softBytes)
-    if (mode === 'headers') return out
+    if (mode === 'headers' || rangeMode) return out
     const head = mode === 'nodes' ? toHex((await b.status()).headStateRoot) : null
     let n = 0
     const lied = out.map((v, i) => {
@@ -78,6 +126,16 @@ const corrupt = (b: ServeBackend): ServeBackend => ({
     if (mode !== 'proofs') return p
     count('proofs', p.accountProof.length)
     return { ...p, accountProof: p.accountProof.map(flip) }
+  },
+  async range(req, maxLeaves) {
+    if (mode === 'range-unavailable') {
+      count('range', 1)
+      throw new ProtocolError(Status.UNAVAILABLE, `state root ${toHex(req.root)} is not kept here`)
+    }
+    const honest = await b.range(req, maxLeaves)
+    const lied = lieAbout(honest)
+    count('range', lied === honest ? 0 : 1)
+    return lied
   },
 })
 const node = await FullNode.start({

@@ -5,6 +5,7 @@
  */
 
 import { toHex } from '../../src/core/bytes.ts'
+import type { Block } from '../../src/core/chain/block.ts'
 import {
   type DevnetOptions,
   devnetProducer,
@@ -24,6 +25,8 @@ export async function makeDevnetChain(devnet: DevnetOptions, blocks: number, txP
   const root = genesisStateRoot(genesis, (h, b) => nodes.push([h, b]))
   await store.write({ nodes })
   const headers: SignedHeader[] = [{ header: genesisHeader(genesis, root), signatures: [] }]
+  /** produced[n] is block n (produced[0]: the genesis, without transactions). */
+  const produced: Block[] = [{ ...headers[0]!, transactions: [] }]
   const producer = devnetProducer(genesis, keys, txPerBlock)
   let state = new StateDB(store, root)
   const extend = async (n: number) => {
@@ -34,6 +37,7 @@ export async function makeDevnetChain(devnet: DevnetOptions, blocks: number, txP
       b.commit.markStored()
       state = b.state
       headers.push({ header: b.block.header, signatures: b.block.signatures })
+      produced.push(b.block)
     }
   }
   await extend(blocks)
@@ -45,5 +49,14 @@ export async function makeDevnetChain(devnet: DevnetOptions, blocks: number, txP
     validators: genesis.validators.map(toHex),
     peers: [],
   }
-  return { genesis, keys, store, headers, config, extend, head: () => headers.at(-1)!.header }
+  return {
+    genesis,
+    keys,
+    store,
+    headers,
+    blocks: produced,
+    config,
+    extend,
+    head: () => headers.at(-1)!.header,
+  }
 }

@@ -13,11 +13,29 @@
  * verified header's root. Reads wait for the peers' head, not the checkpoint on the way there: an
  * answer at the checkpoint's block would be verified but stale. A compaction that finds the stored
  * state damaged marks it for repair: it is then never reported complete nor read from.
+ *
+ * Recovery (core/recovery): a damaged or flagged state is restored by the recovery manager's
+ * strategies at the verified head — on the repair flag (an earlier session, a read that met damage,
+ * a failed compaction), when the sampled check after a warm start finds damage, and on the user's
+ * "Verify and repair". Reads keep going by proof meanwhile. Every completed state is recorded as a
+ * local snapshot, and pruning keeps the snapshots' nodes.
  */
 import { toHex } from '../bytes.ts'
 import type { TrustedHeader } from '../chain/header.ts'
 import { sleep } from '../clock.ts'
 import { RootsyncError } from '../errors.ts'
+import { findDamage, sampleCheck } from '../recovery/integrity.ts'
+import { readRecoveryReport, recoverState } from '../recovery/manager.ts'
+import { readSnapshots, snapshotRecords, snapshotRoots } from '../recovery/snapshots.ts'
+import { strategiesNamed } from '../recovery/strategies.ts'
+import {
+  DEFAULT_RECOVERY_OPTIONS,
+  DEFAULT_STRATEGIES,
+  type RecoveryCause,
+  type RecoveryOptions,
+  type RecoveryReport,
+  type StrategyName,
+} from '../recovery/types.ts'
 import type { StateStore } from '../store.ts'
 import { StateIntegrityError } from '../sync/verify.ts'
 import { startTask, type Task } from '../task.ts'
@@ -30,6 +48,15 @@ import { loadTrust, type RepairRecord, repairRecord } from './trust.ts'
 
 export interface LightClientDeps extends SessionDeps {
   store: StateStore
+  /** Recovery: the strategies in order (default: local, peer, replay, snapshot) and their options. */
+  recovery?: { strategies?: readonly StrategyName[]; options?: Partial<RecoveryOptions> }
+}
+
+export interface VerifyRepairResult {
+  /** Damaged entries the full check found (0: the state was sound). */
+  damage: number
+  /** The recovery that repaired it (null: nothing needed repairing). */
+  report: RecoveryReport | null
 }
 
 export interface LightClient {
@@ -45,13 +72,36 @@ export interface LightClient {
   markRepair(r: RepairRecord): Promise<void>
   /** Every peer seen this session, with what it did. */
   peers(): LightPeerSummary[]
+  /**
+   * Walks the whole stored state (events `state-check`, mode 'full') and, if it is damaged or
+   * incomplete at the verified head, recovers it (why 'user'). Rejects with `StateRecoveryFailed` when
+   * every strategy failed.
+   */
+  verifyAndRepair(): Promise<VerifyRepairResult>
+  /** The last recovery (this session's, or the one stored by an earlier session). */
+  lastRecovery(): RecoveryReport | null
 }
+
+const damageView = (ds: { problem: 'missing' | 'corrupt' | 'undecodable'; hash: string; path: string }[]) =>
+  ds.map((x) => ({ problem: x.problem, hash: x.hash, path: x.path }))
 
 export function startLightClient(d: LightClientDeps): LightClient {
   const { store, clock, emit } = d
   const s = createSession(d)
   let completeRoot: string | null = null
   let repair: RepairRecord | null = null
+  /** Why the state needs repair (for the recovery's report). */
+  let repairCause: RecoveryCause = 'repair-flag'
+  let lastRecovery: RecoveryReport | null = null
+  const recoveryOptions: RecoveryOptions = { ...DEFAULT_RECOVERY_OPTIONS, ...d.recovery?.options }
+  const strategies = strategiesNamed(d.recovery?.strategies ?? DEFAULT_STRATEGIES)
+  /** One state job at a time: a sync step, a recovery, a user's verify-and-repair. */
+  let exclusive: Promise<unknown> = Promise.resolve()
+  const serially = <T>(job: () => Promise<T>): Promise<T> => {
+    const run = exclusive.then(job, job)
+    exclusive = run.catch(() => {})
+    return run
+  }
   /** Nodes of the newest complete state, as last counted (0: not yet known). */
   let liveNodes = 0
   let readable = false
@@ -77,9 +127,10 @@ export function startLightClient(d: LightClientDeps): LightClient {
    * The stored state is damaged (a compaction's walk, or a read, met a missing or corrupt node): it
    * is flagged (persisted, so the next session knows) and no longer reported complete or read from.
    */
-  async function markRepair(r: RepairRecord): Promise<void> {
+  async function markRepair(r: RepairRecord, cause: RecoveryCause = 'read-damage'): Promise<void> {
     if (repair) return
     repair = r
+    repairCause = cause
     completeRoot = null
     await store.write({ meta: [repairRecord(r)] })
     announceRepair()
@@ -91,7 +142,8 @@ export function startLightClient(d: LightClientDeps): LightClient {
   }
 
   async function warmStart(): Promise<void> {
-    const t = await loadTrust(store, s.cp, emit, false)
+    const [t, last] = await Promise.all([loadTrust(store, s.cp, emit, false), readRecoveryReport(store)])
+    lastRecovery = last
     repair = t.repair
     // A flag from an earlier session: say so at once (the UI shows it; reads go by proof).
     if (repair) announceRepair()
@@ -134,9 +186,93 @@ export function startLightClient(d: LightClientDeps): LightClient {
     }
     if (nodes < liveNodes * 2 + s.o.pruneSlack) return
     emit({ type: 'phase', phase: 'pruning', detail: `${nodes - liveNodes}+ nodes of older states` })
-    const r = await store.compact([root], { signal })
+    // The local snapshots' states are kept: recovery may start from one.
+    const snaps = snapshotRoots(await readSnapshots(store))
+    const r = await store.compact([root, ...snaps.filter((x) => toHex(x) !== toHex(root))], { signal })
     liveNodes = r.kept
     emit({ type: 'pruned', dropped: r.dropped, kept: r.kept })
+  }
+
+  /** The completed state under `h` becomes a local snapshot (newest, plus `keepSnapshots` older). */
+  async function recordSnapshot(h: TrustedHeader, nodes: number): Promise<void> {
+    await store.write({ meta: await snapshotEntries(h, nodes) })
+  }
+  async function snapshotEntries(h: TrustedHeader, nodes: number) {
+    return snapshotRecords(
+      await readSnapshots(store),
+      { height: h.header.number, root: h.header.stateRoot, headerHash: h.hash, nodes },
+      recoveryOptions.keepSnapshots,
+    )
+  }
+
+  /**
+   * Restores the state at `h` with the recovery strategies; on success the repair flag is gone (the
+   * manager cleared it in the completion write) and the state is complete and readable again.
+   */
+  async function recover(h: TrustedHeader, why: RecoveryCause, signal: AbortSignal): Promise<RecoveryReport> {
+    emit({ type: 'phase', phase: 'recovering', detail: `state at block ${h.header.number}` })
+    await store.ready()
+    try {
+      const report = await recoverState(
+        h,
+        why,
+        {
+          store,
+          clock,
+          chainId: s.cp.chainId,
+          peers: () => d.peers.list().filter((p) => !s.ledger.isBanned(p.id)),
+          strategies,
+          options: {
+            ...recoveryOptions,
+            requestTimeoutMs: d.recovery?.options?.requestTimeoutMs ?? s.o.requestTimeoutMs,
+            sync: recoveryOptions.sync ?? s.o.sync,
+          },
+          emit,
+          charge: (peer, reason) => s.ledger.ban(peer, reason),
+          completionRecords: (t, nodes) => snapshotEntries(t, nodes),
+        },
+        signal,
+      )
+      lastRecovery = report
+      repair = null
+      completeRoot = toHex(h.header.stateRoot)
+      emit({ type: 'synced', root: completeRoot, height: h.header.number, nodes: 0, skipped: 0, ms: 0 })
+      emit({ type: 'phase', phase: 'synced', detail: completeRoot })
+      return report
+    } catch (e) {
+      const last = await readRecoveryReport(store)
+      if (last && last.at >= (lastRecovery?.at ?? -1)) lastRecovery = last
+      throw e
+    } finally {
+      emitStore()
+    }
+  }
+
+  /**
+   * After a warm start has answered from the stored state: a sampled check of it (a few random paths
+   * re-hashed). Damage flags the state; the next step recovers it.
+   */
+  async function startupCheck(signal: AbortSignal): Promise<void> {
+    if (!completeRoot) return
+    const root = s.head()!.header.stateRoot
+    const r = await sampleCheck(store, root, { paths: recoveryOptions.samplePaths, signal })
+    emit({
+      type: 'state-check',
+      mode: 'sampled',
+      root: toHex(root),
+      nodes: r.nodes,
+      done: true,
+      damage: damageView(r.damage),
+    })
+    const first = r.damage[0]
+    if (first)
+      await markRepair(
+        {
+          reason: `sampled check: ${first.problem} node ${first.hash} at ${first.path || 'the root'}`,
+          hash: first.hash,
+        },
+        'startup-check',
+      )
   }
 
   /** One step towards the peers' head: verify headers to it and sync its state. */
@@ -146,8 +282,8 @@ export function startLightClient(d: LightClientDeps): LightClient {
     announce(h, false)
     if (repair) {
       // Headers are still followed (reads by proof use them); the damaged state is not synced over
-      // as if it were sound — recovering it is the recovery strategies' job.
-      emit({ type: 'phase', phase: 'needs-repair', detail: repair.reason })
+      // as if it were sound: the recovery strategies restore it at the verified head.
+      await recover(h, repairCause, signal)
       return
     }
     if (completeRoot === toHex(h.header.stateRoot)) return
@@ -163,6 +299,7 @@ export function startLightClient(d: LightClientDeps): LightClient {
         signal,
       )
       completeRoot = r.root
+      await recordSnapshot(h, r.nodes)
       await prune(h.header.stateRoot, signal)
       emit({ type: 'synced', root: r.root, height: r.height, nodes: r.nodes, skipped: r.skipped, ms: r.ms })
       emit({ type: 'phase', phase: 'synced', detail: r.root })
@@ -175,9 +312,14 @@ export function startLightClient(d: LightClientDeps): LightClient {
     try {
       await warmStart()
       emit({ type: 'phase', phase: 'connecting', detail: `${d.peers.list().length} configured peers` })
+      let checked = false
       for (let failures = 0; ; ) {
         try {
-          await advance(signal)
+          if (!checked) {
+            checked = true
+            await serially(() => startupCheck(signal))
+          }
+          await serially(() => advance(signal))
           failures = 0
           await sleep(clock, s.o.followMs, signal)
         } catch (e) {
@@ -243,7 +385,37 @@ export function startLightClient(d: LightClientDeps): LightClient {
     },
     localState: (root) => (!repair && completeRoot === toHex(root) ? store : null),
     retry: () => wakeRetry?.(),
-    markRepair,
+    markRepair: (r) => markRepair(r, 'read-damage'),
     peers: () => lightSummary(s.ledger),
+    lastRecovery: () => lastRecovery,
+    verifyAndRepair: () =>
+      serially(async () => {
+        const signal = task.signal
+        const h = s.head()
+        if (!h)
+          throw new RootsyncError(
+            'NO_VERIFIED_HEADER',
+            'no verified header yet: connect to a peer first, then verify',
+          )
+        const root = h.header.stateRoot
+        let damage = 0
+        if (completeRoot === toHex(root) || !repair) {
+          const view = { type: 'state-check' as const, mode: 'full' as const, root: toHex(root) }
+          const r = await findDamage(store, root, {
+            signal,
+            onProgress: (t) => emit({ ...view, nodes: t.nodes, done: false, damage: [] }),
+          })
+          emit({ ...view, nodes: r.nodes, done: true, damage: damageView(r.damage) })
+          damage = r.damage.length
+          if (!damage && completeRoot === toHex(root)) return { damage, report: null }
+          const first = r.damage[0]
+          if (first)
+            await markRepair(
+              { reason: `verify: ${first.problem} node ${first.hash}`, hash: first.hash },
+              'user',
+            )
+        }
+        return { damage, report: await recover(h, 'user', signal) }
+      }),
   }
 }

@@ -25,6 +25,8 @@ export const PROTOCOLS = {
   proof: '/rootsync/proof/1',
   root: '/rootsync/root/1',
   blocks: '/rootsync/blocks/1',
+  /** Ranges of leaves with edge proofs, and code by hash (codec: range.ts). */
+  range: '/rootsync/range/1',
 } as const
 export type ProtocolName = keyof typeof PROTOCOLS
 
@@ -41,6 +43,14 @@ export const LIMITS = {
   maxHeaders: 512,
   maxBlocks: 64,
   maxProofSlots: 64,
+  /** Range protocol: servers clamp a request's `maxBytes` (leaf bytes) to this soft cap. */
+  maxRangeBytes: 1024 * 1024,
+  /** Range protocol: most leaves in one range reply (servers stop there; clients refuse more). */
+  maxRangeLeaves: 16 * 1024,
+  /** Range protocol: most proof nodes in one range reply (two edge paths of at most 64 nodes). */
+  maxRangeProofNodes: 128,
+  /** Range protocol: most hashes in one code request. */
+  maxCodeHashes: 256,
 } as const
 
 export enum Status {
@@ -85,13 +95,15 @@ export interface RootRequest {
 }
 export type BlocksRequest = HeadersRequest
 
-const decodeTop = (bytes: Uint8Array, max: number): RlpItem => {
+/** The top RLP item of a request, refused (`BAD_REQUEST`) past `max` bytes. */
+export const decodeTop = (bytes: Uint8Array, max: number): RlpItem => {
   if (bytes.length > max)
     throw new ProtocolError(Status.BAD_REQUEST, `message of ${bytes.length} bytes exceeds ${max}`)
   return rlpDecode(bytes)
 }
 
-function hash32(item: RlpItem | undefined, what: string): Uint8Array {
+/** A 32-byte hash, or `RlpError`. */
+export function hash32(item: RlpItem | undefined, what: string): Uint8Array {
   const b = asBytes(item, what)
   if (b.length !== 32) throw new RlpError(`${what} must be 32 bytes, got ${b.length}`)
   return b
@@ -172,12 +184,13 @@ export function encodeError(status: Status, message: string): Uint8Array {
   return rlpEncode([status, utf8(message.slice(0, 200))])
 }
 
-function ok(payload: unknown): Uint8Array {
+/** A success response `[0, payload]`. */
+export function ok(payload: unknown): Uint8Array {
   return rlpEncode([0, payload] as never)
 }
 
 /** Splits a response into its payload, or throws the `ProtocolError` the server sent. */
-function payloadOf(bytes: Uint8Array): RlpItem {
+export function payloadOf(bytes: Uint8Array): RlpItem {
   if (bytes.length > LIMITS.maxResponseBytes)
     throw new ProtocolError(
       Status.BAD_REQUEST,
@@ -222,8 +235,8 @@ export const encodeNodesResponse = (nodes: Uint8Array[]): Uint8Array => ok(nodes
 export function decodeNodesResponse(bytes: Uint8Array, requested: number): Uint8Array[] {
   const l = asList(payloadOf(bytes), 'nodes')
   if (l.length > requested) throw new RlpError(`${l.length} nodes in reply to ${requested} hashes`)
-  // Copied: each node outlives the reply buffer it was decoded from.
-  return l.map((x, i) => asBytes(x, `node ${i}`).slice())
+  // Copied (a Node Buffer's slice() is only a view): each node outlives the reply buffer.
+  return l.map((x, i) => new Uint8Array(asBytes(x, `node ${i}`)))
 }
 
 export function encodeProofResponse(p: AccountProof): Uint8Array {

@@ -5,15 +5,14 @@
  * reason (STATE_MISSING / STATE_CORRUPT / STATE_UNDECODABLE), and the next strategy is tried.
  */
 import type { NodeStore } from '../store.ts'
-import { verifyStoredState } from '../sync/verify.ts'
+import { assertClean, checkState } from './integrity.ts'
 import type { RecoveryOptions } from './types.ts'
 
 export async function checkRecovered(
   store: NodeStore,
   root: Uint8Array,
-  _options: RecoveryOptions,
+  options: RecoveryOptions,
   signal: AbortSignal,
 ): Promise<void> {
-  // TODO(merge): the sampled mode switches to integrity.ts's sampleCheck.
-  await verifyStoredState(store, root, { signal })
+  assertClean(await checkState(store, root, options.finalCheck, { signal, paths: options.samplePaths }))
 }

@@ -4,9 +4,8 @@
  * trie/reachable.ts, counting accounts on the way. This is what `rootsync verify` runs and what
  * state recovery uses to decide whether a local snapshot is usable.
  */
-import type { NodeStore } from '../store.ts'
 import { decodeNode, newNodeScan, SCAN_LEAF, scanNode } from '../trie/node.ts'
-import { StateIntegrityError, walkReachable } from '../trie/reachable.ts'
+import { StateIntegrityError, type WalkOptions, type WalkSource, walkReachable } from '../trie/reachable.ts'
 
 export { StateIntegrityError }
 
@@ -18,13 +17,15 @@ export interface VerifyReport {
 }
 
 export async function verifyStoredState(
-  store: NodeStore,
+  store: WalkSource,
   root: Uint8Array,
   opts: {
     signal?: AbortSignal
     onProgress?: (r: VerifyReport) => void
     /** Called with every node and code blob once it has verified. */
     onNode?: (hash: Uint8Array) => void
+    /** Report damage here and go on instead of throwing (see `walkReachable`). */
+    onDamage?: WalkOptions['onDamage']
   } = {},
 ): Promise<VerifyReport> {
   let accounts = 0
@@ -34,6 +35,7 @@ export async function verifyStoredState(
     scanNode(b, scan) ? scan.kind === SCAN_LEAF : decodeNode(b).kind === 'leaf'
   const t = await walkReachable(store, [root], {
     signal: opts.signal,
+    onDamage: opts.onDamage,
     onNode: (hash, bytes, kind) => {
       if (kind === 'state' && isLeaf(bytes)) accounts++
       opts.onNode?.(hash)

@@ -11,6 +11,10 @@
  * state is damaged before it deletes anything, and a verify never reports a state it could not read
  * whole.
  *
+ * With `onDamage` the walk is a diagnosis instead (core/recovery/integrity.ts): it reports every damaged
+ * entry with where it sits — the chain of verified ancestors that led to it — skips the subtree under
+ * it, and goes on. Only then do stack entries carry their parent, so a compaction does not pay for it.
+ *
  * Depth-first with an explicit stack: memory stays proportional to the tries' depth (times their
  * fan-out), not their size. Reads are issued a few at a time from the top of the stack, so stores
  * with a multi-get (LevelDB) are not held to one round trip per node. Storage roots and code shared
@@ -65,7 +69,28 @@ export interface WalkOptions {
    * caller with a mark set walk several roots that share subtrees once.
    */
   visited?: (hash: Uint8Array, kind: RefKind) => boolean
+  /**
+   * When given, a damaged entry does not stop the walk: it is reported here (with its position) and
+   * the subtree under it is skipped.
+   */
+  onDamage?: (damage: StateIntegrityError, at: WalkPosition) => void
 }
+
+/** A verified node on the way down, kept (only with `onDamage`) so a damaged entry can name its path. */
+export interface WalkFrame extends ChildRef {
+  bytes: Uint8Array
+  /** Where this node sits: its parent, and which of the parent's `childRefsOf` references it is. */
+  at: WalkPosition
+}
+
+/** Where an entry sits: its parent (null for a root) and its index in the parent's references. */
+export interface WalkPosition {
+  kind: RefKind
+  parent: WalkFrame | null
+  slot: number
+}
+
+type Entry = ChildRef & { at?: WalkPosition }
 
 /** The store's reads the walk needs; a multi-get is used when the store has one. */
 export type WalkSource = Pick<NodeStore, 'getNode'> & {
@@ -75,7 +100,10 @@ export type WalkSource = Pick<NodeStore, 'getNode'> & {
 /** Reads issued together from the top of the stack (bounded: memory stays ∝ depth). */
 const READ_AHEAD = 64
 
-/** Walks everything `roots` reach; throws `StateIntegrityError` on the first damaged entry. */
+/**
+ * Walks everything `roots` reach; throws `StateIntegrityError` on the first damaged entry (or, with
+ * `onDamage`, reports each one and skips what is under it).
+ */
 export async function walkReachable(
   store: WalkSource,
   roots: readonly Uint8Array[],
@@ -83,13 +111,18 @@ export async function walkReachable(
 ): Promise<WalkTotals> {
   const totals: WalkTotals = { nodes: 0, code: 0, bytes: 0 }
   const shared = new Set<string>()
-  const stack: ChildRef[] = roots.filter((r) => !isEmptyRoot(r)).map((hash) => ({ hash, kind: 'state' }))
+  const track = opts.onDamage !== undefined
+  const stack: Entry[] = roots
+    .filter((r) => !isEmptyRoot(r))
+    .map((hash) =>
+      track ? { hash, kind: 'state', at: { kind: 'state', parent: null, slot: 0 } } : { hash, kind: 'state' },
+    )
   const read = store.getNodes
     ? (hs: Uint8Array[]) => store.getNodes!(hs)
     : (hs: Uint8Array[]) => Promise.all(hs.map((h) => store.getNode(h)))
   while (stack.length) {
     if (opts.signal) throwIfStopped(opts.signal, 'state walk')
-    const batch: ChildRef[] = []
+    const batch: Entry[] = []
     while (stack.length && batch.length < READ_AHEAD) {
       const ref = stack.pop()!
       if (!opts.visited?.(ref.hash, ref.kind)) batch.push(ref)
@@ -97,39 +130,58 @@ export async function walkReachable(
     if (!batch.length) continue
     const got = await read(batch.map((r) => r.hash))
     for (let i = 0; i < batch.length; i++) {
-      const { hash, kind } = batch[i]!
+      const entry = batch[i]!
+      const { hash, kind } = entry
       // A duplicate within one read (two references to one subtree) is visited once.
       if (i > 0 && opts.visited?.(hash, kind)) continue
       const bytes = got[i]
-      if (!bytes) throw new StateIntegrityError(toHex(hash), 'missing', '')
-      if (!equals(keccak256(bytes), hash))
-        throw new StateIntegrityError(toHex(hash), 'corrupt', 'stored bytes do not hash to their key')
-      let refs: ChildRef[]
-      try {
-        refs = childRefsOf(bytes, kind)
-      } catch (e) {
-        throw new StateIntegrityError(toHex(hash), 'undecodable', (e as Error).message)
+      const refs = checkEntry(hash, bytes, kind)
+      if (!Array.isArray(refs)) {
+        if (!opts.onDamage) throw refs
+        opts.onDamage(refs, entry.at!)
+        continue
       }
-      totals.bytes += bytes.length
-      opts.onNode?.(hash, bytes, kind)
+      totals.bytes += bytes!.length
+      opts.onNode?.(hash, bytes!, kind)
       if (kind === 'code') {
         totals.code++
         continue
       }
       totals.nodes++
-      for (const r of refs) {
+      const frame: WalkFrame | null = track ? { hash, kind, bytes: bytes!, at: entry.at! } : null
+      for (let j = 0; j < refs.length; j++) {
+        const r = refs[j]!
         if (r.kind !== kind) {
           // A storage root or code hash: several accounts may share one.
           const k = toHex(r.hash)
           if (shared.has(k)) continue
           shared.add(k)
         }
-        stack.push(r)
+        stack.push(frame ? { ...r, at: { kind: r.kind, parent: frame, slot: j } } : r)
       }
       if (totals.nodes % 10_000 === 0) opts.onProgress?.(totals)
     }
   }
   return totals
+}
+
+/**
+ * One stored entry checked against the hash that led to it: its references (see `childRefsOf`), or
+ * the damage — absent, bytes that do not hash to the key, or a node that does not decode.
+ */
+export function checkEntry(
+  hash: Uint8Array,
+  bytes: Uint8Array | undefined,
+  kind: RefKind,
+): ChildRef[] | StateIntegrityError {
+  if (!bytes) return new StateIntegrityError(toHex(hash), 'missing', '')
+  if (!equals(keccak256(bytes), hash))
+    return new StateIntegrityError(toHex(hash), 'corrupt', 'stored bytes do not hash to their key')
+  try {
+    return childRefsOf(bytes, kind)
+  } catch (e) {
+    return new StateIntegrityError(toHex(hash), 'undecodable', (e as Error).message)
+  }
 }
 
 /**

@@ -7,9 +7,17 @@
  * of open branches along the current key's path; a leaf stays pending until the next key shows how
  * deep it sits, and a branch is finished (encoded, hashed, emitted) as soon as no later key can fall
  * under it. Each finished node is handed to `onNode` if given (for writing to a store).
+ *
+ * `save()` turns the builder's state (the open branches, the pending subtree, the last key) into
+ * bytes, and `restoreRootBuilder` continues from them: a long build (a network snapshot) can stop
+ * after any key and resume in another session, the nodes emitted before the save being already
+ * stored. Saved state is read back with the same shape checks as any RLP (a damaged record is an
+ * `InputError`, never a silently different trie — and a different trie could not reach the expected
+ * root anyway).
  */
-import { InputError } from '../errors.ts'
+import { InputError, RlpError } from '../errors.ts'
 import { keccak256 } from '../hash.ts'
+import { asBytes, asList, asSafeInt, type RlpInput, type RlpItem, rlpDecode, rlpEncode } from '../rlp.ts'
 import { EMPTY_ROOT_HASH } from './constants.ts'
 import { bytesToNibbles, hexPrefixEncode, type Nibbles } from './nibbles.ts'
 import { encodeBytesItem, encodeListOfItems } from './node.ts'
@@ -30,12 +38,37 @@ export interface RootBuilder {
   add(key: Uint8Array, value: Uint8Array): void
   /** The root hash; the builder cannot be used afterwards. */
   finish(): Uint8Array
+  /** The state so far, as bytes for `restoreRootBuilder` (nodes emitted so far are not in it). */
+  save(): Uint8Array
 }
 
-export function createRootBuilder(onNode?: (hash: Uint8Array, enc: Uint8Array) => void): RootBuilder {
-  const stack: Frame[] = []
-  let pending: Pending | null = null
-  let prevKey: Uint8Array | null = null
+type OnNode = (hash: Uint8Array, enc: Uint8Array) => void
+
+interface BuilderState {
+  stack: Frame[]
+  pending: Pending | null
+  prevKey: Uint8Array | null
+}
+
+export function createRootBuilder(onNode?: OnNode): RootBuilder {
+  return builderFrom({ stack: [], pending: null, prevKey: null }, onNode)
+}
+
+/** A builder continuing from `saved` (from `save()`); throws `InputError` if the bytes are not one. */
+export function restoreRootBuilder(saved: Uint8Array, onNode?: OnNode): RootBuilder {
+  let state: BuilderState
+  try {
+    state = decodeState(saved)
+  } catch (e) {
+    throw new InputError(`saved root builder state is damaged: ${(e as Error).message}`)
+  }
+  return builderFrom(state, onNode)
+}
+
+function builderFrom(init: BuilderState, onNode?: OnNode): RootBuilder {
+  const stack = init.stack
+  let pending = init.pending
+  let prevKey = init.prevKey
   let done = false
 
   /** The node `p` would be when its parent slot ends at nibble `start`, as an encoding. */
@@ -121,7 +154,65 @@ export function createRootBuilder(onNode?: (hash: Uint8Array, enc: Uint8Array) =
       onNode?.(h, enc)
       return h
     },
+    save() {
+      if (done) throw new InputError('root builder already finished')
+      return encodeState({ stack, pending, prevKey })
+    },
   }
+}
+
+// Saved state: RLP [prevKey, pending, frames]; pending is [] or [1, key nibbles, value] (a leaf) or
+// [2, key nibbles, depth, encoding] (a branch); a frame is [depth, 16 children] ('' for an empty slot).
+const LEAF = 1
+const BRANCH = 2
+
+function encodeState(s: BuilderState): Uint8Array {
+  const p = s.pending
+  const pending: RlpInput[] =
+    p === null ? [] : p.kind === 'leaf' ? [LEAF, p.key, p.value] : [BRANCH, p.key, p.depth, p.enc]
+  const frames = s.stack.map((f) => [f.depth, f.children.map((c) => c ?? new Uint8Array(0))])
+  return rlpEncode([s.prevKey ?? new Uint8Array(0), pending, frames])
+}
+
+function decodeState(bytes: Uint8Array): BuilderState {
+  const [k, p, fs] = asList(rlpDecode(bytes), 'root builder state', 3)
+  const key = asBytes(k, 'last key')
+  const prevKey = key.length ? key.slice() : null
+  const nibbles = (item: RlpItem | undefined): Nibbles => {
+    const n = asBytes(item, 'pending key').slice()
+    if (!prevKey || n.length !== prevKey.length * 2 || n.some((x) => x > 15))
+      throw new RlpError('pending key does not match the last key')
+    return n
+  }
+  const pl = asList(p, 'pending')
+  let pending: Pending | null = null
+  if (pl.length) {
+    const kind = asSafeInt(pl[0], 'pending kind')
+    if (kind === LEAF && pl.length === 3)
+      pending = { kind: 'leaf', key: nibbles(pl[1]), value: asBytes(pl[2], 'leaf value').slice() }
+    else if (kind === BRANCH && pl.length === 4)
+      pending = {
+        kind: 'branch',
+        key: nibbles(pl[1]),
+        depth: asSafeInt(pl[2], 'branch depth'),
+        enc: asBytes(pl[3], 'branch').slice(),
+      }
+    else throw new RlpError('pending subtree of an unknown shape')
+  }
+  if (prevKey && !pending) throw new RlpError('a builder with keys has a pending subtree')
+  let last = -1
+  const stack = asList(fs, 'frames').map((item): Frame => {
+    const [d, cs] = asList(item, 'frame', 2)
+    const depth = asSafeInt(d, 'frame depth')
+    if (depth <= last || !prevKey || depth >= prevKey.length * 2) throw new RlpError('frames out of order')
+    last = depth
+    const children = asList(cs, 'frame children', 16).map((c) => {
+      const b = asBytes(c, 'child')
+      return b.length ? b.slice() : null
+    })
+    return { depth, children }
+  })
+  return { stack, pending, prevKey }
 }
 
 /** Root of the trie holding `entries` (strictly increasing, equal-length keys). */

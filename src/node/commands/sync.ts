@@ -1,34 +1,16 @@
-/**
- * `rootsync sync`: the light-client driver's one-shot run (src/core/light/sync-once.ts) over libp2p
- * into a LevelDB store — verify the header chain from the checkpoint (or from the head a previous run
- * kept, once its signatures are re-checked), then sync the state under the verified header — with a
- * progress bar on a terminal and a summary at the end naming every peer and what it did.
- * `rootsync verify`: re-check every node of the synced state.
- */
-import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { multiaddr } from '@multiformats/multiaddr'
 import cliProgress from 'cli-progress'
-import { fromHex, toHex } from '../../core/bytes.ts'
-import { RootsyncError } from '../../core/errors.ts'
-import { pickAddr } from '../../core/light/config.ts'
+import { fromHex } from '../../core/bytes.ts'
 import type { LightEvent } from '../../core/light/events.ts'
-import type { LightPeer } from '../../core/light/peers.ts'
 import { peerRows } from '../../core/light/summary.ts'
 import { type SyncSummary, syncOnce } from '../../core/light/sync-once.ts'
-import { readSyncedRoot } from '../../core/sync/state-sync.ts'
-import { verifyStoredState } from '../../core/sync/verify.ts'
-import { PeerClient } from '../../net/client.ts'
 import { realClock } from '../../platform/clock.ts'
-import { LevelNodeStore } from '../../store/level-store.ts'
-import { createClientLibp2p } from '../libp2p.ts'
-import { readBootstrap, UsageError } from './usage.ts'
+import { openLightRun } from './light-run.ts'
+import { UsageError } from './usage.ts'
 
-export const SYNC_USAGE = `rootsync sync --data DIR [--peer MULTIADDR...] [--bootstrap FILE] [--root HEX --height N | --latest] [--json]
-  rootsync verify --data DIR [--json]`
+export const SYNC_USAGE = `rootsync sync --data DIR [--peer MULTIADDR...] [--bootstrap FILE] [--root HEX --height N | --latest] [--json]`
 
-const shortId = (addr: string) => addr.split('/p2p/').pop() ?? addr
+const _shortId = (addr: string) => addr.split('/p2p/').pop() ?? addr
 
 export async function sync(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -45,7 +27,6 @@ export async function sync(args: string[]): Promise<void> {
       'in-flight': { type: 'string' },
     },
   })
-  if (!values.data) throw new UsageError('--data DIR is required')
   if (!values.latest && values.height === undefined)
     throw new UsageError('give --latest, or --height N (optionally with --root HEX)')
   if (values.latest && (values.height !== undefined || values.root))
@@ -54,23 +35,8 @@ export async function sync(args: string[]): Promise<void> {
   if (height !== undefined && (!Number.isSafeInteger(height) || height < 0))
     throw new UsageError(`--height must be a block number, got '${values.height}'`)
   const expectRoot = values.root ? fromHex(values.root, '--root') : undefined
-  const bootstrapFile = values.bootstrap ?? resolve('.devnet/bootstrap.json')
-  if (!existsSync(bootstrapFile))
-    throw new UsageError(
-      `no bootstrap file at ${bootstrapFile}: pass --bootstrap FILE (written by rootsync devnet)`,
-    )
-  const config = await readBootstrap(bootstrapFile)
-  const addrs = values.peer?.length
-    ? values.peer
-    : config.peers.map((p) => pickAddr(p, 'websocket')).filter((a): a is string => a !== null)
-  if (!addrs.length) throw new UsageError('no peers: pass --peer MULTIADDR')
-
-  const store = await LevelNodeStore.open(`${values.data}/db`)
-  const node = await createClientLibp2p()
-  // The driver bounds every request by its own deadline (through the clock); the transport's is a
-  // backstop above it.
-  const clients = addrs.map((a) => new PeerClient(node, multiaddr(a), { timeoutMs: 15_000 }))
-  const peers: LightPeer[] = clients.map((c) => ({ id: shortId(c.id), wire: c }))
+  const run = await openLightRun(values)
+  const { config, store, peers } = run
   let task: ReturnType<typeof syncOnce> | null = null
   const onSig = () => task?.stop('interrupted')
   process.once('SIGINT', onSig)
@@ -108,9 +74,7 @@ export async function sync(args: string[]): Promise<void> {
     else printSummary(summary)
   } finally {
     process.off('SIGINT', onSig)
-    for (const c of clients) c.close()
-    await node.stop()
-    await store.close()
+    await run.close()
   }
 }
 
@@ -188,36 +152,5 @@ function printSummary(summary: SyncSummary): void {
     out.write(
       `  ${p.peer}: ${p.delivered} nodes (${p.share}%)${issues.length ? ` — ${issues.join(', ')}` : ''}\n`,
     )
-  }
-}
-
-export async function verify(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { data: { type: 'string' }, json: { type: 'boolean' } } })
-  if (!values.data) throw new UsageError('--data DIR is required')
-  const store = await LevelNodeStore.open(`${values.data}/db`)
-  try {
-    const synced = await readSyncedRoot(store)
-    if (!synced)
-      throw new RootsyncError(
-        'NO_SYNCED_STATE',
-        `${values.data} holds no completed state (never synced, or the sync was interrupted)`,
-      )
-    const started = performance.now()
-    const r = await verifyStoredState(store, synced.root)
-    const seconds = (performance.now() - started) / 1000
-    const summary = {
-      ok: true,
-      root: toHex(synced.root),
-      height: synced.height,
-      ...r,
-      seconds: Number(seconds.toFixed(3)),
-    }
-    if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
-    else
-      process.stdout.write(
-        `ok: state root ${summary.root} (block ${synced.height}) verified: ${r.nodes} trie nodes, ${r.code} code blobs, ${r.accounts} accounts, ${(r.bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s\n`,
-      )
-  } finally {
-    await store.close()
   }
 }
