@@ -16,6 +16,7 @@
  */
 import type { BootstrapConfig as BootstrapInfo, PeerEntry as PeerInfo } from '../core/light/config.ts'
 import type { HeaderView, LightEvent } from '../core/light/events.ts'
+import type { VerifyRepairResult } from '../core/light/follow.ts'
 import type { ProtocolName } from '../core/protocol/messages.ts'
 import type { AttemptReport, RecoveryOptions, RecoveryReport, StrategyName } from '../core/recovery/types.ts'
 
@@ -29,6 +30,8 @@ export type {
   PeerEntry as PeerInfo,
 } from '../core/light/config.ts'
 export type { HeaderView, LightEvent, LightPhase } from '../core/light/events.ts'
+/** What "Verify and repair" found (`damage`: damaged entries) and did (`report`: null, nothing to repair). */
+export type { VerifyRepairResult } from '../core/light/follow.ts'
 export type {
   AttemptReport,
   RecoveryCause,
@@ -84,14 +87,6 @@ export interface StorageAnswer {
   peer?: string
   header: HeaderView
   ms: number
-}
-
-/** What "Verify and repair" found and did. */
-export interface VerifyRepairResult {
-  /** Damaged entries (missing, corrupt or undecodable nodes) the full check found. */
-  damage: number
-  /** The recovery it ran, or null when the state was complete and sound. */
-  report: RecoveryReport | null
 }
 
 /**

@@ -17,7 +17,7 @@
  */
 import type { BootstrapInfo, LightEvent, RecoveryConfig, VerifyRepairResult } from '../api/worker-protocol.ts'
 import { RootsyncError } from '../core/errors.ts'
-import { type LightClient as DriverBase, startLightClient } from '../core/light/follow.ts'
+import { type LightClient as Driver, startLightClient } from '../core/light/follow.ts'
 import type { LightOptions, PeerSource } from '../core/light/session.ts'
 import type { StateStore } from '../core/store.ts'
 import { realClock } from '../platform/clock.ts'
@@ -25,9 +25,6 @@ import { tapPeerEvents } from './driver-ports.ts'
 import type { PeerRegistry } from './peer-registry.ts'
 import type { ProofCache } from './proof-cache.ts'
 import type { ReadContext } from './verified-reads.ts'
-
-// TEMPORARY until the driver's recovery API lands on main (then: the driver's own type).
-type Driver = DriverBase & { verifyAndRepair(): Promise<VerifyRepairResult> }
 
 export interface LightClientDeps {
   config: BootstrapInfo
@@ -79,7 +76,7 @@ export function createLightClient(d: LightClientDeps): LightClient {
       emit,
       options: d.options,
       recovery: d.recovery,
-    } as Parameters<typeof startLightClient>[0]) as Driver
+    })
     drv.task.done.catch((e: Error & { code?: string }) => {
       running = false
       if (!drv.task.signal.aborted)
