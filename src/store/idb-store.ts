@@ -133,13 +133,20 @@ export class IdbNodeStore implements StateStore {
         for (const s of table.find(hash)) {
           const off = table.offset(s)
           if (off === DELETED) continue
-          const v = entryAt(await this.packs.get(table.pack(s)), off)
+          // Still gone after looking again: the pack record is lost (a damaged database), so its
+          // nodes are missing — reported as such, for a check to find and a recovery to restore.
+          const pack = await this.packs.get(table.pack(s)).catch((e) => {
+            if (attempt < 2 || !(e instanceof PackMovedError)) throw e
+            return null
+          })
+          if (!pack) continue
+          const v = entryAt(pack, off)
           if (equals(keccak256(v), hash)) return v.slice()
         }
         return undefined
       } catch (e) {
         // A compaction replaced the pack since the slot was looked up: look again.
-        if (!(e instanceof PackMovedError) || attempt > 2) throw e
+        if (!(e instanceof PackMovedError)) throw e
       }
     }
   }

@@ -58,10 +58,20 @@ async function synced(page: Page) {
     .toBe(app.genesisRoot)
 }
 
+/** A page in a profile of its own: each case damages its own IndexedDB. */
+async function freshPage(): Promise<Page> {
+  const ctx = await app.freshBrowser()
+  const page = await ctx.newPage()
+  page.on('close', () => void ctx.close().catch(() => {}))
+  return page
+}
+
 async function lookUp(page: Page, a: { address: string; balance: bigint }, source: 'local' | 'proof') {
   await page.getByLabel('Address', { exact: true }).fill(a.address)
   await page.getByRole('button', { name: 'Look up' }).click()
-  await expect.poll(() => page.getByTestId('source').textContent(), { timeout: 30_000 }).toBe(source)
+  await expect
+    .poll(() => page.getByTestId('source').textContent(), { timeout: 30_000 })
+    .toBe(source === 'local' ? 'local state' : 'proof')
   expect(await page.getByTestId('balance').textContent()).toBe(ether(a.balance.toString()))
 }
 
@@ -186,7 +196,7 @@ async function repairThroughPanel(
 
 describe('state recovery in Chromium (Recovery panel)', () => {
   it('a sound state: "Verify and repair" checks every node and finds nothing to repair', async () => {
-    const page = await app.browser.newPage()
+    const page = await freshPage()
     await open(page)
     expect(await page.getByTestId('no-recovery').count()).toBe(1)
     expect(await verifyAndRepair(page)).toEqual({ damage: 0, repaired: false })
@@ -203,7 +213,7 @@ describe('state recovery in Chromium (Recovery panel)', () => {
   damaged.forEach(([what, damage, victimListed], i) => {
     it(`${what}: found, restored by peer state sync after the local snapshot does not`, async () => {
       const g = groups[i]!
-      const page = await app.browser.newPage()
+      const page = await freshPage()
       await open(page)
       expect(await damage(page, g.node)).toBeGreaterThan(0)
       // A new worker reads the packs from disk (the running one may hold them in memory).
@@ -216,7 +226,7 @@ describe('state recovery in Chromium (Recovery panel)', () => {
 
   it('a read that meets damage flags the state; the driver recovers it by itself (why: read-damage)', async () => {
     const g = groups[3]!
-    const page = await app.browser.newPage()
+    const page = await freshPage()
     await open(page)
     expect(await corruptStoredNode(page, g.node)).toBeGreaterThan(0)
     await page.reload()
@@ -229,7 +239,7 @@ describe('state recovery in Chromium (Recovery panel)', () => {
   }, 240_000)
 
   it('the repair flag left on disk by an earlier session: after a reload the driver recovers (why: repair-flag)', async () => {
-    const page = await app.browser.newPage()
+    const page = await freshPage()
     await open(page)
     // What a session that met damage and was closed before it recovered leaves behind.
     const [key, value] = repairRecord({ reason: 'missing-node', hash: null })
@@ -249,7 +259,7 @@ describe('state recovery in Chromium (Recovery panel)', () => {
 
   it('damage the sampled start-up check always finds (the root node): the driver recovers it by itself (why: startup-check)', async () => {
     const root = mem.nodes.get(app.genesisRoot)!
-    const page = await app.browser.newPage()
+    const page = await freshPage()
     await open(page)
     expect(await corruptStoredNode(page, root)).toBeGreaterThan(0)
     // The default settings: the start-up check runs.
