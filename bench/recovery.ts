@@ -10,26 +10,30 @@
  * Reported per run: the strategy's own time and bytes downloaded (the attempt report), the process's
  * wall time (start-up, header verification to T and the final check included), nodes and blocks.
  *
- * The local state at B is made with `rootsync sync --height B` then `rootsync recover --height B
- * --strategies peer` (nothing to repair: it only walks, and the recovery records the state as a
- * local snapshot, which a plain sync does not). The data dir is copied once per strategy while no
- * process has it open. The devnet keeps producing during the runs; `--retain` is large so T stays
+ * The local state at B is made with `rootsync sync --height B`; the bench then records it as a local
+ * snapshot (META.snapshots, with `snapshotRecords`, as the following client does after a completed
+ * sync): neither `rootsync sync` nor `rootsync recover` records one, so without this the local
+ * strategy has nothing to start from. The data dir is copied once per strategy while no process has
+ * it open. The devnet keeps producing during the runs; `--retain` is large so T stays
  * served throughout.
  *
  * Flags: --accounts N (100000), --contracts M (100), --slots K (100), --behind N (50),
  * --block-time MS (500), --txs N (20), --keep (keep the temp dir).
  */
+import '../src/node/polyfills.ts'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
-import { toHex } from '../src/core/bytes.ts'
+import { fromHex, toHex } from '../src/core/bytes.ts'
 import { generateDevnet } from '../src/core/chain/devnet.ts'
 import { genesisToJson } from '../src/core/chain/genesis.ts'
 import { pickAddr } from '../src/core/light/config.ts'
+import { snapshotRecords } from '../src/core/recovery/snapshots.ts'
 import { genesisBootstrap } from '../src/node/commands/devnet.ts'
+import { LevelNodeStore } from '../src/store/level-store.ts'
 import { fmtMs, fmtNum, fmtRatio, note, printTable } from './lib.ts'
 
 const ROOT = join(import.meta.dirname, '..')
@@ -144,6 +148,7 @@ interface Row {
   what: string
   ok: boolean
   root: string | null
+  headerHash?: string
   /** The strategy's (or sync's) own time, ms. */
   ms: number
   wallMs: number
@@ -205,12 +210,34 @@ async function sync(name: string, what: string, dir: string, boot: string, heigh
     what,
     ok,
     root: (o.root as string | undefined) ?? null,
+    headerHash: o.headerHash as string | undefined,
     ms: typeof o.seconds === 'number' ? o.seconds * 1000 : Number.NaN,
     wallMs: r.wallMs,
     bytes: (o.bytes as number | undefined) ?? Number.NaN,
     nodes: (o.nodes as number | undefined) ?? Number.NaN,
     blocks: 0,
     ...(ok ? {} : { error: `exit ${r.code}; ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` }),
+  }
+}
+
+/** Records the synced state at `height` as the store's local snapshot (what the following client does). */
+async function recordSnapshot(db: string, height: number, synced: Row): Promise<void> {
+  const store = await LevelNodeStore.open(db)
+  try {
+    await store.write({
+      meta: snapshotRecords(
+        [],
+        {
+          height,
+          root: fromHex(synced.root!, 'root'),
+          headerHash: fromHex(synced.headerHash!, 'header hash'),
+          nodes: synced.nodes,
+        },
+        0,
+      ),
+    })
+  } finally {
+    await store.close()
   }
 }
 
@@ -297,9 +324,8 @@ async function main(): Promise<void> {
     const baseDir = join(dir, 'base')
     const baseSync = await sync('setup', `sync to B=${base}`, baseDir, boot, base)
     if (!baseSync.ok) throw new Error(`setup sync failed: ${baseSync.error}`)
-    const mark = await recover('setup', `record B=${base} as a snapshot`, baseDir, boot, base, 'peer')
-    if (!mark.ok) throw new Error(`setup recover (peer, at B) failed: ${mark.error}`)
-    setup = { baseSync, markSnapshot: mark }
+    await recordSnapshot(join(baseDir, 'db'), base, baseSync)
+    setup = { baseSync }
     note(`local state at ${base}: ${fmtNum(baseSync.nodes)} nodes; waiting for the head to reach T=${target}`)
     await waitHeads(servers, target)
     for (const s of ['local', 'peer', 'replay']) cpSync(baseDir, join(dir, s), { recursive: true })
