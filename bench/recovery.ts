@@ -21,87 +21,25 @@
  * --block-time MS (500), --txs N (20), --keep (keep the temp dir).
  */
 import '../src/node/polyfills.ts'
-import { type ChildProcess, spawn } from 'node:child_process'
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg, tmpdir } from 'node:os'
+import { spawn } from 'node:child_process'
+import { cpSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
-import { fromHex, toHex } from '../src/core/bytes.ts'
-import { generateDevnet } from '../src/core/chain/devnet.ts'
-import { genesisToJson } from '../src/core/chain/genesis.ts'
-import { pickAddr } from '../src/core/light/config.ts'
+import { fromHex } from '../src/core/bytes.ts'
 import { snapshotRecords } from '../src/core/recovery/snapshots.ts'
-import { genesisBootstrap } from '../src/node/commands/devnet.ts'
 import { LevelNodeStore } from '../src/store/level-store.ts'
+import { BIN, ROOT } from '../test/helpers/cli.ts'
+import { makeDevnetFiles, type NodeProc, nodesBootstrap, startNode, stopNode } from '../test/helpers/nodes.ts'
 import { fmtMs, fmtNum, fmtRatio, note, printTable } from './lib.ts'
 
-const ROOT = join(import.meta.dirname, '..')
-const BIN = join(ROOT, 'bin', 'rootsync.js')
 const MBYTE = 1e6
 
-// ---- the devnet -----------------------------------------------------------------------------------
+// ---- the devnet (the integration tests' helpers: real `rootsync serve` processes) ---------------
 
-interface Server {
-  name: string
-  proc: ChildProcess
-  ready: { peerId: string; addrs: string[]; genesisHash: string }
-  ws: string
-  head: number
-  waiters: (() => void)[]
-}
-
-function startServer(name: string, dataDir: string, args: string[]): Promise<Server> {
-  const proc = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const tail: string[] = []
-  createInterface({ input: proc.stderr! }).on('line', (l) => {
-    tail.push(l)
-    if (tail.length > 20) tail.shift()
-  })
-  return new Promise((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`${name} exited with ${code}:\n${tail.join('\n')}`)))
-    let server: Server | null = null
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      let e: Record<string, unknown>
-      try {
-        e = JSON.parse(line)
-      } catch {
-        return
-      }
-      if (e.event === 'ready') {
-        const ready = e as unknown as Server['ready'] & { head: { number: number } }
-        server = {
-          name,
-          proc,
-          ready,
-          ws: pickAddr(ready, 'websocket')!,
-          head: ready.head.number,
-          waiters: [],
-        }
-        resolve(server)
-      } else if (e.event === 'head' && server) {
-        server.head = Math.max(server.head, e.number as number)
-        for (const w of server.waiters.splice(0)) w()
-      }
-    })
-  })
-}
-
-/** Resolves once every server's head is at least `n`. */
-async function waitHeads(servers: Server[], n: number): Promise<void> {
-  for (const s of servers) while (s.head < n) await new Promise<void>((r) => s.waiters.push(r))
-}
-
-async function stopServer(s: Server): Promise<void> {
-  if (s.proc.exitCode !== null || s.proc.signalCode !== null) return
-  const exited = new Promise<void>((r) => s.proc.once('exit', () => r()))
-  s.proc.kill('SIGTERM')
-  const t = setTimeout(() => s.proc.kill('SIGKILL'), 15_000)
-  await exited
-  clearTimeout(t)
+/** Resolves once every node's head is at least `n`. */
+async function waitHeads(nodes: NodeProc[], n: number): Promise<void> {
+  await Promise.all(nodes.map((p) => p.waitHead(n, 600_000)))
 }
 
 // ---- one CLI run ----------------------------------------------------------------------------------
@@ -265,32 +203,24 @@ async function main(): Promise<void> {
       .join(' ')
   const loadStart = load()
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? '?'}, Node ${process.version}`
-  const dir = mkdtempSync(join(tmpdir(), 'rootsync-bench-recovery-'))
+  note(`generating the devnet genesis: ${fmtNum(accounts)} accounts, ${contracts} contracts × ${slots} slots`)
+  const files = makeDevnetFiles({ seed: 'bench-recovery', accounts, contracts, slots })
+  const dir = files.dir
   note(`temp dir ${dir}; ${machine}; load avg ${loadStart}`)
 
-  note(`generating the devnet genesis: ${fmtNum(accounts)} accounts, ${contracts} contracts × ${slots} slots`)
-  const { genesis, keys } = generateDevnet({ seed: 'bench-recovery', accounts, contracts, slots })
-  const genesisFile = join(dir, 'genesis.json')
-  const keysFile = join(dir, 'keys.json')
-  writeFileSync(genesisFile, JSON.stringify(genesisToJson(genesis)))
-  writeFileSync(
-    keysFile,
-    JSON.stringify({ validators: keys.validators.map(toHex), spenders: keys.spenders.map(toHex) }),
-  )
-
-  const servers: Server[] = []
+  const servers: NodeProc[] = []
   const rows: Row[] = []
   let setup: Record<string, unknown> = {}
   let target = 0
   let base = 0
   try {
     // The target must stay served for the whole run: no state is pruned within 1M blocks.
-    const common = ['--genesis', genesisFile, '--retain', '1000000']
+    const common = ['--genesis', files.genesisFile, '--retain', '1000000']
     note('starting the producer and 2 followers')
-    const producer = await startServer('node-0', join(dir, 'node-0'), [
+    const producer = await startNode('node-0', join(dir, 'node-0'), [
       ...common,
       '--produce',
-      keysFile,
+      files.keysFile,
       '--block-time',
       values['block-time']!,
       '--txs',
@@ -300,25 +230,16 @@ async function main(): Promise<void> {
     servers.push(
       ...(await Promise.all(
         [1, 2].map((i) =>
-          startServer(`node-${i}`, join(dir, `node-${i}`), [...common, '--follow', producer.ws]),
+          startNode(`node-${i}`, join(dir, `node-${i}`), [...common, '--follow', producer.ws]),
         ),
       )),
     )
     const boot = join(dir, 'bootstrap.json')
-    writeFileSync(
-      boot,
-      JSON.stringify(
-        genesisBootstrap(
-          genesis.chainId,
-          producer.ready.genesisHash,
-          genesis.validators.map(toHex),
-          servers.map((s) => ({ name: s.name, peerId: s.ready.peerId, addrs: s.ready.addrs })),
-        ),
-      ),
-    )
+    const genesisHash = (producer.ready as unknown as { genesisHash: string }).genesisHash
+    writeFileSync(boot, JSON.stringify(nodesBootstrap(files, genesisHash, servers)))
 
     // The local state at B, recorded as a local snapshot.
-    base = producer.head + 2
+    base = Math.max(producer.ready.head.number, ...producer.heads.map((h) => h.number)) + 2
     target = base + behind
     await waitHeads(servers, base)
     const baseDir = join(dir, 'base')
@@ -374,7 +295,13 @@ async function main(): Promise<void> {
       ),
     )
   } finally {
-    await Promise.all(servers.map(stopServer))
+    await Promise.all(
+      servers.map(async (n) => {
+        const t = setTimeout(() => n.child.kill('SIGKILL'), 15_000)
+        await stopNode(n)
+        clearTimeout(t)
+      }),
+    )
     if (!values.keep) rmSync(dir, { recursive: true, force: true })
   }
   const loadEnd = load()
