@@ -479,4 +479,30 @@ describe('light config', () => {
     lc.task.stop()
     await expect(lc.task.done).rejects.toMatchObject({ code: 'TASK_STOPPED' })
   })
+
+  it('verifyAndRepair: a sound state is reported clean; a damaged one is found by the full walk and recovered', async () => {
+    const chain = await makeChain(3)
+    const store = memoryStateStore()
+    const clock = manualClock()
+    const events: LightEvent[] = []
+    const lc = followHonest(chain, store, clock, events, { followMs: 100 })
+    await until(clock, () => events.some((e) => e.type === 'synced'))
+    expect(await lc.verifyAndRepair()).toEqual({ damage: 0, report: null })
+    const root = chain.headers[3]!.header.stateRoot
+    const victims = [...store.nodes.keys()].filter((k) => k !== toHex(root)).slice(0, 2)
+    store.nodes.set(victims[0]!, Uint8Array.of(1, 2, 3)) // bytes that do not hash to their key
+    store.nodes.delete(victims[1]!)
+    const r = lc.verifyAndRepair()
+    await until(clock, () => events.some((e) => e.type === 'recovery-finished'))
+    const { damage, report } = await r
+    expect(damage).toBeGreaterThanOrEqual(1)
+    const check = events.findLast((e) => e.type === 'state-check' && e.done && e.damage.length > 0)
+    expect(check).toMatchObject({ mode: 'full' })
+    const problems = (check as Extract<LightEvent, { type: 'state-check' }>).damage.map((x) => x.problem)
+    expect(problems).toContain('corrupt')
+    expect(report).toMatchObject({ why: 'user', strategy: 'peer' })
+    expect(await lc.verifyAndRepair()).toEqual({ damage: 0, report: null })
+    lc.task.stop()
+    await expect(lc.task.done).rejects.toMatchObject({ code: 'TASK_STOPPED' })
+  })
 })

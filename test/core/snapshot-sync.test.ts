@@ -6,16 +6,15 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { decodeAccount } from '../../src/core/account.ts'
 import { compare, toHex } from '../../src/core/bytes.ts'
 import { headerHash, type TrustedHeader } from '../../src/core/chain/header.ts'
 import { manualClock } from '../../src/core/clock.ts'
 import { InputError, RootsyncError } from '../../src/core/errors.ts'
 import { keccak256 } from '../../src/core/hash.ts'
-import type { LightPeer, PeerWire } from '../../src/core/light/peers.ts'
+import type { LightPeer } from '../../src/core/light/peers.ts'
 import { META } from '../../src/core/meta-keys.ts'
 import { ProtocolError, Status } from '../../src/core/protocol/messages.ts'
-import type { RangeReply, RangeRequest } from '../../src/core/protocol/range.ts'
+import type { RangeReply } from '../../src/core/protocol/range.ts'
 import {
   decodeSnapshotProgress,
   encodeSnapshotProgress,
@@ -30,61 +29,15 @@ import {
 import { MemoryNodeStore, type NodeStore, type WriteBatch } from '../../src/core/store.ts'
 import { verifyStoredState } from '../../src/core/sync/verify.ts'
 import { TaskStoppedError } from '../../src/core/task.ts'
-import { serveRange } from '../../src/core/trie/range-serve.ts'
 import { walkReachable } from '../../src/core/trie/reachable.ts'
 import { buildRoot, createRootBuilder, restoreRootBuilder } from '../../src/core/trie/root-builder.ts'
-import { Trie } from '../../src/core/trie/trie.ts'
 import { realClock } from '../../src/platform/clock.ts'
 import { makeDevnetChain } from '../helpers/devnet-chain.ts'
+import { type Mangle, rangePeer } from '../helpers/range-peer.ts'
 
 const chainP = makeDevnetChain({ seed: 'snapshot-sync', accounts: 120, contracts: 6, slots: 40 }, 2, 4)
 
 const trusted = (h: TrustedHeader['header']): TrustedHeader => ({ header: h, hash: headerHash(h) })
-
-type Mangle = (r: RangeReply, req: RangeRequest) => RangeReply
-
-interface PeerOpts {
-  maxLeaves?: number
-  mangle?: Mangle
-  /** Replaces the range reply entirely (unavailable, staller). */
-  range?: (req: RangeRequest) => Promise<RangeReply>
-  code?: (hashes: Uint8Array[]) => Promise<Uint8Array[]>
-  /** Sees every honest reply before it is returned (counting, aborting). */
-  onRange?: (req: RangeRequest, reply: RangeReply) => void
-}
-
-const unused = () => Promise.reject(new Error('not used by a snapshot sync'))
-
-function rangePeer(id: string, src: NodeStore, o: PeerOpts = {}): LightPeer & { requests: RangeRequest[] } {
-  const requests: RangeRequest[] = []
-  const wire: PeerWire = {
-    status: unused,
-    headers: unused,
-    nodes: unused,
-    proof: unused,
-    blocks: unused,
-    async range(req) {
-      requests.push(req)
-      if (o.range) return o.range(req)
-      let root = req.root
-      if (req.account) {
-        const v = await new Trie(src, { root: req.root }).get(req.account)
-        if (!v) throw new ProtocolError(Status.UNAVAILABLE, 'no such account')
-        root = decodeAccount(v).storageRoot
-      }
-      const reply = await serveRange(src, root, req.origin, req.limit, {
-        maxBytes: req.maxBytes,
-        maxLeaves: o.maxLeaves ?? 8,
-      })
-      o.onRange?.(req, reply)
-      return o.mangle ? o.mangle(reply, req) : reply
-    },
-    code:
-      o.code ??
-      (async (hashes) => Promise.all(hashes.map(async (h) => (await src.getNode(h)) ?? new Uint8Array(0)))),
-  }
-  return { id, wire, requests }
-}
 
 /** Never answers (the request's deadline is the only way out). */
 const stallingPeer = (id: string, src: NodeStore) =>

@@ -20,28 +20,18 @@
  * "Verify and repair". Reads keep going by proof meanwhile. Every completed state is recorded as a
  * local snapshot, and pruning keeps the snapshots' nodes.
  */
-import { toHex } from '../bytes.ts'
+import { fromHex, toHex } from '../bytes.ts'
 import type { TrustedHeader } from '../chain/header.ts'
 import { sleep } from '../clock.ts'
 import { RootsyncError } from '../errors.ts'
-import { findDamage, sampleCheck } from '../recovery/integrity.ts'
-import { readRecoveryReport, recoverState } from '../recovery/manager.ts'
-import { readSnapshots, snapshotRecords, snapshotRoots } from '../recovery/snapshots.ts'
-import { strategiesNamed } from '../recovery/strategies.ts'
-import {
-  DEFAULT_RECOVERY_OPTIONS,
-  DEFAULT_STRATEGIES,
-  type RecoveryCause,
-  type RecoveryOptions,
-  type RecoveryReport,
-  type StrategyName,
-} from '../recovery/types.ts'
+import type { RecoveryCause, RecoveryReport } from '../recovery/types.ts'
 import type { StateStore } from '../store.ts'
 import { StateIntegrityError } from '../sync/verify.ts'
 import { startTask, type Task } from '../task.ts'
 import type { HeaderView } from './events.ts'
 import type { Answered } from './peers.ts'
 import { createSession, headerView, type SessionDeps } from './session.ts'
+import { type StateCareDeps, stateCare } from './state-care.ts'
 import { syncState } from './state-step.ts'
 import { type LightPeerSummary, lightSummary } from './summary.ts'
 import { loadTrust, type RepairRecord, repairRecord } from './trust.ts'
@@ -49,7 +39,7 @@ import { loadTrust, type RepairRecord, repairRecord } from './trust.ts'
 export interface LightClientDeps extends SessionDeps {
   store: StateStore
   /** Recovery: the strategies in order (default: local, peer, replay, snapshot) and their options. */
-  recovery?: { strategies?: readonly StrategyName[]; options?: Partial<RecoveryOptions> }
+  recovery?: StateCareDeps['recovery']
 }
 
 export interface VerifyRepairResult {
@@ -82,9 +72,6 @@ export interface LightClient {
   lastRecovery(): RecoveryReport | null
 }
 
-const damageView = (ds: { problem: 'missing' | 'corrupt' | 'undecodable'; hash: string; path: string }[]) =>
-  ds.map((x) => ({ problem: x.problem, hash: x.hash, path: x.path }))
-
 export function startLightClient(d: LightClientDeps): LightClient {
   const { store, clock, emit } = d
   const s = createSession(d)
@@ -92,9 +79,7 @@ export function startLightClient(d: LightClientDeps): LightClient {
   let repair: RepairRecord | null = null
   /** Why the state needs repair (for the recovery's report). */
   let repairCause: RecoveryCause = 'repair-flag'
-  let lastRecovery: RecoveryReport | null = null
-  const recoveryOptions: RecoveryOptions = { ...DEFAULT_RECOVERY_OPTIONS, ...d.recovery?.options }
-  const strategies = strategiesNamed(d.recovery?.strategies ?? DEFAULT_STRATEGIES)
+  const care = stateCare({ store, clock, session: s, peers: d.peers, emit, recovery: d.recovery })
   /** One state job at a time: a sync step, a recovery, a user's verify-and-repair. */
   let exclusive: Promise<unknown> = Promise.resolve()
   const serially = <T>(job: () => Promise<T>): Promise<T> => {
@@ -142,8 +127,7 @@ export function startLightClient(d: LightClientDeps): LightClient {
   }
 
   async function warmStart(): Promise<void> {
-    const [t, last] = await Promise.all([loadTrust(store, s.cp, emit, false), readRecoveryReport(store)])
-    lastRecovery = last
+    const [t] = await Promise.all([loadTrust(store, s.cp, emit, false), care.load()])
     repair = t.repair
     // A flag from an earlier session: say so at once (the UI shows it; reads go by proof).
     if (repair) announceRepair()
@@ -187,88 +171,40 @@ export function startLightClient(d: LightClientDeps): LightClient {
     if (nodes < liveNodes * 2 + s.o.pruneSlack) return
     emit({ type: 'phase', phase: 'pruning', detail: `${nodes - liveNodes}+ nodes of older states` })
     // The local snapshots' states are kept: recovery may start from one.
-    const snaps = snapshotRoots(await readSnapshots(store))
+    const snaps = await care.snapshotRoots()
     const r = await store.compact([root, ...snaps.filter((x) => toHex(x) !== toHex(root))], { signal })
     liveNodes = r.kept
     emit({ type: 'pruned', dropped: r.dropped, kept: r.kept })
   }
 
-  /** The completed state under `h` becomes a local snapshot (newest, plus `keepSnapshots` older). */
-  async function recordSnapshot(h: TrustedHeader, nodes: number): Promise<void> {
-    await store.write({ meta: await snapshotEntries(h, nodes) })
-  }
-  async function snapshotEntries(h: TrustedHeader, nodes: number) {
-    return snapshotRecords(
-      await readSnapshots(store),
-      { height: h.header.number, root: h.header.stateRoot, headerHash: h.hash, nodes },
-      recoveryOptions.keepSnapshots,
-    )
-  }
-
   /**
    * Restores the state at `h` with the recovery strategies; on success the repair flag is gone (the
-   * manager cleared it in the completion write) and the state is complete and readable again.
+   * manager cleared it in its completion write) and the state is complete and readable again.
    */
   async function recover(h: TrustedHeader, why: RecoveryCause, signal: AbortSignal): Promise<RecoveryReport> {
-    emit({ type: 'phase', phase: 'recovering', detail: `state at block ${h.header.number}` })
-    await store.ready()
     try {
-      const report = await recoverState(
-        h,
-        why,
-        {
-          store,
-          clock,
-          chainId: s.cp.chainId,
-          peers: () => d.peers.list().filter((p) => !s.ledger.isBanned(p.id)),
-          strategies,
-          options: {
-            ...recoveryOptions,
-            requestTimeoutMs: d.recovery?.options?.requestTimeoutMs ?? s.o.requestTimeoutMs,
-            sync: recoveryOptions.sync ?? s.o.sync,
-          },
-          emit,
-          charge: (peer, reason) => s.ledger.ban(peer, reason),
-          completionRecords: (t, nodes) => snapshotEntries(t, nodes),
-        },
-        signal,
-      )
-      lastRecovery = report
+      const report = await care.recover(h, why, signal)
       repair = null
       completeRoot = toHex(h.header.stateRoot)
       emit({ type: 'synced', root: completeRoot, height: h.header.number, nodes: 0, skipped: 0, ms: 0 })
       emit({ type: 'phase', phase: 'synced', detail: completeRoot })
       return report
-    } catch (e) {
-      const last = await readRecoveryReport(store)
-      if (last && last.at >= (lastRecovery?.at ?? -1)) lastRecovery = last
-      throw e
     } finally {
       emitStore()
     }
   }
 
   /**
-   * After a warm start has answered from the stored state: a sampled check of it (a few random paths
-   * re-hashed). Damage flags the state; the next step recovers it.
+   * After a warm start has announced the stored state readable (so the first answer does not wait
+   * for it): a sampled check of it. Damage flags the state; the next step recovers it.
    */
   async function startupCheck(signal: AbortSignal): Promise<void> {
     if (!completeRoot) return
-    const root = s.head()!.header.stateRoot
-    const r = await sampleCheck(store, root, { paths: recoveryOptions.samplePaths, signal })
-    emit({
-      type: 'state-check',
-      mode: 'sampled',
-      root: toHex(root),
-      nodes: r.nodes,
-      done: true,
-      damage: damageView(r.damage),
-    })
-    const first = r.damage[0]
+    const first = (await care.sampled(s.head()!.header.stateRoot, signal))[0]
     if (first)
       await markRepair(
         {
-          reason: `sampled check: ${first.problem} node ${first.hash} at ${first.path || 'the root'}`,
+          reason: `sampled check: ${first.problem} node ${first.hash} at path '${first.path}'`,
           hash: first.hash,
         },
         'startup-check',
@@ -299,7 +235,7 @@ export function startLightClient(d: LightClientDeps): LightClient {
         signal,
       )
       completeRoot = r.root
-      await recordSnapshot(h, r.nodes)
+      await care.recordSnapshot(h, r.nodes)
       await prune(h.header.stateRoot, signal)
       emit({ type: 'synced', root: r.root, height: r.height, nodes: r.nodes, skipped: r.skipped, ms: r.ms })
       emit({ type: 'phase', phase: 'synced', detail: r.root })
@@ -387,7 +323,7 @@ export function startLightClient(d: LightClientDeps): LightClient {
     retry: () => wakeRetry?.(),
     markRepair: (r) => markRepair(r, 'read-damage'),
     peers: () => lightSummary(s.ledger),
-    lastRecovery: () => lastRecovery,
+    lastRecovery: () => care.lastRecovery(),
     verifyAndRepair: () =>
       serially(async () => {
         const signal = task.signal
@@ -397,23 +333,17 @@ export function startLightClient(d: LightClientDeps): LightClient {
             'NO_VERIFIED_HEADER',
             'no verified header yet: connect to a peer first, then verify',
           )
-        const root = h.header.stateRoot
+        // The state last completed (the head's, or an older one the next step moves on from).
         let damage = 0
-        if (completeRoot === toHex(root) || !repair) {
-          const view = { type: 'state-check' as const, mode: 'full' as const, root: toHex(root) }
-          const r = await findDamage(store, root, {
-            signal,
-            onProgress: (t) => emit({ ...view, nodes: t.nodes, done: false, damage: [] }),
-          })
-          emit({ ...view, nodes: r.nodes, done: true, damage: damageView(r.damage) })
-          damage = r.damage.length
-          if (!damage && completeRoot === toHex(root)) return { damage, report: null }
-          const first = r.damage[0]
-          if (first)
-            await markRepair(
-              { reason: `verify: ${first.problem} node ${first.hash}`, hash: first.hash },
-              'user',
-            )
+        if (completeRoot && !repair) {
+          const found = await care.full(fromHex(completeRoot), signal)
+          damage = found.length
+          if (!damage) return { damage, report: null }
+          const first = found[0]!
+          await markRepair(
+            { reason: `verify: ${first.problem} node ${first.hash}`, hash: first.hash },
+            'user',
+          )
         }
         return { damage, report: await recover(h, 'user', signal) }
       }),
