@@ -26,7 +26,7 @@ import { sleep } from '../clock.ts'
 import { RootsyncError } from '../errors.ts'
 import { findDamage, sampleCheck } from '../recovery/integrity.ts'
 import { readRecoveryReport, recoverState } from '../recovery/manager.ts'
-import { readSnapshots, snapshotRecords, snapshotRoots } from '../recovery/snapshots.ts'
+import { readSnapshots, snapshotEntriesFor, snapshotRoots } from '../recovery/snapshots.ts'
 import { strategiesNamed } from '../recovery/strategies.ts'
 import {
   DEFAULT_RECOVERY_OPTIONS,
@@ -197,12 +197,8 @@ export function startLightClient(d: LightClientDeps): LightClient {
   async function recordSnapshot(h: TrustedHeader, nodes: number): Promise<void> {
     await store.write({ meta: await snapshotEntries(h, nodes) })
   }
-  async function snapshotEntries(h: TrustedHeader, nodes: number) {
-    return snapshotRecords(
-      await readSnapshots(store),
-      { height: h.header.number, root: h.header.stateRoot, headerHash: h.hash, nodes },
-      recoveryOptions.keepSnapshots,
-    )
+  function snapshotEntries(h: TrustedHeader, nodes: number) {
+    return snapshotEntriesFor(store, h, nodes, recoveryOptions.keepSnapshots)
   }
 
   /**
