@@ -3,7 +3,7 @@
  * directories. Each strategy recovers where it applies and says why it does not where it does not;
  * the recovered state passes `rootsync verify` and the completion marker names the target's root.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Libp2p } from '@libp2p/interface'
@@ -257,4 +257,142 @@ describe('rootsync recover', () => {
     ])
     expect(await syncedRoot(dir)).toBeNull()
   }, 60_000)
+})
+
+describe('rootsync recover from peers that prune', () => {
+  let short: NodeProc
+  let shortPeer: PeerClient
+  beforeAll(async () => {
+    short = await startNode('short', join(files.dir, 'short'), [
+      '--genesis',
+      files.genesisFile,
+      '--retain',
+      '10',
+      '--follow',
+      nodes[0]!.ws,
+    ])
+    shortPeer = new PeerClient(client, multiaddr(short.ws))
+  }, 60_000)
+  afterAll(() => shortPeer?.close())
+
+  it('a returning user older than the retention window: sync moves on, recover restores the latest state', async () => {
+    const dir = fresh('returning')
+    const old = await sync(dir, '--latest', '--peer', short.ws)
+    // The serving node keeps only its last 10 states: wait until it has dropped the one synced.
+    await expect
+      .poll(async () => (await shortPeer.status()).oldestStateNumber, { timeout: 60_000, interval: 500 })
+      .toBeGreaterThan(old.height)
+    const copy = fresh('returning-copy')
+    cpSync(dir, copy, { recursive: true })
+
+    const again = await runCli([
+      'sync',
+      '--data',
+      dir,
+      '--bootstrap',
+      noGenesis,
+      '--latest',
+      '--json',
+      '--peer',
+      short.ws,
+    ])
+    console.log(
+      'sync --latest after the window:',
+      again.code,
+      again.stdout.trim(),
+      again.stderr.trim().slice(-400),
+    )
+
+    const r = await recover(['--data', copy, '--bootstrap', noGenesis, '--latest', '--peer', short.ws])
+    expect(r.code, r.stderr).toBe(0)
+    // The local snapshot is checked and the blocks since are replayed (peers keep blocks, not states).
+    expect(shape(r.out)).toEqual([['local', 'recovered', null]])
+    expect(r.out.attempts[0]!.blocks).toBe(r.out.height! - old.height)
+    await expectRecovered(copy, r.out)
+  }, 120_000)
+})
+
+describe('rootsync recover with lying peers', () => {
+  const liars: Record<string, NodeProc> = {}
+  beforeAll(async () => {
+    for (const mode of ['range-forged-proof', 'range-unavailable', 'blocks-altered'])
+      liars[mode] = await startNode(
+        mode,
+        join(files.dir, mode),
+        ['--genesis', files.genesisFile, '--follow', nodes[0]!.ws, '--mode', mode],
+        { script: CORRUPT_SERVE },
+      )
+    const head = nodes[0]!.heads.at(-1)!.number
+    await Promise.all(Object.values(liars).map((l) => l.waitHead(head, 60_000)))
+  }, 180_000)
+
+  const corrupted = (n: NodeProc) => n.events.filter((e) => e.event === 'corrupted').length
+
+  it('network snapshot: a peer forging range proofs, listed first, is banned and the honest peer completes it', async () => {
+    const liar = liars['range-forged-proof']!
+    const r = await recover([
+      '--data',
+      fresh('snap-liar'),
+      '--bootstrap',
+      noGenesis,
+      '--latest',
+      '--strategies',
+      'snapshot',
+      '--peer',
+      liar.ws,
+      '--peer',
+      nodes[1]!.ws,
+    ])
+    expect(r.code, r.stderr).toBe(0)
+    expect(shape(r.out)).toEqual([['snapshot', 'recovered', null]])
+    expect(corrupted(liar)).toBeGreaterThan(0)
+    expect(r.stderr).toContain(`banned ${liar.ready.peerId}`)
+  }, 120_000)
+
+  it('network snapshot: a peer that lacks the root (UNAVAILABLE) is not banned', async () => {
+    const dir = fresh('snap-unavailable')
+    const liar = liars['range-unavailable']!
+    const r = await recover([
+      '--data',
+      dir,
+      '--bootstrap',
+      noGenesis,
+      '--latest',
+      '--strategies',
+      'snapshot',
+      '--peer',
+      liar.ws,
+      '--peer',
+      nodes[1]!.ws,
+    ])
+    expect(r.code, r.stderr).toBe(0)
+    expect(shape(r.out)).toEqual([['snapshot', 'recovered', null]])
+    expect(corrupted(liar)).toBeGreaterThan(0)
+    expect(r.stderr).not.toContain('banned')
+    await expectRecovered(dir, r.out)
+  }, 120_000)
+
+  it('block replay: a peer serving a block with an altered transaction is banned and the honest peer completes the replay', async () => {
+    const dir = fresh('replay-liar')
+    const liar = liars['blocks-altered']!
+    const r = await recover([
+      '--data',
+      dir,
+      '--bootstrap',
+      withGenesis,
+      '--latest',
+      '--strategies',
+      'replay',
+      '--peer',
+      liar.ws,
+      '--peer',
+      nodes[1]!.ws,
+    ])
+    expect(r.code, r.stderr).toBe(0)
+    expect(shape(r.out)).toEqual([['replay', 'recovered', null]])
+    expect(r.out.attempts[0]!.blocks).toBe(r.out.height)
+    expect(corrupted(liar)).toBeGreaterThan(0)
+    expect(r.stderr).toContain(`banned ${liar.ready.peerId}`)
+    await expectRecovered(dir, r.out)
+  }, 120_000)
 })
