@@ -22,8 +22,6 @@ import { makeDevnetFiles, type NodeProc, nodesBootstrap, startNode, stopAllNodes
 
 /** Kill points per strategy (the issue's bar is 20; the default keeps the file short on a small machine). */
 const POINTS = Number(process.env.RECOVER_KILL_POINTS ?? 12)
-/** Kills land within this long after the recovery starts (a recovery here takes about 1–3 s). */
-const SPREAD_MS = 2500
 
 let files: ReturnType<typeof makeDevnetFiles>
 let nodes: NodeProc[]
@@ -73,7 +71,7 @@ afterAll(() => stopAllNodes())
 function recoverKilledAfter(
   args: string[],
   delayMs: number,
-): Promise<{ killed: boolean; code: number | null }> {
+): Promise<{ killed: boolean; code: number | null; ranMs: number; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(process.execPath, [BIN, 'recover', ...args], {
       cwd: ROOT,
@@ -81,18 +79,23 @@ function recoverKilledAfter(
     })
     let killed = false
     let timer: NodeJS.Timeout | undefined
+    let started = 0
     const guard = setTimeout(() => child.kill('SIGKILL'), 90_000)
+    const lines: string[] = []
     createInterface({ input: child.stderr! }).on('line', (l) => {
-      if (timer || !l.startsWith('recovering the state at block')) return
-      timer = setTimeout(() => {
-        killed = child.exitCode === null && child.kill('SIGKILL')
-      }, delayMs)
+      lines.push(l)
+      if (started || !l.startsWith('recovering the state at block')) return
+      started = performance.now()
+      if (Number.isFinite(delayMs))
+        timer = setTimeout(() => {
+          killed = child.exitCode === null && child.kill('SIGKILL')
+        }, delayMs)
     })
     child.on('error', reject)
     child.on('close', (code) => {
       clearTimeout(timer)
       clearTimeout(guard)
-      resolve({ killed, code })
+      resolve({ killed, code, ranMs: started ? performance.now() - started : 0, stderr: lines.join('\n') })
     })
   })
 }
@@ -113,19 +116,35 @@ describe('rootsync recover killed at random points', () => {
   for (const strategy of ['peer', 'snapshot'] as const) {
     it(`${strategy}: after each of ${POINTS} kills the completion marker names only a verified state; a last run completes`, async () => {
       const rng = createRng(`recover-kill-${strategy}`)
+      const prepared = () => {
+        const d = fresh(strategy)
+        if (strategy === 'peer') cpSync(synced, d, { recursive: true })
+        return d
+      }
+      const argsFor = (d: string) => [
+        '--data',
+        d,
+        '--bootstrap',
+        bootstrap,
+        '--latest',
+        '--strategies',
+        strategy,
+      ]
+      // One run to its end first: its length is the span the kill points are drawn from.
+      const whole = await recoverKilledAfter(argsFor(prepared()), Number.POSITIVE_INFINITY)
+      expect(whole.code, whole.stderr).toBe(0)
+      const spread = Math.max(50, Math.round(whole.ranMs))
       let killed = 0
       let dir = ''
       for (let i = 0; i < POINTS; i++) {
-        dir = fresh(strategy)
-        if (strategy === 'peer') cpSync(synced, dir, { recursive: true })
-        const args = ['--data', dir, '--bootstrap', bootstrap, '--latest', '--strategies', strategy]
-        const r = await recoverKilledAfter(args, rng.int(SPREAD_MS))
+        dir = prepared()
+        const r = await recoverKilledAfter(argsFor(dir), rng.int(spread))
         if (r.killed) killed++
-        else expect(r.code).toBe(0)
+        else expect(r.code, r.stderr).toBe(0)
         await expectMarkerHonest(dir)
       }
-      // Most points land while the recovery is still running.
-      expect(killed).toBeGreaterThanOrEqual(POINTS / 2)
+      // Runs vary in length on a loaded machine: a good share of the points land mid-recovery.
+      expect(killed).toBeGreaterThanOrEqual(POINTS / 3)
       // The last killed directory: recovery resumes there and completes.
       const last = await runCli([
         'recover',
@@ -144,7 +163,7 @@ describe('rootsync recover killed at random points', () => {
       expect(await expectMarkerHonest(dir)).toBe(out.root)
       const v = await runCli(['verify', '--data', dir])
       expect(v.code, v.stderr).toBe(0)
-      console.log(`${strategy}: ${killed} of ${POINTS} runs killed mid-recovery`)
+      console.log(`${strategy}: ${killed} of ${POINTS} runs killed mid-recovery (spread ${spread} ms)`)
     }, 300_000)
   }
 })
