@@ -326,23 +326,27 @@ describe('rootsync recover with lying peers', () => {
     await Promise.all(Object.values(liars).map((l) => l.waitHead(head, 60_000)))
   }, 180_000)
 
-  const corrupted = (n: NodeProc) => n.events.filter((e) => e.event === 'corrupted').length
-
-  it('network snapshot: a peer forging range proofs, listed first, is banned and the honest peer completes it', async () => {
-    const liar = liars['range-forged-proof']!
-    const r = await recover([
+  /** Recovers into `dir` with one strategy, from the liar (listed first) and an honest follower. */
+  const fromLiarFirst = (dir: string, boot: string, strategy: string, liar: NodeProc) =>
+    recover([
       '--data',
-      fresh('snap-liar'),
+      dir,
       '--bootstrap',
-      noGenesis,
+      boot,
       '--latest',
       '--strategies',
-      'snapshot',
+      strategy,
       '--peer',
       liar.ws,
       '--peer',
       nodes[1]!.ws,
     ])
+
+  const corrupted = (n: NodeProc) => n.events.filter((e) => e.event === 'corrupted').length
+
+  it('network snapshot: a peer forging range proofs, listed first, is banned and the honest peer completes it', async () => {
+    const liar = liars['range-forged-proof']!
+    const r = await fromLiarFirst(fresh('snap-liar'), noGenesis, 'snapshot', liar)
     expect(r.code, r.stderr).toBe(0)
     expect(shape(r.out)).toEqual([['snapshot', 'recovered', null]])
     expect(corrupted(liar)).toBeGreaterThan(0)
@@ -352,19 +356,7 @@ describe('rootsync recover with lying peers', () => {
   it('network snapshot: a peer that lacks the root (UNAVAILABLE) is not banned', async () => {
     const dir = fresh('snap-unavailable')
     const liar = liars['range-unavailable']!
-    const r = await recover([
-      '--data',
-      dir,
-      '--bootstrap',
-      noGenesis,
-      '--latest',
-      '--strategies',
-      'snapshot',
-      '--peer',
-      liar.ws,
-      '--peer',
-      nodes[1]!.ws,
-    ])
+    const r = await fromLiarFirst(dir, noGenesis, 'snapshot', liar)
     expect(r.code, r.stderr).toBe(0)
     expect(shape(r.out)).toEqual([['snapshot', 'recovered', null]])
     expect(corrupted(liar)).toBeGreaterThan(0)
@@ -375,19 +367,7 @@ describe('rootsync recover with lying peers', () => {
   it('block replay: a peer serving a block with an altered transaction is banned and the honest peer completes the replay', async () => {
     const dir = fresh('replay-liar')
     const liar = liars['blocks-altered']!
-    const r = await recover([
-      '--data',
-      dir,
-      '--bootstrap',
-      withGenesis,
-      '--latest',
-      '--strategies',
-      'replay',
-      '--peer',
-      liar.ws,
-      '--peer',
-      nodes[1]!.ws,
-    ])
+    const r = await fromLiarFirst(dir, withGenesis, 'replay', liar)
     expect(r.code, r.stderr).toBe(0)
     expect(shape(r.out)).toEqual([['replay', 'recovered', null]])
     expect(r.out.attempts[0]!.blocks).toBe(r.out.height)
