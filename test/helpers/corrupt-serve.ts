@@ -14,6 +14,9 @@
  * `range-extra` (a fabricated leaf inserted; from 2 leaves), `range-altered` (one value changed),
  * `range-forged-proof` (one proof node replaced), `range-unavailable` (UNAVAILABLE for every range
  * request: a peer that lacks the root). Range lies are counted as `corrupted` events of kind `range`.
+ * `blocks-altered`: every block it serves that carries transactions has its first transaction's
+ * value changed (the header and its signatures intact, so only the transactions root betrays it);
+ * counted as `corrupted` events of kind `blocks`.
  */
 import { parseArgs } from 'node:util'
 import { toHex } from '../../src/core/bytes.ts'
@@ -43,7 +46,7 @@ const RANGE_MODES = [
   'range-forged-proof',
   'range-unavailable',
 ] as const
-const MODES = ['nodes', 'headers', 'proofs', 'stall', ...RANGE_MODES] as const
+const MODES = ['nodes', 'headers', 'proofs', 'stall', 'blocks-altered', ...RANGE_MODES] as const
 const mode = values.mode as (typeof MODES)[number]
 if (!MODES.includes(mode)) throw new Error(`unknown --mode ${mode}`)
 const rangeMode = (RANGE_MODES as readonly string[]).includes(mode)
@@ -105,7 +108,7 @@ const corrupt = (b: ServeBackend): ServeBackend => ({
   async nodes(hashes, softBytes) {
     if (mode === 'stall') return never()
     const out = await b.nodes(hashes, softBytes)
-    if (mode === 'headers' || rangeMode) return out
+    if (mode === 'headers' || mode === 'blocks-altered' || rangeMode) return out
     const head = mode === 'nodes' ? toHex((await b.status()).headStateRoot) : null
     let n = 0
     const lied = out.map((v, i) => {
@@ -118,6 +121,17 @@ const corrupt = (b: ServeBackend): ServeBackend => ({
       return flip(v)
     })
     count('nodes', n)
+    return lied
+  },
+  async blocks(start, n) {
+    const bs = await b.blocks(start, n)
+    if (mode !== 'blocks-altered') return bs
+    const lied = bs.map((blk) => {
+      const [first, ...rest] = blk.transactions
+      if (!first) return blk
+      return { ...blk, transactions: [{ ...first, value: first.value + 1n }, ...rest] }
+    })
+    count('blocks', lied.filter((x, i) => x !== bs[i]).length)
     return lied
   },
   async proof(req) {

@@ -10,7 +10,14 @@
  */
 import type { TrustedHeader } from '../chain/header.ts'
 import { recoverState } from '../recovery/manager.ts'
-import type { RecoveryCause, RecoveryOptions, RecoveryReport, RecoveryStrategy } from '../recovery/types.ts'
+import { snapshotEntriesFor } from '../recovery/snapshots.ts'
+import {
+  DEFAULT_RECOVERY_OPTIONS,
+  type RecoveryCause,
+  type RecoveryOptions,
+  type RecoveryReport,
+  type RecoveryStrategy,
+} from '../recovery/types.ts'
 import type { StateStore } from '../store.ts'
 import { startTask, type Task } from '../task.ts'
 import { createSession, headerView, type SessionDeps } from './session.ts'
@@ -65,6 +72,8 @@ export function recoverOnce(
             options: { requestTimeoutMs: s.o.requestTimeoutMs, sync: s.o.sync, ...o.recovery },
             emit: d.emit,
             charge: (peer, reason) => s.ledger.ban(peer, reason),
+            // The recovered state becomes a local snapshot, as the following client records it.
+            completionRecords: (t, nodes) => snapshotEntriesFor(d.store, t, nodes, keepSnapshots(o)),
           },
           signal,
         )
@@ -76,3 +85,6 @@ export function recoverOnce(
     o.signal,
   )
 }
+
+const keepSnapshots = (o: RecoverOnceOptions) =>
+  o.recovery?.keepSnapshots ?? DEFAULT_RECOVERY_OPTIONS.keepSnapshots

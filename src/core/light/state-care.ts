@@ -12,7 +12,7 @@ import type { TrustedHeader } from '../chain/header.ts'
 import type { Clock } from '../clock.ts'
 import { type DamageRecord, findDamage, sampleCheck } from '../recovery/integrity.ts'
 import { readRecoveryReport, recoverState } from '../recovery/manager.ts'
-import { readSnapshots, snapshotRecords, snapshotRoots } from '../recovery/snapshots.ts'
+import { readSnapshots, snapshotEntriesFor, snapshotRoots } from '../recovery/snapshots.ts'
 import { strategiesNamed } from '../recovery/strategies.ts'
 import {
   DEFAULT_RECOVERY_OPTIONS,
@@ -59,12 +59,8 @@ export function stateCare(d: StateCareDeps): StateCare {
   const strategies = strategiesNamed(d.recovery?.strategies ?? DEFAULT_STRATEGIES)
   let last: RecoveryReport | null = null
 
-  const snapshotEntries = async (h: TrustedHeader, nodes: number) =>
-    snapshotRecords(
-      await readSnapshots(store),
-      { height: h.header.number, root: h.header.stateRoot, headerHash: h.hash, nodes },
-      options.keepSnapshots,
-    )
+  const snapshotEntries = (h: TrustedHeader, nodes: number) =>
+    snapshotEntriesFor(store, h, nodes, options.keepSnapshots)
 
   return {
     lastRecovery: () => last,

@@ -10,6 +10,8 @@
  */
 import { equals, toHex } from '../bytes.ts'
 import { RootsyncError } from '../errors.ts'
+import { snapshotEntriesFor } from '../recovery/snapshots.ts'
+import { DEFAULT_RECOVERY_OPTIONS } from '../recovery/types.ts'
 import type { NodeStore } from '../store.ts'
 import { FailedToFetchStateNodes } from '../sync/errors.ts'
 import { startTask, type Task } from '../task.ts'
@@ -79,6 +81,10 @@ export function syncOnce(d: SessionDeps & { store: NodeStore }, o: SyncOnceOptio
               s.late,
               signal,
             )
+            // The complete state becomes a local snapshot a later `rootsync recover` may start from.
+            await d.store.write({
+              meta: await snapshotEntriesFor(d.store, h, r.nodes, DEFAULT_RECOVERY_OPTIONS.keepSnapshots),
+            })
             d.emit({
               type: 'synced',
               root: r.root,

@@ -10,6 +10,7 @@
  * target. A record that does not decode never stops recovery: it reads as "no snapshots", flagged.
  */
 import { toHex } from '../bytes.ts'
+import type { TrustedHeader } from '../chain/header.ts'
 import { RootsyncError } from '../errors.ts'
 import { META } from '../meta-keys.ts'
 import { asBytes, asList, asSafeInt, rlpDecode, rlpEncode } from '../rlp.ts'
@@ -95,6 +96,17 @@ export function snapshotRecords(
   }
   merged.sort(byHeightDesc)
   return [[META.snapshots, encodeSnapshots(merged.slice(0, 1 + Math.max(0, keep)))]]
+}
+
+/** The meta entries that record the complete state under `h` as the newest local snapshot. */
+export async function snapshotEntriesFor(
+  store: Pick<NodeStore, 'getMeta'>,
+  h: TrustedHeader,
+  nodes: number,
+  keep: number,
+): Promise<[string, Uint8Array][]> {
+  const added = { height: h.header.number, root: h.header.stateRoot, headerHash: h.hash, nodes }
+  return snapshotRecords(await readSnapshots(store), added, keep)
 }
 
 /** The roots compaction must keep reachable. */

@@ -1,0 +1,379 @@
+/**
+ * `rootsync recover` end to end: real `rootsync serve` processes over libp2p, real LevelDB data
+ * directories. Each strategy recovers where it applies and says why it does not where it does not;
+ * the recovered state passes `rootsync verify` and the completion marker names the target's root.
+ */
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Libp2p } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { toHex } from '../../src/core/bytes.ts'
+import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
+import { headerHash } from '../../src/core/chain/header.ts'
+import { readSyncedRoot } from '../../src/core/sync/state-sync.ts'
+import { type BranchNode, decodeNode } from '../../src/core/trie/node.ts'
+import { PeerClient } from '../../src/net/client.ts'
+import { createClientLibp2p } from '../../src/node/libp2p.ts'
+import { LevelNodeStore } from '../../src/store/level-store.ts'
+import { runCli } from '../helpers/cli.ts'
+import {
+  CORRUPT_SERVE,
+  makeDevnetFiles,
+  type NodeProc,
+  nodesBootstrap,
+  startNode,
+  stopAllNodes,
+} from '../helpers/nodes.ts'
+
+interface Attempt {
+  strategy: string
+  outcome: 'recovered' | 'not-applicable' | 'failed'
+  reason: string | null
+  ms: number
+  bytes: number
+  nodes: number
+  blocks: number
+}
+interface RecoverOut {
+  root: string | null
+  height: number | null
+  strategy: string | null
+  attempts: Attempt[]
+}
+
+let files: ReturnType<typeof makeDevnetFiles>
+let nodes: NodeProc[]
+/** Bootstrap with genesis.json beside it (replay from genesis possible). */
+let withGenesis: string
+/** The same bootstrap in a directory without genesis.json. */
+let noGenesis: string
+let client: Libp2p
+let peer: PeerClient
+
+const fresh = (tag: string) => mkdtempSync(join(tmpdir(), `rootsync-recover-${tag}-`))
+
+function writeBootstrap(dir: string, procs: NodeProc[]): string {
+  const genesisHash = toHex(headerHash(genesisHeader(files.genesis, genesisStateRoot(files.genesis))))
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, 'bootstrap.json')
+  writeFileSync(file, JSON.stringify(nodesBootstrap(files, genesisHash, procs)))
+  return file
+}
+
+async function recover(args: string[]): Promise<{ code: number | null; stderr: string; out: RecoverOut }> {
+  const r = await runCli(['recover', '--json', ...args], { timeoutMs: 90_000 })
+  let out: RecoverOut
+  try {
+    out = JSON.parse(r.stdout)
+  } catch {
+    throw new Error(`recover printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`)
+  }
+  return { code: r.code, stderr: r.stderr, out }
+}
+
+async function syncedRoot(dir: string): Promise<string | null> {
+  const store = await LevelNodeStore.open(join(dir, 'db'))
+  try {
+    const r = await readSyncedRoot(store)
+    return r ? toHex(r.root) : null
+  } finally {
+    await store.close()
+  }
+}
+
+/** The state root the devnet's verified header at `height` commits to. */
+async function rootAt(height: number): Promise<string> {
+  const [h] = await peer.headers(height, 1)
+  return toHex(h!.header.stateRoot)
+}
+
+/** Recovered: the target's root is the marker's, and `rootsync verify` passes on it. */
+async function expectRecovered(dir: string, out: RecoverOut): Promise<void> {
+  expect(out.root).toBe(await rootAt(out.height!))
+  expect(await syncedRoot(dir)).toBe(out.root)
+  const v = await runCli(['verify', '--data', dir, '--json'])
+  expect(v.code, v.stderr).toBe(0)
+  expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, root: out.root })
+}
+
+async function childOf(store: LevelNodeStore, hash: Uint8Array, i: number): Promise<Uint8Array> {
+  const c = (decodeNode((await store.getNode(hash))!) as BranchNode).children[i]!
+  if (c.kind !== 'hash') throw new Error('expected a hashed child')
+  return c.hash
+}
+
+const shape = (out: RecoverOut) =>
+  out.attempts.map((a) => [a.strategy, a.outcome, a.reason?.split(':')[0] ?? null])
+
+async function sync(dir: string, ...target: string[]) {
+  const r = await runCli(['sync', '--data', dir, '--bootstrap', withGenesis, ...target, '--json'])
+  expect(r.code, r.stderr).toBe(0)
+  return JSON.parse(r.stdout) as { root: string; height: number; nodes: number; bytes: number }
+}
+
+beforeAll(async () => {
+  files = makeDevnetFiles({ seed: 'recover-cli', accounts: 3000, contracts: 20, slots: 10 })
+  const common = ['--genesis', files.genesisFile, '--retain', '5000']
+  const producer = await startNode('producer', join(files.dir, 'node-0'), [
+    ...common,
+    '--produce',
+    files.keysFile,
+    '--block-time',
+    '400',
+    '--txs',
+    '8',
+  ])
+  const follower = await startNode('follower-1', join(files.dir, 'node-1'), [
+    ...common,
+    '--follow',
+    producer.ws,
+  ])
+  nodes = [producer, follower]
+  // makeDevnetFiles writes genesis.json into files.dir: that bootstrap can replay from genesis.
+  withGenesis = writeBootstrap(files.dir, nodes)
+  noGenesis = writeBootstrap(join(files.dir, 'no-genesis'), nodes)
+  client = await createClientLibp2p()
+  peer = new PeerClient(client, multiaddr(producer.ws))
+  await Promise.all(nodes.map((n) => n.waitHead(3)))
+}, 120_000)
+
+afterAll(async () => {
+  peer?.close()
+  await client?.stop()
+  await stopAllNodes()
+})
+
+describe('rootsync recover', () => {
+  it('local: a synced state at H recovers H with no download; a later height with --strategies local replays the blocks between', async () => {
+    const dir = fresh('local')
+    const s = await sync(dir, '--latest')
+    const at = await recover(['--data', dir, '--bootstrap', noGenesis, '--height', String(s.height)])
+    expect(at.code, at.stderr).toBe(0)
+    expect(shape(at.out)).toEqual([['local', 'recovered', null]])
+    expect(at.out).toMatchObject({ root: s.root, height: s.height, strategy: 'local' })
+    expect(at.out.attempts[0]!.bytes).toBe(0)
+    expect(at.out.attempts[0]!.blocks).toBe(0)
+    await expectRecovered(dir, at.out)
+
+    await nodes[0]!.waitHead(s.height + 5)
+    const later = await recover([
+      '--data',
+      dir,
+      '--bootstrap',
+      noGenesis,
+      '--latest',
+      '--strategies',
+      'local',
+    ])
+    expect(later.code, later.stderr).toBe(0)
+    expect(shape(later.out)).toEqual([['local', 'recovered', null]])
+    expect(later.out.height).toBeGreaterThanOrEqual(s.height + 5)
+    expect(later.out.attempts[0]!.blocks).toBe(later.out.height! - s.height)
+    await expectRecovered(dir, later.out)
+  }, 120_000)
+
+  it('peer: a damaged store (a deleted and a corrupt record): the local snapshot fails its check, peer repair recovers with a small download', async () => {
+    const dir = fresh('peer')
+    const s = await sync(dir, '--latest')
+    const store = await LevelNodeStore.open(join(dir, 'db'))
+    try {
+      const r = (await readSyncedRoot(store))!.root
+      const a = await childOf(store, r, 4)
+      const b = await childOf(store, await childOf(store, r, 9), 2)
+      const bad = (await store.getNode(b))!.slice()
+      bad[7]! ^= 0x55
+      await store.write({ deleteNodes: [a], nodes: [[b, bad]] })
+    } finally {
+      await store.close()
+    }
+    expect((await runCli(['verify', '--data', dir])).code).toBe(1)
+    const r = await recover(['--data', dir, '--bootstrap', noGenesis, '--latest'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(shape(r.out)).toEqual([
+      ['local', 'failed', 'LOCAL_SNAPSHOTS_DAMAGED'],
+      ['peer', 'recovered', null],
+    ])
+    const repair = r.out.attempts[1]!
+    expect(repair.nodes).toBeGreaterThan(0)
+    // A repair downloads what is damaged or changed, far less than the whole state.
+    expect(repair.bytes).toBeLessThan(s.bytes / 4)
+    await expectRecovered(dir, r.out)
+  }, 120_000)
+
+  it('replay: an empty store with genesis.json beside the bootstrap replays every block from genesis', async () => {
+    const dir = fresh('replay')
+    const r = await recover([
+      '--data',
+      dir,
+      '--bootstrap',
+      withGenesis,
+      '--latest',
+      '--strategies',
+      'local,peer,replay',
+    ])
+    expect(r.code, r.stderr).toBe(0)
+    expect(shape(r.out)).toEqual([
+      ['local', 'not-applicable', 'NO_LOCAL_SNAPSHOT'],
+      ['peer', 'not-applicable', 'NO_LOCAL_STATE'],
+      ['replay', 'recovered', null],
+    ])
+    expect(r.out.attempts[2]!.blocks).toBe(r.out.height)
+    await expectRecovered(dir, r.out)
+  }, 120_000)
+
+  it('snapshot: an empty store and no genesis file: local, peer and replay do not apply, the network snapshot recovers', async () => {
+    const dir = fresh('snapshot')
+    const r = await recover(['--data', dir, '--bootstrap', noGenesis, '--latest'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(shape(r.out)).toEqual([
+      ['local', 'not-applicable', 'NO_LOCAL_SNAPSHOT'],
+      ['peer', 'not-applicable', 'NO_LOCAL_STATE'],
+      ['replay', 'not-applicable', 'REPLAY_NO_START'],
+      ['snapshot', 'recovered', null],
+    ])
+    expect(r.out.attempts[3]!.bytes).toBeGreaterThan(0)
+    await expectRecovered(dir, r.out)
+  }, 120_000)
+
+  it('all fail: an empty store with --strategies local,peer exits 1 with every reason and marks nothing complete', async () => {
+    const dir = fresh('fail')
+    const r = await recover([
+      '--data',
+      dir,
+      '--bootstrap',
+      noGenesis,
+      '--latest',
+      '--strategies',
+      'local,peer',
+    ])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('rootsync recover: state recovery failed')
+    expect(r.out).toMatchObject({ root: null, height: null, strategy: null })
+    expect(shape(r.out)).toEqual([
+      ['local', 'not-applicable', 'NO_LOCAL_SNAPSHOT'],
+      ['peer', 'not-applicable', 'NO_LOCAL_STATE'],
+    ])
+    expect(await syncedRoot(dir)).toBeNull()
+  }, 60_000)
+})
+
+describe('rootsync recover from peers that prune', () => {
+  let short: NodeProc
+  let shortPeer: PeerClient
+  beforeAll(async () => {
+    short = await startNode('short', join(files.dir, 'short'), [
+      '--genesis',
+      files.genesisFile,
+      '--retain',
+      '10',
+      '--follow',
+      nodes[0]!.ws,
+    ])
+    shortPeer = new PeerClient(client, multiaddr(short.ws))
+  }, 60_000)
+  afterAll(() => shortPeer?.close())
+
+  it('a returning user older than the retention window: sync moves on, recover restores the latest state', async () => {
+    const dir = fresh('returning')
+    const old = await sync(dir, '--latest', '--peer', short.ws)
+    // The serving node keeps only its last 10 states: wait until it has dropped the one synced.
+    await expect
+      .poll(async () => (await shortPeer.status()).oldestStateNumber, { timeout: 60_000, interval: 500 })
+      .toBeGreaterThan(old.height)
+    const copy = fresh('returning-copy')
+    cpSync(dir, copy, { recursive: true })
+
+    const again = await runCli([
+      'sync',
+      '--data',
+      dir,
+      '--bootstrap',
+      noGenesis,
+      '--latest',
+      '--json',
+      '--peer',
+      short.ws,
+    ])
+    // sync moves on to the peers' latest state (re-targeting if the head it picked is pruned
+    // meanwhile), downloading only the subtrees it does not hold.
+    expect(again.code, again.stderr).toBe(0)
+    const moved = JSON.parse(again.stdout)
+    expect(moved.height).toBeGreaterThan(old.height)
+    expect(moved.skipped).toBeGreaterThan(0)
+    expect(await syncedRoot(dir)).toBe(moved.root)
+
+    const r = await recover(['--data', copy, '--bootstrap', noGenesis, '--latest', '--peer', short.ws])
+    expect(r.code, r.stderr).toBe(0)
+    // The local snapshot is checked and the blocks since are replayed (peers keep blocks, not states).
+    expect(shape(r.out)).toEqual([['local', 'recovered', null]])
+    expect(r.out.attempts[0]!.blocks).toBe(r.out.height! - old.height)
+    await expectRecovered(copy, r.out)
+  }, 120_000)
+})
+
+describe('rootsync recover with lying peers', () => {
+  const liars: Record<string, NodeProc> = {}
+  beforeAll(async () => {
+    for (const mode of ['range-forged-proof', 'range-unavailable', 'blocks-altered'])
+      liars[mode] = await startNode(
+        mode,
+        join(files.dir, mode),
+        ['--genesis', files.genesisFile, '--follow', nodes[0]!.ws, '--mode', mode],
+        { script: CORRUPT_SERVE },
+      )
+    const head = nodes[0]!.heads.at(-1)!.number
+    await Promise.all(Object.values(liars).map((l) => l.waitHead(head, 60_000)))
+  }, 180_000)
+
+  /** Recovers into `dir` with one strategy, from the liar (listed first) and an honest follower. */
+  const fromLiarFirst = (dir: string, boot: string, strategy: string, liar: NodeProc) =>
+    recover([
+      '--data',
+      dir,
+      '--bootstrap',
+      boot,
+      '--latest',
+      '--strategies',
+      strategy,
+      '--peer',
+      liar.ws,
+      '--peer',
+      nodes[1]!.ws,
+    ])
+
+  const corrupted = (n: NodeProc) => n.events.filter((e) => e.event === 'corrupted').length
+
+  it('network snapshot: a peer forging range proofs, listed first, is banned and the honest peer completes it', async () => {
+    const liar = liars['range-forged-proof']!
+    const r = await fromLiarFirst(fresh('snap-liar'), noGenesis, 'snapshot', liar)
+    expect(r.code, r.stderr).toBe(0)
+    expect(shape(r.out)).toEqual([['snapshot', 'recovered', null]])
+    expect(corrupted(liar)).toBeGreaterThan(0)
+    expect(r.stderr).toContain(`banned ${liar.ready.peerId}`)
+  }, 120_000)
+
+  it('network snapshot: a peer that lacks the root (UNAVAILABLE) is not banned', async () => {
+    const dir = fresh('snap-unavailable')
+    const liar = liars['range-unavailable']!
+    const r = await fromLiarFirst(dir, noGenesis, 'snapshot', liar)
+    expect(r.code, r.stderr).toBe(0)
+    expect(shape(r.out)).toEqual([['snapshot', 'recovered', null]])
+    expect(corrupted(liar)).toBeGreaterThan(0)
+    expect(r.stderr).not.toContain('banned')
+    await expectRecovered(dir, r.out)
+  }, 120_000)
+
+  it('block replay: a peer serving a block with an altered transaction is banned and the honest peer completes the replay', async () => {
+    const dir = fresh('replay-liar')
+    const liar = liars['blocks-altered']!
+    const r = await fromLiarFirst(dir, withGenesis, 'replay', liar)
+    expect(r.code, r.stderr).toBe(0)
+    expect(shape(r.out)).toEqual([['replay', 'recovered', null]])
+    expect(r.out.attempts[0]!.blocks).toBe(r.out.height)
+    expect(corrupted(liar)).toBeGreaterThan(0)
+    expect(r.stderr).toContain(`banned ${liar.ready.peerId}`)
+    await expectRecovered(dir, r.out)
+  }, 120_000)
+})
