@@ -200,6 +200,23 @@ describe('network snapshot sync', () => {
     expect(charges.map(([p]) => p)).toEqual(['liar'])
   })
 
+  it('takes code replies cut short at the size limit from the same peer, without charging it', async () => {
+    const { chain, target, store } = await fresh()
+    let calls = 0
+    const terse = rangePeer('terse', chain.store, {
+      // Answers one blob per request, as a server past its reply size limit does.
+      code: async (hs) => {
+        calls++
+        return [(await chain.store.getNode(hs[0]!)) ?? new Uint8Array(0)]
+      },
+    })
+    const { ctx, charges } = context(store, target, [terse])
+    await snapshotSync(ctx, SMALL)
+    await expectComplete(store, chain.store, target.header.stateRoot)
+    expect(charges).toEqual([])
+    expect(calls).toBeGreaterThan(1)
+  })
+
   it('does not charge a peer that lacks the root, and does not ask it again', async () => {
     const { chain, target, store } = await fresh()
     const lacking = lackingPeer('lacking', chain.store)

@@ -232,26 +232,34 @@ export function createSnapshotSource(cfg: SnapshotSourceConfig): SnapshotSource 
         signal,
         (p) => !!p.wire.code,
         async (s, sig) => {
-          // (A late reply of a peer that timed out may land meanwhile: indexes are this request's.)
-          const asked = missing
-          const reply = await s.peer.wire.code!(
-            asked.map((i) => hashes[i]!),
-            sig,
-          )
-          if (reply.length !== asked.length)
-            throw new ProofError('CODE', `${reply.length} code blobs for ${asked.length} hashes`)
-          let wrong = 0
-          reply.forEach((c, j) => {
-            cfg.onBytes(c.length)
-            const i = asked[j]!
-            if (c.length === 0) return
-            if (equals(keccak256(c), hashes[i]!)) got[i] = c
-            else wrong++
-          })
-          missing = hashes.map((_, i) => i).filter((i) => !got[i])
-          // Verified blobs are kept even from a peer that also sent a wrong one; it is charged.
-          if (wrong) throw new ProofError('CODE', `${wrong} code blob(s) do not hash to what was asked`)
-          return missing.length ? null : true
+          for (;;) {
+            // (A late reply of a peer that timed out may land meanwhile: indexes are this request's.)
+            const asked = missing
+            const reply = await s.peer.wire.code!(
+              asked.map((i) => hashes[i]!),
+              sig,
+            )
+            if (reply.length > asked.length)
+              throw new ProofError('CODE', `${reply.length} code blobs for ${asked.length} hashes`)
+            let wrong = 0
+            let fresh = 0
+            reply.forEach((c, j) => {
+              cfg.onBytes(c.length)
+              const i = asked[j]!
+              if (c.length === 0) return
+              if (equals(keccak256(c), hashes[i]!)) {
+                got[i] = c
+                fresh++
+              } else wrong++
+            })
+            missing = hashes.map((_, i) => i).filter((i) => !got[i])
+            // Verified blobs are kept even from a peer that also sent a wrong one; it is charged.
+            if (wrong) throw new ProofError('CODE', `${wrong} code blob(s) do not hash to what was asked`)
+            if (!missing.length) return true
+            // A reply cut short at the server's size limit is not a lie: the rest is asked of the same
+            // peer while it makes progress; blobs it answered empty are asked of the next peer.
+            if (reply.length === asked.length || fresh === 0) return null
+          }
         },
       )
       return got as Uint8Array[]
