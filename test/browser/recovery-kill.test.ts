@@ -1,0 +1,202 @@
+/**
+ * Chromium killed (SIGKILL, every process of the browser at once: no unload, no IndexedDB shutdown)
+ * at seeded random points while the app's recovery runs, with one strategy forced each time
+ * (`recovery=<name>`): after each kill the stored state is never reported complete while it is not
+ * (a completed-state record with no repair flag means the full walk of that root passes), and the
+ * next run on the same profile completes the recovery with that strategy and the result verifies.
+ *
+ * The devnet produces blocks, so every recovery targets a head newer than the stored state:
+ * - peer: index records lost (nodes gone) + the repair flag; peer state sync re-downloads them;
+ * - snapshot: every node lost (the metadata stays) + the flag; the network snapshot rebuilds it all;
+ * - local: the flag only; the newest local snapshot (older than the head) is checked and replayed;
+ * - replay: the flag only; the blocks are replayed from the stored complete state. The app carries no
+ *   genesis file (src/client/config.ts), so a replay in the browser always starts from a stored state.
+ *
+ * A kill point is a delay drawn by a seeded generator in [0, d] after the Recovery panel shows the
+ * recovery running, where d is how long one un-killed recovery of the same kind took here. Kills that
+ * land after the completion write still check the invariant; only those that land before it (the
+ * store still says "needs repair") count towards the `KILLS` points per strategy.
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Libp2p } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { BrowserContext, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createRng } from '../../src/core/chain/rng.ts'
+import { repairRecord } from '../../src/core/light/trust.ts'
+import { META } from '../../src/core/meta-keys.ts'
+import type { RecoveryReport, StrategyName } from '../../src/core/recovery/types.ts'
+import { asList, asSafeInt, rlpDecode } from '../../src/core/rlp.ts'
+import { PeerClient } from '../../src/net/client.ts'
+import { createClientLibp2p } from '../../src/node/libp2p.ts'
+import { type AppFixture, startAppFixture } from '../helpers/app.ts'
+import { launchBrowser } from '../helpers/browser.ts'
+import { loseIndexRecords, readMeta, writeMeta } from '../helpers/idb-tamper.ts'
+import { checkStore } from '../helpers/store-check.ts'
+
+/** Kill points that land during the recovery, per strategy. */
+const KILLS = Number(process.env.KILLS ?? 20)
+/** Kills tried at most per strategy (some land after the recovery completed). */
+const MAX_TRIES = KILLS + 12
+
+let app: AppFixture
+let client: Libp2p
+let peer: PeerClient
+/** A page on the app's origin that does not start the app: the store is read and damaged from it. */
+let blank: string
+
+beforeAll(async () => {
+  app = await startAppFixture({ accounts: 300, contracts: 2, slots: 2, seed: 'recovery-kill' }, (f) => [
+    '--produce',
+    f.keysFile,
+    '--block-time',
+    '500',
+    '--txs',
+    '10',
+  ])
+  blank = `${app.url}__blank`
+  client = await createClientLibp2p()
+  peer = new PeerClient(client, multiaddr(app.node.ws))
+}, 120_000)
+
+afterAll(async () => {
+  peer?.close()
+  await client?.stop()
+  await app?.stop()
+})
+
+/** Chromium on the profile in `dir` (service workers blocked: every load runs the app's own code). */
+async function launch(dir: string): Promise<{ ctx: BrowserContext; page: Page }> {
+  const ctx = await launchBrowser({ userDataDir: dir, serviceWorkers: 'block' })
+  await ctx.route(blank, (r) =>
+    r.fulfill({ contentType: 'text/html', body: '<!doctype html><title>-</title>' }),
+  )
+  const page = ctx.pages()[0] ?? (await ctx.newPage())
+  return { ctx, page }
+}
+
+interface Stored {
+  /** The completed-state record's height, or null when there is none. */
+  height: number | null
+  flagged: boolean
+  syncedRoot: string | null
+  verifyError: string | null
+  verified: number
+  mismatches: number
+  report: RecoveryReport | null
+}
+
+/** What the profile's store holds, read with the app not running (a blank page on its origin). */
+async function inspect(page: Page): Promise<Stored> {
+  await page.goto(blank)
+  const c = await checkStore(page, app)
+  const root = await readMeta(page, META.stateRoot)
+  const report = await readMeta(page, META.recovery)
+  return {
+    height: root ? asSafeInt(asList(rlpDecode(new Uint8Array(root)), 'root record', 2)[1], 'height') : null,
+    flagged: (await readMeta(page, META.repair)) !== null,
+    syncedRoot: c.syncedRoot,
+    verifyError: c.verifyError,
+    verified: c.verified,
+    mismatches: c.mismatches,
+    report: report ? (JSON.parse(new TextDecoder().decode(new Uint8Array(report))) as RecoveryReport) : null,
+  }
+}
+
+/** The invariant after any kill: nothing unverified stored, and "complete" only when it is. */
+function expectHonest(s: Stored) {
+  expect(s.mismatches).toBe(0)
+  if (s.syncedRoot && !s.flagged) expect(s.verifyError).toBeNull()
+}
+
+/** A finished recovery by `name`: complete, not flagged, and the full walk of its root passes. */
+function expectRecovered(s: Stored, name: StrategyName) {
+  expect(s.flagged).toBe(false)
+  expect(s.syncedRoot).not.toBeNull()
+  expect(s.verifyError).toBeNull()
+  expect(s.verified).toBeGreaterThan(0)
+  expect(s.report?.strategy).toBe(name)
+}
+
+/** Opens the app with only `name` to recover with, and no sampled start-up check. */
+const openApp = (page: Page, name: StrategyName) => page.goto(`${app.url}?samplePaths=0&recovery=${name}`)
+
+/** The app is done: the state synced and verified, no repair pending, no recovery running. */
+async function settled(page: Page) {
+  await expect
+    .poll(
+      async () =>
+        (await page.getByTestId('synced-root').count()) === 1 &&
+        (await page.getByTestId('needs-repair').count()) === 0 &&
+        (await page.getByTestId('recovery-running').count()) === 0,
+      { timeout: 120_000 },
+    )
+    .toBe(true)
+}
+
+/** Damage that only strategy `name` must restore (see the file's comment), then the repair flag. */
+async function damage(page: Page, name: StrategyName, rng: ReturnType<typeof createRng>, s: Stored) {
+  if (name === 'peer')
+    expect(await loseIndexRecords(page, [rng.int(1000) / 1000, rng.int(1000) / 1000])).toBeGreaterThan(0)
+  if (name === 'snapshot') expect(await loseIndexRecords(page, 'all')).toBeGreaterThan(0)
+  const [key, value] = repairRecord({ reason: 'missing-node', hash: null })
+  await writeMeta(page, key, value)
+  // The recovery's target must be newer than the stored state (local and replay replay up to it).
+  await expect
+    .poll(async () => (await peer.status()).headNumber, { timeout: 30_000 })
+    .toBeGreaterThan(s.height!)
+}
+
+function kill(dir: string, ctx: BrowserContext) {
+  execFileSync('pkill', ['-KILL', '-f', dir])
+  return ctx.close().catch(() => {})
+}
+
+describe('Chromium killed during each recovery strategy', () => {
+  const strategies: StrategyName[] = ['peer', 'snapshot', 'local', 'replay']
+  for (const name of strategies)
+    it(`${name}: after ${KILLS} kills at seeded points the state is never falsely complete, and the next run recovers and verifies`, async () => {
+      const rng = createRng(`recovery-kill/${name}`)
+      const dir = mkdtempSync(join(tmpdir(), `rootsync-kill-${name}-`))
+      let { ctx, page } = await launch(dir)
+      await openApp(page, name)
+      await settled(page)
+      let s = await inspect(page)
+      expect(s.syncedRoot).not.toBeNull()
+
+      // One recovery run to its end: the strategy applies here; how long it runs sets the kill range.
+      await damage(page, name, rng, s)
+      await openApp(page, name)
+      const running = page.getByTestId('recovery-running')
+      await running.waitFor({ timeout: 60_000 })
+      const t0 = Date.now()
+      await running.waitFor({ state: 'detached', timeout: 120_000 })
+      const span = Date.now() - t0
+      await settled(page)
+      s = await inspect(page)
+      expectRecovered(s, name)
+
+      let during = 0
+      for (let i = 0; i < MAX_TRIES && during < KILLS; i++) {
+        await damage(page, name, rng, s)
+        await openApp(page, name)
+        await page.getByTestId('recovery-running').waitFor({ timeout: 60_000 })
+        // The kill point (seeded), not a wait for a condition.
+        await new Promise((r) => setTimeout(r, rng.int(span + 1)))
+        await kill(dir, ctx)
+        ;({ ctx, page } = await launch(dir))
+        s = await inspect(page)
+        expectHonest(s)
+        if (s.flagged) during++
+        await openApp(page, name)
+        await settled(page)
+        s = await inspect(page)
+        expectRecovered(s, name)
+      }
+      expect(during).toBeGreaterThanOrEqual(KILLS)
+      await ctx.close()
+    }, 600_000)
+})
