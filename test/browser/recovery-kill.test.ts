@@ -38,7 +38,7 @@ import { loseIndexRecords, readMeta, writeMeta } from '../helpers/idb-tamper.ts'
 import { checkStore } from '../helpers/store-check.ts'
 
 /** Kill points that land during the recovery, per strategy. */
-const KILLS = Number(process.env.KILLS ?? 20)
+const KILLS = Number(process.env.RECOVERY_KILL_POINTS ?? 20)
 /** Kills tried at most per strategy (some land after the recovery completed). */
 const MAX_TRIES = KILLS + 12
 
@@ -69,13 +69,59 @@ afterAll(async () => {
 })
 
 /** Chromium on the profile in `dir` (service workers blocked: every load runs the app's own code). */
+const T0 = Date.now()
+const log = (...a: unknown[]) =>
+  process.env.KILL_LOG && console.log(((Date.now() - T0) / 1000).toFixed(2), ...a)
 async function launch(dir: string): Promise<{ ctx: BrowserContext; page: Page }> {
   const ctx = await launchBrowser({ userDataDir: dir, serviceWorkers: 'block' })
   await ctx.route(blank, (r) =>
     r.fulfill({ contentType: 'text/html', body: '<!doctype html><title>-</title>' }),
   )
+  await ctx.addInitScript(watchRecovery)
   const page = ctx.pages()[0] ?? (await ctx.newPage())
   return { ctx, page }
+}
+
+interface Watched {
+  rk: { started: number | null; finished: number | null }
+}
+
+/**
+ * In the page, before the app's code: notes when the worker reports a recovery started and finished
+ * (its `recovery-*` events, as they arrive; the panel may mount after the first of them).
+ */
+function watchRecovery() {
+  const w = window as unknown as Watched & { Worker: typeof Worker }
+  w.rk = { started: null, finished: null }
+  const Base = w.Worker
+  w.Worker = class extends Base {
+    constructor(url: string | URL, opts?: WorkerOptions) {
+      super(url, opts)
+      this.addEventListener('message', (m: MessageEvent) => {
+        const type = m.data?.type === 'event' ? m.data.event?.type : null
+        if (type === 'recovery-started') w.rk.started = performance.now()
+        if (type === 'recovery-finished') w.rk.finished = performance.now()
+      })
+    }
+  }
+}
+
+/** Resolves once the app's recovery has started (`finished`: and ended); returns its page-side time. */
+async function recoveryStarted(page: Page): Promise<void> {
+  await page.waitForFunction(() => (window as unknown as Watched).rk.started !== null, null, {
+    timeout: 60_000,
+  })
+}
+async function recoveryMs(page: Page): Promise<number> {
+  const h = await page.waitForFunction(
+    () => {
+      const { started, finished } = (window as unknown as Watched).rk
+      return started !== null && finished !== null && finished - started
+    },
+    null,
+    { timeout: 120_000 },
+  )
+  return (await h.jsonValue()) as number
 }
 
 interface Stored {
@@ -91,10 +137,12 @@ interface Stored {
 
 /** What the profile's store holds, read with the app not running (a blank page on its origin). */
 async function inspect(page: Page): Promise<Stored> {
+  log('inspect')
   await page.goto(blank)
   const c = await checkStore(page, app)
   const root = await readMeta(page, META.stateRoot)
   const report = await readMeta(page, META.recovery)
+  log('inspected')
   return {
     height: root ? asSafeInt(asList(rlpDecode(new Uint8Array(root)), 'root record', 2)[1], 'height') : null,
     flagged: (await readMeta(page, META.repair)) !== null,
@@ -122,10 +170,12 @@ function expectRecovered(s: Stored, name: StrategyName) {
 }
 
 /** Opens the app with only `name` to recover with, and no sampled start-up check. */
-const openApp = (page: Page, name: StrategyName) => page.goto(`${app.url}?samplePaths=0&recovery=${name}`)
+const openApp = (page: Page, name: StrategyName) =>
+  log('open') || page.goto(`${app.url}?samplePaths=0&recovery=${name}`)
 
 /** The app is done: the state synced and verified, no repair pending, no recovery running. */
 async function settled(page: Page) {
+  log('settling')
   await expect
     .poll(
       async () =>
@@ -135,6 +185,7 @@ async function settled(page: Page) {
       { timeout: 120_000 },
     )
     .toBe(true)
+  log('settled')
 }
 
 /** Damage that only strategy `name` must restore (see the file's comment), then the repair flag. */
@@ -170,11 +221,8 @@ describe('Chromium killed during each recovery strategy', () => {
       // One recovery run to its end: the strategy applies here; how long it runs sets the kill range.
       await damage(page, name, rng, s)
       await openApp(page, name)
-      const running = page.getByTestId('recovery-running')
-      await running.waitFor({ timeout: 60_000 })
-      const t0 = Date.now()
-      await running.waitFor({ state: 'detached', timeout: 120_000 })
-      const span = Date.now() - t0
+      const span = await recoveryMs(page)
+      log('span', span)
       await settled(page)
       s = await inspect(page)
       expectRecovered(s, name)
@@ -183,19 +231,22 @@ describe('Chromium killed during each recovery strategy', () => {
       for (let i = 0; i < MAX_TRIES && during < KILLS; i++) {
         await damage(page, name, rng, s)
         await openApp(page, name)
-        await page.getByTestId('recovery-running').waitFor({ timeout: 60_000 })
+        await recoveryStarted(page)
         // The kill point (seeded), not a wait for a condition.
         await new Promise((r) => setTimeout(r, rng.int(span + 1)))
+        log('kill')
         await kill(dir, ctx)
         ;({ ctx, page } = await launch(dir))
         s = await inspect(page)
         expectHonest(s)
         if (s.flagged) during++
+        log(name, 'kill', i, 'flagged', s.flagged, 'complete record', s.syncedRoot !== null)
         await openApp(page, name)
         await settled(page)
         s = await inspect(page)
         expectRecovered(s, name)
       }
+      log(name, 'kills during the recovery', during)
       expect(during).toBeGreaterThanOrEqual(KILLS)
       await ctx.close()
     }, 600_000)
