@@ -185,7 +185,7 @@ async function settled(page: Page) {
         (await page.getByTestId('synced-root').count()) === 1 &&
         (await page.getByTestId('needs-repair').count()) === 0 &&
         (await page.getByTestId('recovery-running').count()) === 0,
-      { timeout: 120_000 },
+      { timeout: 120_000, interval: 100 },
     )
     .toBe(true)
 }
@@ -199,7 +199,7 @@ async function damage(page: Page, name: StrategyName, rng: ReturnType<typeof cre
   await writeMeta(page, key, value)
   // The recovery's target must be newer than the stored state (local and replay replay up to it).
   await expect
-    .poll(async () => (await peer.status()).headNumber, { timeout: 30_000 })
+    .poll(async () => (await peer.status()).headNumber, { timeout: 30_000, interval: 100 })
     .toBeGreaterThan(s.height!)
 }
 
