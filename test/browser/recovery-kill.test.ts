@@ -21,8 +21,6 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Libp2p } from '@libp2p/interface'
-import { multiaddr } from '@multiformats/multiaddr'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRng } from '../../src/core/chain/rng.ts'
@@ -30,9 +28,7 @@ import { repairRecord } from '../../src/core/light/trust.ts'
 import { META } from '../../src/core/meta-keys.ts'
 import { type RecoveryReport, STRATEGY_NAMES, type StrategyName } from '../../src/core/recovery/types.ts'
 import { asList, asSafeInt, rlpDecode } from '../../src/core/rlp.ts'
-import { PeerClient } from '../../src/net/client.ts'
-import { createClientLibp2p } from '../../src/node/libp2p.ts'
-import { type AppFixture, startAppFixture } from '../helpers/app.ts'
+import { type AppFixture, nodeClient, producing, startAppFixture } from '../helpers/app.ts'
 import { launchBrowser } from '../helpers/browser.ts'
 import { loseIndexRecords, readMeta, writeMeta } from '../helpers/idb-tamper.ts'
 import { checkStore } from '../helpers/store-check.ts'
@@ -48,28 +44,22 @@ const STRATEGIES = (process.env.RECOVERY_KILL_STRATEGIES?.split(',') ?? STRATEGY
 const MAX_TRIES = KILLS + 12
 
 let app: AppFixture
-let client: Libp2p
-let peer: PeerClient
+let node: Awaited<ReturnType<typeof nodeClient>>
 /** A page on the app's origin that does not start the app: the store is read and damaged from it. */
 let blank: string
 
 beforeAll(async () => {
-  app = await startAppFixture({ accounts: 300, contracts: 2, slots: 2, seed: 'recovery-kill' }, (f) => [
-    '--produce',
-    f.keysFile,
-    '--block-time',
-    '500',
-    '--txs',
-    '10',
-  ])
+  app = await startAppFixture(
+    { accounts: 300, contracts: 2, slots: 2, seed: 'recovery-kill' },
+    producing(500, 10),
+  )
   blank = `${app.url}__blank`
-  client = await createClientLibp2p()
-  peer = new PeerClient(client, multiaddr(app.node.ws))
+  // The serving node's head, asked over the wire (a recovery must target a newer one).
+  node = await nodeClient(app)
 }, 120_000)
 
 afterAll(async () => {
-  peer?.close()
-  await client?.stop()
+  await node?.close()
   await app?.stop()
 })
 
@@ -199,7 +189,7 @@ async function damage(page: Page, name: StrategyName, rng: ReturnType<typeof cre
   await writeMeta(page, key, value)
   // The recovery's target must be newer than the stored state (local and replay replay up to it).
   await expect
-    .poll(async () => (await peer.status()).headNumber, { timeout: 30_000, interval: 100 })
+    .poll(async () => (await node.peer.status()).headNumber, { timeout: 30_000, interval: 100 })
     .toBeGreaterThan(s.height!)
 }
 
