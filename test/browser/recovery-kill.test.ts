@@ -47,6 +47,10 @@ let app: AppFixture
 let node: Awaited<ReturnType<typeof nodeClient>>
 /** A page on the app's origin that does not start the app: the store is read and damaged from it. */
 let blank: string
+/** One Chromium profile for the whole file (each strategy starts from the state the last one verified). */
+const dir = mkdtempSync(join(tmpdir(), 'rootsync-kill-'))
+let ctx: BrowserContext | null = null
+let page: Page
 
 beforeAll(async () => {
   app = await startAppFixture(
@@ -59,6 +63,7 @@ beforeAll(async () => {
 }, 120_000)
 
 afterAll(async () => {
+  await ctx?.close()
   await node?.close()
   await app?.stop()
 })
@@ -68,15 +73,14 @@ const T0 = Date.now()
 const log = (...a: unknown[]) =>
   process.env.RECOVERY_KILL_LOG && console.log(`${((Date.now() - T0) / 1000).toFixed(1)}s`, ...a)
 
-/** Chromium on the profile in `dir` (service workers blocked: every load runs the app's own code). */
-async function launch(dir: string): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await launchBrowser({ userDataDir: dir, serviceWorkers: 'block' })
-  await ctx.route(blank, (r) =>
+/** Chromium on the file's profile (service workers blocked: every load runs the app's own code). */
+async function launch(): Promise<{ ctx: BrowserContext; page: Page }> {
+  const b = await launchBrowser({ userDataDir: dir, serviceWorkers: 'block' })
+  await b.route(blank, (r) =>
     r.fulfill({ contentType: 'text/html', body: '<!doctype html><title>-</title>' }),
   )
-  await ctx.addInitScript(watchRecovery)
-  const page = ctx.pages()[0] ?? (await ctx.newPage())
-  return { ctx, page }
+  await b.addInitScript(watchRecovery)
+  return { ctx: b, page: b.pages()[0] ?? (await b.newPage()) }
 }
 
 interface Watched {
@@ -193,17 +197,19 @@ async function damage(page: Page, name: StrategyName, rng: ReturnType<typeof cre
     .toBeGreaterThan(s.height!)
 }
 
-function kill(dir: string, ctx: BrowserContext) {
+/** Every process of the file's browser, killed at once: no unload, no IndexedDB shutdown. */
+async function kill() {
   execFileSync('pkill', ['-KILL', '-f', dir])
-  return ctx.close().catch(() => {})
+  await ctx?.close().catch(() => {})
 }
 
 describe('Chromium killed during each recovery strategy', () => {
   for (const name of STRATEGIES)
     it(`${name}: after ${KILLS} kills at seeded points the state is never falsely complete, and the next run recovers and verifies`, async () => {
       const rng = createRng(`recovery-kill/${name}`)
-      const dir = mkdtempSync(join(tmpdir(), `rootsync-kill-${name}-`))
-      let { ctx, page } = await launch(dir)
+      // The profile as the previous strategy left it (complete and verified), in a new browser.
+      await ctx?.close().catch(() => {})
+      ;({ ctx, page } = await launch())
       await openApp(page, name)
       await settled(page)
       let s = await inspect(page)
@@ -224,8 +230,8 @@ describe('Chromium killed during each recovery strategy', () => {
         await recoveryStarted(page)
         // The kill point (seeded), not a wait for a condition.
         await new Promise((r) => setTimeout(r, rng.int(Math.round(span) + 1)))
-        await kill(dir, ctx)
-        ;({ ctx, page } = await launch(dir))
+        await kill()
+        ;({ ctx, page } = await launch())
         s = await inspect(page)
         expectHonest(s)
         if (s.flagged) during++
@@ -237,6 +243,5 @@ describe('Chromium killed during each recovery strategy', () => {
       }
       log(name, 'kills during the recovery', during)
       expect(during).toBeGreaterThanOrEqual(KILLS)
-      await ctx.close()
     }, 600_000)
 })
