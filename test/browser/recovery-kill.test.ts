@@ -12,10 +12,14 @@
  * - replay: the flag only; the blocks are replayed from the stored complete state. The app carries no
  *   genesis file (src/client/config.ts), so a replay in the browser always starts from a stored state.
  *
- * A kill point is a delay drawn by a seeded generator in [0, d] after the Recovery panel shows the
- * recovery running, where d is how long one un-killed recovery of the same kind took here. Kills that
+ * A kill point is a delay drawn by a seeded generator in [0, d] after the worker reported the
+ * recovery started, where d is how long one un-killed recovery of the same kind took here. Kills that
  * land after the completion write still check the invariant; only those that land before it (the
  * store still says "needs repair") count towards the `KILLS` points per strategy.
+ *
+ * The stored state is read with the app not running: from a blank page on the app's origin, with the
+ * store checker of faults.page.ts (every stored entry re-hashed, the state walked from its completed-
+ * state record) and the raw meta records (repair flag, last recovery report).
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
