@@ -42,7 +42,7 @@ import { checkStore } from '../helpers/store-check.ts'
  * loads (~10 s on a loaded 2-core machine), so CI runs a few per strategy; the acceptance run is
  * `RECOVERY_KILL_POINTS=20` (and `RECOVERY_KILL_STRATEGIES=peer,…` picks strategies).
  */
-const KILLS = Number(process.env.RECOVERY_KILL_POINTS ?? 3)
+const KILLS = Number(process.env.RECOVERY_KILL_POINTS ?? 2)
 const STRATEGIES = (process.env.RECOVERY_KILL_STRATEGIES?.split(',') ?? STRATEGY_NAMES) as StrategyName[]
 /** Kills tried at most per strategy (some land after the recovery completed). */
 const MAX_TRIES = KILLS + 12
