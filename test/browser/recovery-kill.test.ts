@@ -45,7 +45,7 @@ import { checkStore } from '../helpers/store-check.ts'
 const KILLS = Number(process.env.RECOVERY_KILL_POINTS ?? 2)
 const STRATEGIES = (process.env.RECOVERY_KILL_STRATEGIES?.split(',') ?? STRATEGY_NAMES) as StrategyName[]
 /** Kills tried at most per strategy (some land after the recovery completed). */
-const MAX_TRIES = KILLS + 12
+const MAX_TRIES = 2 * KILLS + 8
 
 let app: AppFixture
 let node: Awaited<ReturnType<typeof nodeClient>>
@@ -222,7 +222,7 @@ describe('Chromium killed during each recovery strategy', () => {
       // One recovery run to its end: the strategy applies here; how long it runs sets the kill range.
       await damage(page, name, rng, s)
       await openApp(page, name)
-      const span = await recoveryMs(page)
+      let span = await recoveryMs(page)
       await settled(page)
       s = await inspect(page)
       expectRecovered(s, name)
@@ -239,6 +239,8 @@ describe('Chromium killed during each recovery strategy', () => {
         s = await inspect(page)
         expectHonest(s)
         if (s.flagged) during++
+        // Landed after the completion write: the recoveries run shorter than the measured one here.
+        else span *= 0.8
         log(name, 'kill', i, 'flagged', s.flagged, 'complete record', s.syncedRoot !== null)
         await openApp(page, name)
         await settled(page)
