@@ -13,7 +13,8 @@
  *   genesis file (src/client/config.ts), so a replay in the browser always starts from a stored state.
  *
  * A kill point is a delay drawn by a seeded generator in [0, d] after the worker reported the
- * recovery started, where d is how long one un-killed recovery of the same kind took here. Kills that
+ * recovery started, where d is how long one un-killed recovery of the same kind took here (cut by a
+ * fifth after each kill that came too late: later recoveries may run shorter). Kills that
  * land after the completion write still check the invariant; only those that land before it (the
  * store still says "needs repair") count towards the `KILLS` points per strategy.
  *
