@@ -5,12 +5,15 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { BrowserContext } from 'playwright-core'
 import { build } from 'vite'
 import { toHex } from '../../src/core/bytes.ts'
 import type { DevnetOptions } from '../../src/core/chain/devnet.ts'
 import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
 import { headerHash } from '../../src/core/chain/header.ts'
+import { PeerClient } from '../../src/net/client.ts'
+import { createClientLibp2p } from '../../src/node/libp2p.ts'
 import { serveApp } from '../../src/node/static-server.ts'
 import { launchBrowser } from './browser.ts'
 import { ROOT } from './cli.ts'
@@ -89,6 +92,31 @@ export async function startAppFixture(
       await browser.close()
       server.close()
       await stopAllNodes()
+    },
+  }
+}
+
+/** `serveArgs` for a devnet whose first node produces a block every `blockTimeMs` with `txs` transactions. */
+export const producing =
+  (blockTimeMs: number, txs: number) =>
+  (f: ReturnType<typeof makeDevnetFiles>): string[] => [
+    '--produce',
+    f.keysFile,
+    '--block-time',
+    String(blockTimeMs),
+    '--txs',
+    String(txs),
+  ]
+
+/** A wire client of the fixture's first serving node (e.g. to read its head); `close` stops it. */
+export async function nodeClient(app: AppFixture): Promise<{ peer: PeerClient; close(): Promise<void> }> {
+  const libp2p = await createClientLibp2p()
+  const peer = new PeerClient(libp2p, multiaddr(app.node.ws))
+  return {
+    peer,
+    async close() {
+      peer.close()
+      await libp2p.stop()
     },
   }
 }

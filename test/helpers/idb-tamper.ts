@@ -155,3 +155,51 @@ export async function writeMeta(page: Page, key: string, value: Uint8Array): Pro
     [key, [...value]] as [string, number[]],
   )
 }
+
+/** One `meta` record's bytes (as numbers), or null when absent. */
+export async function readMeta(page: Page, key: string): Promise<number[] | null> {
+  return withAppDb(
+    page,
+    async ({ db }, k: string) =>
+      new Promise<number[] | null>((res, rej) => {
+        const r = db.transaction('meta').objectStore('meta').get(k)
+        r.onerror = () => rej(r.error)
+        r.onsuccess = () => {
+          const v = r.result as ArrayBuffer | ArrayBufferView | undefined
+          if (v === undefined) return res(null)
+          const b =
+            v instanceof ArrayBuffer
+              ? new Uint8Array(v)
+              : new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
+          res([...b])
+        }
+      }),
+    key,
+  )
+}
+
+/**
+ * Loses index records (src/store/idb-layout.ts) the way a damaged IndexedDB would: the nodes they
+ * list are gone from the store. `picks` are fractions in [0, 1): each loses the record at that share
+ * of the records in key order; 'all' loses every index record and every pack (no node is left, the
+ * metadata stays). Returns how many index records were deleted.
+ */
+export async function loseIndexRecords(page: Page, picks: number[] | 'all'): Promise<number> {
+  return withAppDb(
+    page,
+    async ({ db, done }, p: number[] | 'all') => {
+      const tx = db.transaction(['packs', 'index'], 'readwrite')
+      const keys = await new Promise<IDBValidKey[]>((res, rej) => {
+        const r = tx.objectStore('index').getAllKeys()
+        r.onerror = () => rej(r.error)
+        r.onsuccess = () => res(r.result)
+      })
+      const lost = new Set(p === 'all' ? keys : p.map((f) => keys[Math.floor(f * keys.length)]!))
+      for (const k of lost) tx.objectStore('index').delete(k)
+      if (p === 'all') tx.objectStore('packs').clear()
+      await done(tx)
+      return lost.size
+    },
+    picks,
+  )
+}
