@@ -34,6 +34,7 @@ import { compare, concat, equals, toHex } from '../bytes.ts'
 import { RlpError, RootsyncError } from '../errors.ts'
 import { keccak256 } from '../hash.ts'
 import { META } from '../meta-keys.ts'
+import { keyAfter } from '../protocol/range.ts'
 import { asBytes, asList, asSafeInt, type RlpItem, rlpDecode, rlpEncode } from '../rlp.ts'
 import { throwIfStopped } from '../task.ts'
 import { EMPTY_ROOT_HASH } from '../trie/constants.ts'
@@ -120,19 +121,6 @@ export function decodeSnapshotProgress(bytes: Uint8Array): SnapshotProgress | nu
   } catch {
     return null
   }
-}
-
-/** `key` + 1 as a 32-byte big-endian number, or null past the last key. */
-export function nextKey(key: Uint8Array): Uint8Array | null {
-  const out = key.slice()
-  for (let i = out.length - 1; i >= 0; i--) {
-    if (out[i] !== 0xff) {
-      out[i]!++
-      return out
-    }
-    out[i] = 0
-  }
-  return null
 }
 
 export const networkSnapshotStrategy: RecoveryStrategy = {
@@ -240,7 +228,7 @@ export async function snapshotSync(
       throwIfStopped(signal, 'snapshot sync')
       ctx.progress('accounts')
       const last = chunk.keys.at(-1)
-      const after = chunk.hasMore && last ? nextKey(last) : null
+      const after = chunk.hasMore && last ? keyAfter(last) : null
       if (after) next = fetchAccounts(after)
       await completeAccounts(run, chunk)
       for (let i = 0; i < chunk.keys.length; i++) accounts.add(chunk.keys[i]!, chunk.values[i]!)
@@ -362,7 +350,7 @@ async function buildStorage(
     run.ctx.progress('storage')
     for (let i = 0; i < r.keys.length; i++) builder.add(r.keys[i]!, r.values[i]!)
     const last = r.keys.at(-1)
-    const after = r.hasMore && last ? nextKey(last) : null
+    const after = r.hasMore && last ? keyAfter(last) : null
     if (!after) {
       const got = builder.finish()
       if (!equals(got, root))
