@@ -76,4 +76,14 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2))
+/**
+ * One-shot commands end the process once their work is done and their store closed: libp2p can keep
+ * TCP sockets of closed connections open for tens of seconds after `node.stop()` (seen with
+ * `rootsync recover`), and a script waiting for the command should not wait for them. Long-running
+ * commands (serve, devnet) return only when stopped.
+ */
+const ONE_SHOT = new Set(['sync', 'recover', 'verify', 'genesis-root'])
+const argv = process.argv.slice(2)
+const code = await main(argv)
+if (ONE_SHOT.has(argv[0] ?? '')) process.exit(code)
+process.exitCode = code

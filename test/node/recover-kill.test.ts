@@ -5,7 +5,7 @@
  * store names as complete (META.stateRoot) verifies in full; a last run without a kill completes and
  * verifies.
  *
- * Kill points per strategy: RECOVER_KILL_POINTS, default 3 to keep CI within its time budget. The
+ * Kill points per strategy: RECOVER_KILL_POINTS, default 2 to keep CI within its time budget. The
  * issue's bar is 20 — the acceptance run:
  *   RECOVER_KILL_POINTS=20 npx vitest run test/node/recover-kill.test.ts
  */
@@ -26,7 +26,7 @@ import { BIN, ROOT, runCli } from '../helpers/cli.ts'
 import { makeDevnetFiles, type NodeProc, nodesBootstrap, startNode, stopAllNodes } from '../helpers/nodes.ts'
 
 /** Kill points per strategy (the bar is 20; the default keeps CI short — see above). */
-const POINTS = Number(process.env.RECOVER_KILL_POINTS ?? 3)
+const POINTS = Number(process.env.RECOVER_KILL_POINTS ?? 2)
 
 let files: ReturnType<typeof makeDevnetFiles>
 let nodes: NodeProc[]
