@@ -24,6 +24,13 @@ export const META = {
   snapshotProgress: 'recovery/snapshot',
   /** RLP [targetHash, height, root]: the last block a replay committed (core/recovery/replay.ts). */
   replayProgress: 'recovery/replay',
+  /** JSON list of the newest consistency-check results, newest first (core/consistency/records.ts). */
+  consistency: 'consistency/results',
+  /**
+   * JSON list of equivocation evidence (core/consistency/records.ts): both signed headers at a height
+   * and the validators who signed both. Reads at an unacknowledged one's height and above stop.
+   */
+  evidence: 'consistency/evidence',
   /** Signed header RLP: the newest verified header, with its quorum signatures (re-checked on load). */
   lightHead: 'light/head',
   /** The checkpoint hash a data directory was synced from (a different checkpoint is refused). */

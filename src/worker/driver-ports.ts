@@ -30,6 +30,7 @@ export function peerSourceOf(
     nodes: (hashes, signal) => p.client.nodes(hashes, signal),
     proof: (req, signal) => p.client.proof(req, signal),
     blocks: (start, count, signal) => p.client.blocks(start, count, signal),
+    root: (height, signal) => p.client.root(height, signal),
     range: (req, signal) => p.client.range(req, signal),
     code: (hashes, signal) => p.client.code(hashes, signal),
   })
@@ -47,6 +48,7 @@ export function peerSourceOf(
       nodes: async (hashes, signal) => (await wire()).nodes(hashes, signal),
       proof: async (req, signal) => (await wire()).proof(req, signal),
       blocks: async (start, count, signal) => (await wire()).blocks(start, count, signal),
+      root: async (height, signal) => (await wire()).root(height, signal),
       range: async (req, signal) => (await wire()).range(req, signal),
       code: async (hashes, signal) => (await wire()).code(hashes, signal),
     }

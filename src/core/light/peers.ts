@@ -28,6 +28,12 @@ export interface PeerWire {
   proof(req: ProofRequest, signal?: AbortSignal): Promise<AccountProof>
   blocks(start: number, count: number, signal?: AbortSignal): Promise<Block[]>
   /**
+   * The peer's signed header at `height` (`/rootsync/root/1`), unverified: the consistency check
+   * compares it with the verified one. A peer that lacks the height throws `ProtocolError`
+   * UNAVAILABLE. Absent on a transport that does not carry it: such a peer is not asked.
+   */
+  root?(height: number, signal?: AbortSignal): Promise<SignedHeader>
+  /**
    * A run of leaves with its edge proof (`/rootsync/range/1`, core/protocol/range.ts). Absent on a
    * transport that does not carry the range protocol: such a peer is simply not asked for ranges.
    */
