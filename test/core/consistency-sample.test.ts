@@ -13,8 +13,13 @@ import { createRng } from '../../src/core/chain/rng.ts'
 import { accountProof } from '../../src/core/chain/state-proof.ts'
 import { manualClock } from '../../src/core/clock.ts'
 import { repairPath } from '../../src/core/consistency/path-repair.ts'
-import { type ProveOptions, provePaths } from '../../src/core/consistency/prove.ts'
-import { lookupLocal, type SampledPath, sampleLocal } from '../../src/core/consistency/sample.ts'
+import { type PathVerdict, type ProveOptions, provePaths } from '../../src/core/consistency/prove.ts'
+import {
+  lookupLocal,
+  type SampledPath,
+  type SampleOptions,
+  sampleLocal,
+} from '../../src/core/consistency/sample.ts'
 import { RlpError, type RootsyncError } from '../../src/core/errors.ts'
 import { keccak256 } from '../../src/core/hash.ts'
 import type { PeerWire } from '../../src/core/light/peers.ts'
@@ -126,18 +131,24 @@ function corruptLeaves(s: MemoryNodeStore): Set<string> {
   return damaged
 }
 
+/** `sampleLocal` at `root` (no accounts, slots or watched addresses unless given). */
+const sample = (store: MemoryNodeStore, o: Partial<SampleOptions> & { random: () => number }) =>
+  sampleLocal(store, root, { accounts: 0, slotsPerAccount: 0, watched: [], ...o }, signal)
+
+/** The honest peers 'a' and 'b' both proved the path, and it holds what the trusted state holds. */
+async function expectConfirmedByAB(v: PathVerdict) {
+  const valid = v.answers.filter((a) => a.outcome === 'valid').map((a) => a.peer)
+  expect(valid.sort()).toEqual(['a', 'b'])
+  expect(v.proven).toEqual(await truth(v.path.key))
+}
+
 const damageOf = (p: SampledPath) => ('damage' in p.local ? p.local.damage : null)
 
 describe('sampleLocal', () => {
   it('a clean state: sampled accounts are real leaves with their values, slots under their account’s storage root, watched addresses by keccak', async () => {
     const absent = keccak256(utf8('nobody')).subarray(0, 20)
     const watched = [contracts[0]!.address, absent]
-    const paths = await sampleLocal(
-      base,
-      root,
-      { accounts: 32, slotsPerAccount: 2, watched, random: seeded('clean') },
-      signal,
-    )
+    const paths = await sample(base, { accounts: 32, slotsPerAccount: 2, watched, random: seeded('clean') })
     const accounts = paths.filter((p) => p.trie === 'account' && !p.path.address)
     const slots = paths.filter((p) => p.trie === 'storage')
     expect(accounts.length).toBeGreaterThan(20) // 32 draws over 300 accounts: a few land on one leaf twice
@@ -164,7 +175,7 @@ describe('sampleLocal', () => {
   it('the same seed samples the same paths; another seed others', async () => {
     const o = { accounts: 16, slotsPerAccount: 1, watched: [] }
     const keys = async (seed: string) =>
-      (await sampleLocal(base, root, { ...o, random: seeded(seed) }, signal)).map((p) => toHex(p.key))
+      (await sample(base, { ...o, random: seeded(seed) })).map((p) => toHex(p.key))
     expect(await keys('a')).toEqual(await keys('a'))
     expect(await keys('a')).not.toEqual(await keys('b'))
   })
@@ -172,17 +183,12 @@ describe('sampleLocal', () => {
 
 describe('provePaths against honest peers', () => {
   it('confirms every path of a clean state, each by two peers; slots against the storage root', async () => {
-    const paths = await sampleLocal(
-      base,
-      root,
-      {
-        accounts: 24,
-        slotsPerAccount: 2,
-        watched: [contracts[1]!.address, new Uint8Array(20).fill(7)],
-        random: seeded('prove'),
-      },
-      signal,
-    )
+    const paths = await sample(base, {
+      accounts: 24,
+      slotsPerAccount: 2,
+      watched: [contracts[1]!.address, new Uint8Array(20).fill(7)],
+      random: seeded('prove'),
+    })
     expect(paths.some((p) => p.trie === 'storage')).toBe(true)
     const peers = [peer('a'), peer('b'), peer('c')]
     const { o, charged } = options()
@@ -212,8 +218,7 @@ describe('provePaths against honest peers', () => {
 })
 
 describe('provePaths against lying and absent peers', () => {
-  const accountPaths = async (n: number, seed: string) =>
-    sampleLocal(base, root, { accounts: n, slotsPerAccount: 0, watched: [], random: seeded(seed) }, signal)
+  const accountPaths = async (n: number, seed: string) => sample(base, { accounts: n, random: seeded(seed) })
 
   it('a valid range proof from another root is invalid and charged; honest peers still confirm', async () => {
     const other = peer('other', {
@@ -229,13 +234,7 @@ describe('provePaths against lying and absent peers', () => {
     expect(charged.length).toBe(wrong.length)
     expect(charged.every((c) => c.peer === 'other')).toBe(true)
     for (const v of verdicts) {
-      expect(
-        v.answers
-          .filter((a) => a.outcome === 'valid')
-          .map((a) => a.peer)
-          .sort(),
-      ).toEqual(['a', 'b'])
-      expect(v.proven).toEqual(await truth(v.path.key))
+      await expectConfirmedByAB(v)
     }
   })
 
@@ -299,14 +298,8 @@ describe('provePaths against lying and absent peers', () => {
     const { o, charged } = options()
     const verdicts = await provePaths(root, paths, [pruned, legacy, peer('a'), peer('b')], o, signal)
     for (const v of verdicts) {
-      expect(
-        v.answers
-          .filter((a) => a.outcome === 'valid')
-          .map((a) => a.peer)
-          .sort(),
-      ).toEqual(['a', 'b'])
+      await expectConfirmedByAB(v)
       expect(v.answers.every((a) => a.peer !== 'legacy')).toBe(true)
-      expect(v.proven).toEqual(await truth(v.path.key))
     }
     const unavailable = verdicts.flatMap((v) => v.answers).filter((a) => a.peer === 'pruned')
     expect(unavailable.length).toBeGreaterThan(0)
@@ -334,12 +327,7 @@ describe('provePaths against lying and absent peers', () => {
 
   it('a watched address answered with a proof of another address, or against another root, is invalid and charged', async () => {
     const [watchedAddr, otherAddr] = contracts.map((c) => c.address)
-    const paths = await sampleLocal(
-      base,
-      root,
-      { accounts: 0, slotsPerAccount: 0, watched: [watchedAddr!], random: seeded('w') },
-      signal,
-    )
+    const paths = await sample(base, { watched: [watchedAddr!], random: seeded('w') })
     const swap = peer('swap', {
       proof: (req) => accountProof(base, req.stateRoot, otherAddr!, req.slots),
       noRange: true,
@@ -364,12 +352,7 @@ describe('local damage found, proven and repaired', () => {
   it('5% of account leaves corrupted: the sampled ones are reported, each repaired from the proof; only those nodes change', async () => {
     const local = copy()
     const damaged = corruptLeaves(local)
-    const paths = await sampleLocal(
-      local,
-      root,
-      { accounts: 64, slotsPerAccount: 0, watched: [], random: seeded('damage') },
-      signal,
-    )
+    const paths = await sample(local, { accounts: 64, random: seeded('damage') })
     const hit = paths.filter((p) => damageOf(p))
     expect(hit.length).toBeGreaterThan(0)
     for (const p of hit) expect(damaged.has(damageOf(p)!.hash)).toBe(true)
@@ -404,12 +387,7 @@ describe('local damage found, proven and repaired', () => {
     const bytes = keys.flatMap((k) => [...k])
     let i = 0
     const random = () => (bytes[i++]! + 0.5) / 256
-    const paths = await sampleLocal(
-      local,
-      root,
-      { accounts: keys.length, slotsPerAccount: 0, watched: [], random },
-      signal,
-    )
+    const paths = await sample(local, { accounts: keys.length, random })
     expect(new Set(paths.map((p) => damageOf(p)?.hash))).toEqual(damaged)
     const { o } = options({ proofPeers: 1 })
     for (const v of await provePaths(root, paths, [peer('a')], o, signal)) {
@@ -422,12 +400,7 @@ describe('local damage found, proven and repaired', () => {
   it('a missing storage root is met by slot paths and repaired from the storage range proof', async () => {
     const local = copy()
     for (const c of contracts) local.nodes.delete(toHex(c.storageRoot))
-    const paths = await sampleLocal(
-      local,
-      root,
-      { accounts: 300, slotsPerAccount: 1, watched: [], random: seeded('storage') },
-      signal,
-    )
+    const paths = await sample(local, { accounts: 300, slotsPerAccount: 1, random: seeded('storage') })
     const hit = paths.filter((p) => damageOf(p))
     expect(hit.length).toBeGreaterThan(0)
     for (const p of hit) {
@@ -460,12 +433,7 @@ describe('local damage found, proven and repaired', () => {
     }
     const local = copy()
     local.nodes.delete(successor)
-    const paths = await sampleLocal(
-      local,
-      root,
-      { accounts: 0, slotsPerAccount: 0, watched: [address!], random: seeded('x') },
-      signal,
-    )
+    const paths = await sample(local, { watched: [address!], random: seeded('x') })
     expect(paths[0]!.local).toEqual({ damage: { problem: 'missing', hash: successor } })
     const { o } = options()
     const [v] = await provePaths(root, paths, [peer('a'), peer('b')], o, signal)
@@ -483,12 +451,7 @@ describe('local damage found, proven and repaired', () => {
   })
 
   it('a path that is already right is left as it is', async () => {
-    const paths = await sampleLocal(
-      base,
-      root,
-      { accounts: 3, slotsPerAccount: 1, watched: [], random: seeded('ok') },
-      signal,
-    )
+    const paths = await sample(base, { accounts: 3, slotsPerAccount: 1, random: seeded('ok') })
     const { o } = options()
     const writes = base.writes
     for (const v of await provePaths(root, paths, [peer('a'), peer('b')], o, signal))
