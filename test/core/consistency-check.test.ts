@@ -206,6 +206,9 @@ describe('consistency check', () => {
       const local = await lookupLocal(t.store, root, key)
       const want = await new Trie(t.chain.store, { root }).get(key)
       expect(local).toEqual({ value: want ?? null })
+      // The name is the damaged account itself: its leaf (the last node of its proof) is a victim.
+      const proof = await new Trie(t.chain.store, { root }).prove(key)
+      expect(victims).toContain(toHex(keccak256(proof.at(-1)!)))
     }
     // What the sample did not reach is still damaged: the check does not pretend otherwise.
     const stillBad = victims.filter((k) => toHex(keccak256(t.store.nodes.get(k)!)) !== k)

@@ -24,7 +24,7 @@ import type { LightPeer } from '../light/peers.ts'
 import type { RecoveryReport } from '../recovery/types.ts'
 import { readSyncedRoot } from '../sync/state-sync.ts'
 import { throwIfStopped } from '../task.ts'
-import { repairPath } from './path-repair.ts'
+import { leafKeyAt, repairPath } from './path-repair.ts'
 import { type PathVerdict, provePaths } from './prove.ts'
 import { evidenceMeta, readEvidence, saveResult } from './records.ts'
 import { checkRoots } from './roots.ts'
@@ -52,14 +52,15 @@ export function samplePeers(peers: LightPeer[], n: number, random: () => number)
 /**
  * What a repaired path is called: the address when known, else the hashed key (`account/slot` for a
  * slot). A walk that met damage before reaching a leaf knows only the random key it started from;
- * the proof names the leaf it was heading to (`v.leaf`).
+ * when the damaged node is a leaf, the proven node with its hash names the account (leafKeyAt).
  */
-function pathName(v: PathVerdict): string {
+function pathName(v: PathVerdict, root: Uint8Array): string {
   const p = v.path
   if (p.path.address) return p.path.address
-  const key = 'damage' in p.local && v.leaf ? toHex(v.leaf.key) : null
-  if (p.path.slot) return `${p.path.account}/${key ?? p.path.slot}`
-  return key ?? p.path.account
+  const l = p.local
+  const key = 'damage' in l ? leafKeyAt(p.storage?.root ?? root, v.nodes, l.damage.hash) : null
+  if (p.path.slot) return `${p.path.account}/${key ? toHex(key) : p.path.slot}`
+  return key ? toHex(key) : p.path.account
 }
 
 const hexOrNull = (v: Uint8Array | null | undefined): string | null => (v ? toHex(v) : null)
@@ -219,7 +220,7 @@ export async function checkConsistency(
         if (r.repaired) {
           disc.action = 'repaired'
           disc.detail += `; repaired (${r.written} proven node${r.written === 1 ? '' : 's'} written)`
-          repaired.push(pathName(v))
+          repaired.push(pathName(v, root))
         } else {
           disc.detail += `; a path repair could not fix it: ${r.detail}`
           unfixed.push(disc)

@@ -11,9 +11,11 @@
  * proven value. Damage the proof does not cover (deeper than the path, e.g. a storage subtree) is not
  * repaired here: the path reports it and the caller escalates to the recovery manager.
  */
-import { toHex } from '../bytes.ts'
+import { concat, toHex } from '../bytes.ts'
 import { keccak256 } from '../hash.ts'
 import type { NodeStore } from '../store.ts'
+import { type Nibbles, nibblesToBytes } from '../trie/nibbles.ts'
+import { decodeNode, type TrieNode } from '../trie/node.ts'
 import { checkEntry, type WalkSource } from '../trie/reachable.ts'
 import type { PathVerdict } from './prove.ts'
 import { lookupLocal, sameValue } from './sample.ts'
@@ -77,5 +79,44 @@ export async function repairPath(store: NodeStore, root: Uint8Array, v: PathVerd
     repaired: true,
     written: fixes.size,
     detail: fixes.size ? `${fixes.size} node(s) replaced by proven ones` : 'already reads the proven value',
+  }
+}
+
+/**
+ * The full key of the leaf stored under `hash`, found by following the proof's nodes from
+ * `trieRoot` (null when `hash` is not a leaf reached by them). A sampled walk that met a damaged leaf
+ * could not read its key (the bytes were wrong); the proven node under the same hash names it, so the
+ * check reports the account that was actually repaired — not the first leaf after the random key.
+ */
+export function leafKeyAt(trieRoot: Uint8Array, nodes: Uint8Array[], hash: string): Uint8Array | null {
+  const byHash = new Map(nodes.map((b) => [toHex(keccak256(b)), b]))
+  const seen = new Set<string>()
+  const visit = (n: TrieNode, path: Nibbles, own: string | null): Uint8Array | null => {
+    switch (n.kind) {
+      case 'hash': {
+        const h = toHex(n.hash)
+        const b = byHash.get(h)
+        if (!b || seen.has(h)) return null
+        seen.add(h)
+        return visit(decodeNode(b), path, h)
+      }
+      case 'leaf':
+        return own === hash ? nibblesToBytes(concat(path, n.path)) : null
+      case 'extension':
+        return visit(n.child, concat(path, n.path), null)
+      case 'branch':
+        for (let i = 0; i < 16; i++) {
+          const c = n.children[i]
+          const found = c ? visit(c, concat(path, Uint8Array.of(i)), null) : null
+          if (found) return found
+        }
+        return null
+    }
+  }
+  try {
+    return visit({ kind: 'hash', hash: trieRoot }, new Uint8Array(0), null)
+  } catch {
+    // Proof nodes verified, so they decode; a failure here only means the name is not known.
+    return null
   }
 }
