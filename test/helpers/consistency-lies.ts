@@ -47,6 +47,21 @@ export const garbageRoot = (s: SignedHeader): SignedHeader => ({
 })
 
 /**
+ * A well-formed account leaf node like `node` (same path) whose account's balance is one higher, and
+ * that balance; null if `node` is not an account leaf.
+ */
+export function raisedBalanceLeaf(node: Uint8Array): { node: Uint8Array; balance: bigint } | null {
+  const leaf = decodeNode(node)
+  if (leaf.kind !== 'leaf') return null
+  const account = decodeAccount(leaf.value)
+  const balance = account.balance + 1n
+  return {
+    node: encodeNode({ kind: 'leaf', path: leaf.path, value: encodeAccount({ ...account, balance }) }),
+    balance,
+  }
+}
+
+/**
  * The proof with the account leaf's balance raised by one and the claimed balance with it: every
  * node still decodes, but the changed leaf no longer hashes to its parent's reference. An absent
  * account claims a balance; each storage slot claims its value plus one.
@@ -54,15 +69,12 @@ export const garbageRoot = (s: SignedHeader): SignedHeader => ({
 export function lyingProof(p: AccountProof): AccountProof {
   const storageProof = p.storageProof.map((s) => ({ ...s, value: s.value + 1n }))
   const last = p.accountProof.at(-1)
-  const leaf = last ? decodeNode(last) : null
-  if (leaf?.kind !== 'leaf') return { ...p, balance: p.balance + 1n, storageProof }
-  const account = decodeAccount(leaf.value)
-  const lied = { ...account, balance: account.balance + 1n }
-  const node = encodeNode({ kind: 'leaf', path: leaf.path, value: encodeAccount(lied) })
+  const raised = last ? raisedBalanceLeaf(last) : null
+  if (!raised) return { ...p, balance: p.balance + 1n, storageProof }
   return {
     ...p,
-    balance: lied.balance,
-    accountProof: [...p.accountProof.slice(0, -1), node],
+    balance: raised.balance,
+    accountProof: [...p.accountProof.slice(0, -1), raised.node],
     storageProof,
   }
 }
