@@ -153,11 +153,17 @@ async function lieAboutRoot(b: ServeBackend, height: number) {
  */
 async function olderRoot(b: ServeBackend, root: Uint8Array): Promise<Uint8Array> {
   const { headNumber, oldestStateNumber } = await b.status()
-  const from = Math.max(oldestStateNumber, headNumber - 63)
-  const hs = await b.headers(from, headNumber - from + 1)
-  const at = hs.findIndex((h) => toHex(h.header.stateRoot) === toHex(root))
-  for (let i = at - 1; i >= 0; i--)
-    if (toHex(hs[i]!.header.stateRoot) !== toHex(root)) return hs[i]!.header.stateRoot
+  // Newest first, in chunks: the height of `root`, then the first older height with another root.
+  let found = false
+  for (let end = headNumber; end >= oldestStateNumber; end -= 256) {
+    const start = Math.max(oldestStateNumber, end - 255)
+    const hs = await b.headers(start, end - start + 1)
+    for (let i = hs.length - 1; i >= 0; i--) {
+      const r = hs[i]!.header.stateRoot
+      if (found && toHex(r) !== toHex(root)) return r
+      if (toHex(r) === toHex(root)) found = true
+    }
+  }
   return root
 }
 

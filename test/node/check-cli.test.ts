@@ -12,7 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/bytes.ts'
 import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
 import { headerHash } from '../../src/core/chain/header.ts'
-import type { ConsistencyResult, EquivocationEvidence } from '../../src/core/consistency/types.ts'
+import type {
+  ConsistencyResult,
+  Discrepancy,
+  EquivocationEvidence,
+} from '../../src/core/consistency/types.ts'
 import { readSyncedRoot } from '../../src/core/sync/state-sync.ts'
 import { decodeNode } from '../../src/core/trie/node.ts'
 import { Trie } from '../../src/core/trie/trie.ts'
@@ -226,6 +230,11 @@ describe('rootsync check', () => {
     expect(damaged.length).toBeGreaterThan(10)
     expect((await verify(dir)).code).toBe(1)
     const keys = new Set(damaged.map((l) => l.key))
+    // A mismatch names the damaged account; damage met on the way names the damaged node.
+    const expectDamaged = (d: Discrepancy) => {
+      if (d.kind === 'AccountMismatch') expect(keys).toContain(d.path.account)
+      else if (d.kind === 'LocalDamage') expect(damaged.map((l) => toHex(l.hash))).toContain(d.hash)
+    }
     const args = ['--accounts', '64', '--seed', 'corruption']
 
     const r = await check(dir, [honest], args)
@@ -233,9 +242,10 @@ describe('rootsync check', () => {
     const found = r.out.discrepancies.filter((d) => d.kind === 'AccountMismatch' || d.kind === 'LocalDamage')
     expect(found.length).toBeGreaterThan(0)
     for (const d of found) {
-      if ('path' in d && d.path) expect(keys).toContain(d.path.account)
+      expectDamaged(d)
       expect(['repaired', 'recovery']).toContain(d.action)
     }
+    expect(r.out.repaired).toHaveLength(found.filter((d) => d.action === 'repaired').length)
     const v = await verify(dir)
     expect(v.code, v.stdout).toBe(0)
     for (const l of await lookups(dir, damaged)) expect(l.now, l.key).toBe(l.was)
@@ -247,7 +257,7 @@ describe('rootsync check', () => {
     )
     expect(reported.length).toBeGreaterThan(0)
     for (const d of reported) {
-      if ('path' in d && d.path) expect(keys).toContain(d.path.account)
+      expectDamaged(d)
       expect(d.action).toBe('reported')
     }
     expect(no.out.repaired).toEqual([])

@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fromHexExact } from '../../core/bytes.ts'
 import { createRng } from '../../core/chain/rng.ts'
+import { unresolved } from '../../core/consistency/check.ts'
 import { readEvidence } from '../../core/consistency/records.ts'
 import {
   type ConsistencyEvent,
@@ -112,7 +113,7 @@ export async function check(args: string[]): Promise<void> {
     const evidenceFile = open.length
       ? await writeEvidence(values.evidence ?? join(values.data!, `evidence-${open[0]!.height}.json`), open)
       : null
-    const remaining = result.discrepancies.filter((d) => d.action === 'reported')
+    const remaining = unresolved(result)
     if (values.json) process.stdout.write(`${JSON.stringify({ ...result, evidenceFile })}\n`)
     else printResult(result)
     if (evidenceFile) {
