@@ -37,47 +37,10 @@ import type {
   VerifyRepairResult,
   WebRtcBridgeFn,
 } from '../api/worker-protocol.ts'
-import { parseBootstrap, pickAddr } from '../core/light/config.ts'
+import { BootstrapError, parseBootstrap, pickAddr } from '../core/light/config.ts'
+import { errorFor, ReadError } from './errors.ts'
 
-export class ReadError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message)
-    this.name = 'ReadError'
-  }
-}
-
-/**
- * "Verify and repair" failed. Code STATE_RECOVERY_FAILED: every strategy failed or did not apply,
- * `attempts` says each one's reason (the stored state is left as it was); NOT_STARTED / STOPPED:
- * the light client is not running; STOPPED also when the client was stopped while it ran.
- */
-export class RecoveryError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly attempts: AttemptReport[] = [],
-  ) {
-    super(message)
-    this.name = 'RecoveryError'
-  }
-}
-
-/**
- * A consistency request failed: CONSISTENCY_NOT_READY (no complete verified state to check yet),
- * NOT_STARTED / STOPPED (the light client is not running), EVIDENCE_UNKNOWN (no such evidence).
- */
-export class ConsistencyError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message)
-    this.name = 'ConsistencyError'
-  }
-}
+export { ConsistencyError, ReadError, RecoveryError } from './errors.ts'
 
 /**
  * What subscribers hear: the light client's events (unchanged), the peers table, the page's WebRTC
@@ -105,7 +68,7 @@ export interface RootsyncClientOptions {
    * auto-repair on; `intervalMs: 0`: only on `checkConsistency()`).
    */
   consistency?: Partial<ConsistencyOptions>
-  /** Addresses (0x…) every consistency check includes. */
+  /** Addresses (0x…) every consistency check includes (a malformed one: `BootstrapError`, field `watch`). */
   watch?: string[]
   /** Makes the checks' sampling repeatable: for tests only (peers could predict the sample). */
   consistencySeed?: string
@@ -181,20 +144,9 @@ interface Pending {
   reject(e: Error): void
 }
 
-const CONSISTENCY_REQUESTS: readonly ToWorker['type'][] = [
-  'check-now',
-  'consistency-results',
-  'evidence',
-  'acknowledge-evidence',
-]
-
 /** The typed error a request of this kind rejects with. */
 const failure = (m: Pending['msg'], code: string, message: string, attempts?: AttemptReport[]) =>
-  m.type === 'verify-repair'
-    ? new RecoveryError(code, message, attempts)
-    : CONSISTENCY_REQUESTS.includes(m.type)
-      ? new ConsistencyError(code, message)
-      : new ReadError(code, message)
+  errorFor(m.type, code, message, attempts)
 
 /** A reply's payload, by its type (the request it answers is found by `id`). */
 function payload(m: Extract<FromWorker, { id: number }>): unknown {
@@ -225,6 +177,9 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
   let bridge: { close(): Promise<void> } | null = null
   let lastRecovery: RecoveryReport | null = null
   const stopWaiters: (() => void)[] = []
+  // Refused here, naming the field: the worker would fail to start on it.
+  for (const a of opts.watch ?? [])
+    if (!/^0x[0-9a-fA-F]{40}$/.test(a)) throw new BootstrapError('watch', `"${a}" is not a 0x address`)
   const consistency: ConsistencyConfig = {
     options: opts.consistency,
     watch: opts.watch,
