@@ -1,6 +1,6 @@
 /**
  * `rootsync` command line. Each command is a function taking parsed arguments; errors a user can fix
- * print one line (`rootsync: …`) and exit with status 1 (2 for usage errors).
+ * print one line (`rootsync: …`) and exit with status 1 (2 for usage errors; `check` has 3 and 4).
  */
 import './polyfills.ts'
 import { parseArgs } from 'node:util'
@@ -8,6 +8,7 @@ import { toHex } from '../core/bytes.ts'
 import { genesisStateRoot, parseGenesis } from '../core/chain/genesis.ts'
 import { RootsyncError } from '../core/errors.ts'
 import { useWasmKeccak } from '../core/hash.ts'
+import { CHECK_USAGE, CheckFailedError, check } from './commands/check.ts'
 import { DEVNET_USAGE, devnet } from './commands/devnet.ts'
 import { RECOVER_USAGE, recover } from './commands/recover.ts'
 import { SERVE_USAGE, serve } from './commands/serve.ts'
@@ -24,12 +25,14 @@ commands:
   sync                sync the state under a verified header from peers into DIR
   recover             restore a complete, verified state in DIR (local snapshot, peer repair, block replay, network snapshot)
   verify              check the state synced into DIR and report damage (missing/corrupt/undecodable)
+  check               compare the state in DIR with peers (signed header, sampled account proofs); repair local damage
 
   ${SERVE_USAGE}
   ${DEVNET_USAGE}
   ${SYNC_USAGE}
   ${RECOVER_USAGE}
   ${VERIFY_USAGE}
+  ${CHECK_USAGE}
 `
 
 async function genesisRoot(args: string[]): Promise<void> {
@@ -46,6 +49,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   sync,
   verify,
   recover,
+  check,
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -70,7 +74,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof RootsyncError) {
       process.stderr.write(`rootsync ${cmd}: ${e.message}\n`)
-      return 1
+      // A check that ran but found what it could not settle has its own statuses (3, 4).
+      return e instanceof CheckFailedError ? e.exitCode : 1
     }
     throw e
   }
@@ -82,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
  * `rootsync recover`), and a script waiting for the command should not wait for them. Long-running
  * commands (serve, devnet) return only when stopped.
  */
-const ONE_SHOT = new Set(['sync', 'recover', 'verify', 'genesis-root'])
+const ONE_SHOT = new Set(['sync', 'recover', 'verify', 'check', 'genesis-root'])
 const argv = process.argv.slice(2)
 const code = await main(argv)
 if (ONE_SHOT.has(argv[0] ?? '')) process.exit(code)

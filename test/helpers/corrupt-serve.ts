@@ -17,9 +17,23 @@
  * `blocks-altered`: every block it serves that carries transactions has its first transaction's
  * value changed (the header and its signatures intact, so only the transactions root betrays it);
  * counted as `corrupted` events of kind `blocks`.
+ *
+ * Lies for a consistency check (issue 11; consistency-lies.ts), everything else honest. Each lying
+ * `/rootsync/root/1` answer is counted as `corrupted` of kind `root`, each lying proof or range reply
+ * of kind `proof` / `range`:
+ * `root-unsigned` (another header at the height — another state root — with no signatures),
+ * `root-forged` (another header signed, at the validators' indexes, by keys that are not theirs),
+ * `root-equivocate` (another header signed by every real validator key read from `--keys FILE`, the
+ * devnet's keys file: equivocation; an `equivocated` event with the height is printed once),
+ * `root-garbage` (a header that does not decode), `liar` (root-forged, and every proof and range reply
+ * claims other values: the account leaf's balance raised and the proof rebuilt around it, slots
+ * claimed one higher, range values flipped — all well-formed, none verifies), `proof-other-root`
+ * (proofs and ranges answered from an older retained state root: valid against it, not the one
+ * asked), `proof-other-address` (a proof of another address than asked).
+ * `--retain N` sets the retention window (default 128).
  */
 import { parseArgs } from 'node:util'
-import { toHex } from '../../src/core/bytes.ts'
+import { fromHex, toHex } from '../../src/core/bytes.ts'
 import { parseGenesis } from '../../src/core/chain/genesis.ts'
 import { ProtocolError, Status } from '../../src/core/protocol/messages.ts'
 import { keyAfter, type RangeReply } from '../../src/core/protocol/range.ts'
@@ -28,6 +42,7 @@ import { emitEvent, exitOnUncaught, headEvent, readyEvent } from '../../src/node
 import { readJson } from '../../src/node/commands/usage.ts'
 import { FullNode } from '../../src/node/full-node.ts'
 import { createLogger } from '../../src/node/log.ts'
+import { equivocatedRoot, forgedRoot, garbageRoot, lyingProof, unsignedRoot } from './consistency-lies.ts'
 
 const { values } = parseArgs({
   options: {
@@ -37,6 +52,8 @@ const { values } = parseArgs({
     follow: { type: 'string', multiple: true },
     mode: { type: 'string', default: 'nodes' },
     fabricate: { type: 'boolean' },
+    keys: { type: 'string' },
+    retain: { type: 'string', default: '128' },
   },
 })
 const RANGE_MODES = [
@@ -46,11 +63,27 @@ const RANGE_MODES = [
   'range-forged-proof',
   'range-unavailable',
 ] as const
-const MODES = ['nodes', 'headers', 'proofs', 'stall', 'blocks-altered', ...RANGE_MODES] as const
+const ROOT_MODES = ['root-unsigned', 'root-forged', 'root-equivocate', 'root-garbage', 'liar'] as const
+const CHECK_MODES = [...ROOT_MODES, 'proof-other-root', 'proof-other-address'] as const
+const MODES = [
+  'nodes',
+  'headers',
+  'proofs',
+  'stall',
+  'blocks-altered',
+  ...RANGE_MODES,
+  ...CHECK_MODES,
+] as const
 const mode = values.mode as (typeof MODES)[number]
 if (!MODES.includes(mode)) throw new Error(`unknown --mode ${mode}`)
 const rangeMode = (RANGE_MODES as readonly string[]).includes(mode)
+/** Modes whose nodes are honest (only what the mode names lies). */
+const honestNodes = rangeMode || (CHECK_MODES as readonly string[]).includes(mode)
 if (!values.data) throw new Error('--data DIR is required')
+if (mode === 'root-equivocate' && !values.keys) throw new Error('--mode root-equivocate needs --keys FILE')
+const validatorKeys = values.keys
+  ? ((await readJson(values.keys, 'keys')) as { validators: string[] }).validators.map((k) => fromHex(k))
+  : []
 const log = createLogger({ node: values.data, corrupt: true })
 exitOnUncaught(log)
 let corrupted = 0
@@ -93,6 +126,41 @@ function lieAbout(r: RangeReply): RangeReply {
       return r
   }
 }
+let equivocated = false
+/** This mode's answer for the header at a height (the honest one for modes that do not lie about it). */
+async function lieAboutRoot(b: ServeBackend, height: number) {
+  const honest = await b.root(height)
+  if (!(ROOT_MODES as readonly string[]).includes(mode)) return honest
+  count('root', 1)
+  const { chainId } = await b.status()
+  switch (mode) {
+    case 'root-unsigned':
+      return unsignedRoot(honest)
+    case 'root-equivocate':
+      if (!equivocated) emitEvent({ event: 'equivocated', height })
+      equivocated = true
+      return equivocatedRoot(chainId, honest, validatorKeys)
+    case 'root-garbage':
+      return garbageRoot(honest)
+    default: // root-forged, liar
+      return forgedRoot(chainId, honest, Math.max(1, honest.signatures.length))
+  }
+}
+
+/**
+ * A retained state root older than `root` (and different from it), or `root` itself if there is none
+ * (or `root` is not among the recent ones: the honest backend then answers UNAVAILABLE).
+ */
+async function olderRoot(b: ServeBackend, root: Uint8Array): Promise<Uint8Array> {
+  const { headNumber, oldestStateNumber } = await b.status()
+  const from = Math.max(oldestStateNumber, headNumber - 63)
+  const hs = await b.headers(from, headNumber - from + 1)
+  const at = hs.findIndex((h) => toHex(h.header.stateRoot) === toHex(root))
+  for (let i = at - 1; i >= 0; i--)
+    if (toHex(hs[i]!.header.stateRoot) !== toHex(root)) return hs[i]!.header.stateRoot
+  return root
+}
+
 const corrupt = (b: ServeBackend): ServeBackend => ({
   ...b,
   async status() {
@@ -108,7 +176,7 @@ const corrupt = (b: ServeBackend): ServeBackend => ({
   async nodes(hashes, softBytes) {
     if (mode === 'stall') return never()
     const out = await b.nodes(hashes, softBytes)
-    if (mode === 'headers' || mode === 'blocks-altered' || rangeMode) return out
+    if (mode === 'headers' || mode === 'blocks-altered' || honestNodes) return out
     const head = mode === 'nodes' ? toHex((await b.status()).headStateRoot) : null
     let n = 0
     const lied = out.map((v, i) => {
@@ -134,9 +202,25 @@ const corrupt = (b: ServeBackend): ServeBackend => ({
     count('blocks', lied.filter((x, i) => x !== bs[i]).length)
     return lied
   },
+  root: (height) => lieAboutRoot(b, height),
   async proof(req) {
     if (mode === 'stall') return never()
+    if (mode === 'proof-other-root') {
+      const older = await olderRoot(b, req.stateRoot)
+      count('proof', older === req.stateRoot ? 0 : 1)
+      return b.proof({ ...req, stateRoot: older })
+    }
+    if (mode === 'proof-other-address') {
+      const other = req.address.slice()
+      other[19]! ^= 0x01
+      count('proof', 1)
+      return b.proof({ ...req, address: other })
+    }
     const p = await b.proof(req)
+    if (mode === 'liar') {
+      count('proof', 1)
+      return lyingProof(p)
+    }
     if (mode !== 'proofs') return p
     count('proofs', p.accountProof.length)
     return { ...p, accountProof: p.accountProof.map(flip) }
@@ -146,7 +230,16 @@ const corrupt = (b: ServeBackend): ServeBackend => ({
       count('range', 1)
       throw new ProtocolError(Status.UNAVAILABLE, `state root ${toHex(req.root)} is not kept here`)
     }
+    if (mode === 'proof-other-root') {
+      const older = await olderRoot(b, req.root)
+      count('range', older === req.root ? 0 : 1)
+      return b.range({ ...req, root: older }, maxLeaves)
+    }
     const honest = await b.range(req, maxLeaves)
+    if (mode === 'liar') {
+      count('range', honest.values.length ? 1 : 0)
+      return { ...honest, values: honest.values.map(flip) }
+    }
     const lied = lieAbout(honest)
     count('range', lied === honest ? 0 : 1)
     return lied
@@ -157,7 +250,7 @@ const node = await FullNode.start({
   genesis: values.genesis ? parseGenesis(await readJson(values.genesis, 'genesis')) : undefined,
   listen: values.listen,
   follow: values.follow,
-  retain: 128,
+  retain: Number(values.retain),
   log,
   wrapBackend: corrupt,
   onHead: (h) => emitEvent(headEvent(h)),

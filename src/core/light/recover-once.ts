@@ -20,7 +20,8 @@ import {
 } from '../recovery/types.ts'
 import type { StateStore } from '../store.ts'
 import { startTask, type Task } from '../task.ts'
-import { createSession, headerView, type SessionDeps } from './session.ts'
+import type { LightPeer } from './peers.ts'
+import { createSession, headerView, type Session, type SessionDeps } from './session.ts'
 import { type LightPeerSummary, lightSummary } from './summary.ts'
 import { loadTrust } from './trust.ts'
 
@@ -59,24 +60,9 @@ export function recoverOnce(
         d.emit({ type: 'header', header: headerView(target), fromStore: false, peersHead: s.peersHead() })
         d.emit({ type: 'phase', phase: 'recovering', detail: `state at block ${target.header.number}` })
         const usable = new Set(answered.map((a) => a.peer.id))
-        const report = await recoverState(
-          target,
-          o.why ?? 'cli',
-          {
-            store: d.store,
-            clock: d.clock,
-            chainId: s.cp.chainId,
-            // Peers on our chain, minus any proven wrong since (a liar is not asked again).
-            peers: () => d.peers.list().filter((p) => usable.has(p.id) && !s.ledger.isBanned(p.id)),
-            strategies: o.strategies,
-            options: { requestTimeoutMs: s.o.requestTimeoutMs, sync: s.o.sync, ...o.recovery },
-            emit: d.emit,
-            charge: (peer, reason) => s.ledger.ban(peer, reason),
-            // The recovered state becomes a local snapshot, as the following client records it.
-            completionRecords: (t, nodes) => snapshotEntriesFor(d.store, t, nodes, keepSnapshots(o)),
-          },
-          signal,
-        )
+        // Peers on our chain, minus any proven wrong since (a liar is not asked again).
+        const recover = sessionRecovery(d, s, (p) => usable.has(p.id), o)
+        const report = await recover(target, o.why ?? 'cli', signal)
         return { report, target, peers: lightSummary(s.ledger) }
       } finally {
         s.close()
@@ -86,5 +72,37 @@ export function recoverOnce(
   )
 }
 
-const keepSnapshots = (o: RecoverOnceOptions) =>
+/**
+ * The recovery manager wired to a session: restores the state at a verified header with `o`'s
+ * strategies, asking the peers `usable` accepts that the session's ledger has not banned, and banning
+ * through that ledger the peers a strategy proves wrong. Shared by `recoverOnce` and the one-shot
+ * consistency check (check-once.ts), which escalates to it.
+ */
+export function sessionRecovery(
+  d: SessionDeps & { store: StateStore },
+  s: Session,
+  usable: (p: LightPeer) => boolean,
+  o: Pick<RecoverOnceOptions, 'strategies' | 'recovery'>,
+): (target: TrustedHeader, why: RecoveryCause, signal: AbortSignal) => Promise<RecoveryReport> {
+  return (target, why, signal) =>
+    recoverState(
+      target,
+      why,
+      {
+        store: d.store,
+        clock: d.clock,
+        chainId: s.cp.chainId,
+        peers: () => d.peers.list().filter((p) => usable(p) && !s.ledger.isBanned(p.id)),
+        strategies: o.strategies,
+        options: { requestTimeoutMs: s.o.requestTimeoutMs, sync: s.o.sync, ...o.recovery },
+        emit: d.emit,
+        charge: (peer, reason) => s.ledger.ban(peer, reason),
+        // The recovered state becomes a local snapshot, as the following client records it.
+        completionRecords: (t, nodes) => snapshotEntriesFor(d.store, t, nodes, keepSnapshots(o)),
+      },
+      signal,
+    )
+}
+
+const keepSnapshots = (o: Pick<RecoverOnceOptions, 'recovery'>) =>
   o.recovery?.keepSnapshots ?? DEFAULT_RECOVERY_OPTIONS.keepSnapshots
