@@ -14,17 +14,26 @@
  * in the worker against a header verified from it. The bridge messages carry raw bytes the worker
  * decodes and verifies itself.
  */
-import type { BootstrapConfig as BootstrapInfo, PeerEntry as PeerInfo } from '../core/light/config.ts'
-import type { HeaderView, LightEvent } from '../core/light/events.ts'
-import type { VerifyRepairResult } from '../core/light/follow.ts'
-import type { ProtocolName } from '../core/protocol/messages.ts'
+
 import type {
   ConsistencyOptions,
   ConsistencyResult,
   EquivocationEvidence,
 } from '../core/consistency/types.ts'
+import type { BootstrapConfig as BootstrapInfo, PeerEntry as PeerInfo } from '../core/light/config.ts'
+import type { HeaderView, LightEvent } from '../core/light/events.ts'
+import type { VerifyRepairResult } from '../core/light/follow.ts'
+import type { ProtocolName } from '../core/protocol/messages.ts'
 import type { AttemptReport, RecoveryOptions, RecoveryReport, StrategyName } from '../core/recovery/types.ts'
 
+export type {
+  ConsistencyEvent,
+  ConsistencyOptions,
+  ConsistencyResult,
+  Discrepancy,
+  EquivocationEvidence,
+  PeerCheck,
+} from '../core/consistency/types.ts'
 /**
  * What the client trusts and where it looks (the chain, a checkpoint with the validator set that
  * signs from it, the peers to try): the light client's one configuration type. The devnet writes one
@@ -37,14 +46,6 @@ export type {
 export type { HeaderView, LightEvent, LightPhase } from '../core/light/events.ts'
 /** What "Verify and repair" found (`damage`: damaged entries) and did (`report`: null, nothing to repair). */
 export type { VerifyRepairResult } from '../core/light/follow.ts'
-export type {
-  ConsistencyEvent,
-  ConsistencyOptions,
-  ConsistencyResult,
-  Discrepancy,
-  EquivocationEvidence,
-  PeerCheck,
-} from '../core/consistency/types.ts'
 export type {
   AttemptReport,
   RecoveryCause,

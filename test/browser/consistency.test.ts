@@ -215,7 +215,7 @@ describe('consistency checks in Chromium (Consistency panel)', () => {
           await checkNow(page)
           return alert.count()
         },
-        { timeout: 90_000, intervals: [500] },
+        { timeout: 90_000, interval: 500 },
       )
       .toBe(1)
     const height = Number(await alert.getAttribute('data-height'))
