@@ -71,7 +71,7 @@ export interface LightClient {
   head(): Promise<HeaderView & { root: Uint8Array }>
   /**
    * The store, if the state under `root` is complete in it (and not flagged for repair). Throws
-   * `EquivocationHaltError` when that state is at or above a halted height.
+   * `EquivocationHaltError` while reads at the head's height are halted.
    */
   localState(root: Uint8Array): StateStore | null
   /** Wakes a run waiting after a failure it does not retry by itself (a full store). */
@@ -106,8 +106,6 @@ export function startLightClient(d: LightClientDeps): LightClient {
   const { store, clock, emit } = d
   const s = createSession(d)
   let completeRoot: string | null = null
-  /** The block whose state `completeRoot` is. */
-  let completeHeight = -1
   let repair: RepairRecord | null = null
   /** Why the state needs repair (for the recovery's report). */
   let repairCause: RecoveryCause = 'repair-flag'
@@ -192,7 +190,6 @@ export function startLightClient(d: LightClientDeps): LightClient {
     announce(t.head, true)
     if (complete) {
       completeRoot = toHex(t.synced!.root)
-      completeHeight = t.synced!.height
       emit({ type: 'synced', root: completeRoot, height: t.synced!.height, nodes: 0, skipped: 0, ms: 0 })
     }
   }
@@ -238,7 +235,6 @@ export function startLightClient(d: LightClientDeps): LightClient {
       const report = await care.recover(h, why, signal)
       repair = null
       completeRoot = toHex(h.header.stateRoot)
-      completeHeight = h.header.number
       emit({ type: 'synced', root: completeRoot, height: h.header.number, nodes: 0, skipped: 0, ms: 0 })
       emit({ type: 'phase', phase: 'synced', detail: completeRoot })
       return report
@@ -288,7 +284,6 @@ export function startLightClient(d: LightClientDeps): LightClient {
         signal,
       )
       completeRoot = r.root
-      completeHeight = r.height
       await care.recordSnapshot(h, r.nodes)
       await prune(h.header.stateRoot, signal)
       emit({ type: 'synced', root: r.root, height: r.height, nodes: r.nodes, skipped: r.skipped, ms: r.ms })
@@ -378,7 +373,8 @@ export function startLightClient(d: LightClientDeps): LightClient {
     },
     localState(root) {
       if (repair || completeRoot !== toHex(root)) return null
-      consistency.guard(completeHeight)
+      // Reads use the head's root: its height is what a halt is checked against.
+      consistency.guard(s.head()?.header.number ?? 0)
       return store
     },
     retry: () => wakeRetry?.(),
