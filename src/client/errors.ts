@@ -32,7 +32,7 @@ export class RecoveryError extends Error {
 
 /**
  * A consistency request failed: CONSISTENCY_NOT_READY (no complete verified state to check yet),
- * NOT_STARTED / STOPPED (the light client is not running), EVIDENCE_UNKNOWN (no such evidence).
+ * NOT_STARTED / STOPPED (the light client is not running), EVIDENCE_NOT_FOUND (no such evidence).
  */
 export class ConsistencyError extends Error {
   constructor(

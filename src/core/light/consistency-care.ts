@@ -218,7 +218,7 @@ export function consistencyCare(d: ConsistencyCareDeps): ConsistencyCare {
     async acknowledge(id) {
       await ensureLoaded()
       if (!evidence.some((e) => e.id === id))
-        throw new RootsyncError('EVIDENCE_UNKNOWN', `no evidence ${id} on record`, { id })
+        throw new RootsyncError('EVIDENCE_NOT_FOUND', `no evidence ${id} on record`, { id })
       const acked = await acknowledgeEvidence(store, id, clock.now())
       evidence = evidence.map((e) => (e.id === id ? acked : e))
       rehalt()
