@@ -19,6 +19,8 @@ import {
 } from '../../src/core/chain/header.ts'
 import { createRng, type Rng } from '../../src/core/chain/rng.ts'
 import { decodeTransaction, encodeTransaction, signTransaction } from '../../src/core/chain/tx.ts'
+import { parseEvidence, parseResults, verifyEvidence } from '../../src/core/consistency/records.ts'
+import { evidenceOf } from '../../src/core/consistency/roots.ts'
 import { RootsyncError } from '../../src/core/errors.ts'
 import { keccak256 } from '../../src/core/hash.ts'
 import * as wire from '../../src/core/protocol/messages.ts'
@@ -29,6 +31,7 @@ import { childRefs, decodeNode } from '../../src/core/trie/node.ts'
 import { verifyProof } from '../../src/core/trie/proof.ts'
 import { serveRange } from '../../src/core/trie/range-serve.ts'
 import { Trie } from '../../src/core/trie/trie.ts'
+import { checkpoint, headerAt, signBy, trusted } from '../helpers/forked-headers.ts'
 
 export type Decoder = (input: Uint8Array) => unknown
 
@@ -114,6 +117,7 @@ export async function defaultTargets(extra: FuzzTarget[] = []): Promise<FuzzTarg
     },
     ...protocolTargets(tx, signed, root),
     ...rangeTargets(root, served),
+    ...consistencyTargets(),
     ...extra,
   ]
 }
@@ -190,6 +194,52 @@ function protocolTargets(
       name: 'blocks response',
       decode: (b) => wire.decodeBlocksResponse(b),
       corpus: [wire.encodeBlocksResponse([{ ...signed, transactions: [tx] }])],
+    },
+  ]
+}
+
+/**
+ * What consistency checks keep in the store (local data is untrusted): the results and evidence
+ * parsers, and the re-verification of stored evidence before it halts reads.
+ */
+function consistencyTargets(): FuzzTarget[] {
+  const local = signBy(headerAt(5), [0, 1, 2, 3, 4])
+  const e = evidenceOf(checkpoint, trusted(local), signBy(headerAt(5, 1), [2, 3, 4, 5, 6]), 'p', 1)
+  const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v))
+  const result = {
+    checkedAt: 1,
+    height: 5,
+    root: e.local.hash,
+    stateRootMatches: false,
+    accountMatches: 1,
+    sampled: 2,
+    discrepancies: [
+      { kind: 'Equivocation', height: 5, peer: 'p', evidence: e.id, action: 'halted', detail: '' },
+    ],
+    peers: [
+      {
+        peer: 'p',
+        root: 'equivocation',
+        proofsValid: 1,
+        proofsInvalid: 0,
+        proofsUnavailable: 0,
+        charged: null,
+      },
+    ],
+    repaired: [],
+    recovery: null,
+    summary: 'equivocation at 5',
+    ms: 3,
+  }
+  return [
+    { name: 'consistency results', decode: parseResults, corpus: [json([result, result])] },
+    { name: 'consistency evidence', decode: parseEvidence, corpus: [json([e])] },
+    {
+      name: 'stored evidence verified',
+      decode: (b) => {
+        for (const x of parseEvidence(b)) verifyEvidence(checkpoint, x)
+      },
+      corpus: [json([e])],
     },
   ]
 }
