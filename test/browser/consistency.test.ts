@@ -115,7 +115,7 @@ async function corruptLeaves(page: Page): Promise<Account[]> {
  * it could read the leaf's key), a leaf that decodes to another value by the account's key.
  */
 function damagedAccounts(
-  found: { kind: string | null; account: string | null; hash: string | null }[],
+  found: { kind: string | null; action: string | null; account: string | null; hash: string | null }[],
   victims: Account[],
 ) {
   return found
@@ -162,11 +162,12 @@ describe('consistency checks in Chromium (Consistency panel)', () => {
     const repaired = await page
       .getByTestId('repaired-path')
       .evaluateAll((els) => els.map((e) => e.getAttribute('data-path')!))
-    expect(new Set(repaired)).toEqual(new Set(damaged.map((d) => d.account)))
+    // A repaired path is named by its leaf's key: the damaged accounts' own keys.
+    expect(repaired.sort()).toEqual(keys(damaged))
     expect(await page.getByTestId('check-outcome').textContent()).not.toBe('')
 
     // Every repaired account reads from the local state again, with the devnet's value.
-    for (const a of new Set(damaged.map((d) => d.victim!))) {
+    for (const a of accounts.filter((x) => repaired.includes(x.key))) {
       await lookUp(page, a.address)
       await expect
         .poll(() => page.getByTestId('source').textContent(), { timeout: 30_000 })
