@@ -14,12 +14,26 @@
  * in the worker against a header verified from it. The bridge messages carry raw bytes the worker
  * decodes and verifies itself.
  */
+
+import type {
+  ConsistencyOptions,
+  ConsistencyResult,
+  EquivocationEvidence,
+} from '../core/consistency/types.ts'
 import type { BootstrapConfig as BootstrapInfo, PeerEntry as PeerInfo } from '../core/light/config.ts'
 import type { HeaderView, LightEvent } from '../core/light/events.ts'
 import type { VerifyRepairResult } from '../core/light/follow.ts'
 import type { ProtocolName } from '../core/protocol/messages.ts'
 import type { AttemptReport, RecoveryOptions, RecoveryReport, StrategyName } from '../core/recovery/types.ts'
 
+export type {
+  ConsistencyEvent,
+  ConsistencyOptions,
+  ConsistencyResult,
+  Discrepancy,
+  EquivocationEvidence,
+  PeerCheck,
+} from '../core/consistency/types.ts'
 /**
  * What the client trusts and where it looks (the chain, a checkpoint with the validator set that
  * signs from it, the peers to try): the light client's one configuration type. The devnet writes one
@@ -99,13 +113,31 @@ export interface RecoveryConfig {
   options?: Partial<RecoveryOptions>
 }
 
+/**
+ * How this app checks its state against peers (core/consistency): the options (default: every 60 s,
+ * 3 peers, 32 accounts, auto-repair on; `intervalMs` 0: only on "Check now"), addresses always
+ * checked (`watch`, 0x… each), and `seed`, which makes the sampling repeatable — for tests only: a
+ * sample peers can predict is one they can dodge.
+ */
+export interface ConsistencyConfig {
+  options?: Partial<ConsistencyOptions>
+  watch?: string[]
+  seed?: string
+}
+
 export type ToWorker =
   /**
    * Opens the chain's database and runs the light client (checkpoint → headers → sync → follow →
    * prune). After `stop`, the same message resumes it. A worker serves one database: a `start`
    * naming another is refused with an `error` event (code WORKER_BOUND); use a new worker.
    */
-  | { type: 'start'; bootstrap: BootstrapInfo; dbName: string; recovery?: RecoveryConfig }
+  | {
+      type: 'start'
+      bootstrap: BootstrapInfo
+      dbName: string
+      recovery?: RecoveryConfig
+      consistency?: ConsistencyConfig
+    }
   /** Stops the light client's task; answered by a `phase: 'stopped'` event once it has stopped. */
   | { type: 'stop'; reason?: string }
   | { type: 'getAccount'; id: number; address: string }
@@ -124,6 +156,18 @@ export type ToWorker =
    * one runs joins it (both are answered with its result).
    */
   | { type: 'verify-repair'; id: number }
+  /**
+   * A consistency check now (`consistency-*` events while it runs; one runs at a time, a request
+   * while one runs joins it): answered by `check-done`, or `read-error` (CONSISTENCY_NOT_READY: no
+   * complete verified state yet).
+   */
+  | { type: 'check-now'; id: number }
+  /** The stored check results, newest first: answered by `consistency-results`. */
+  | { type: 'consistency-results'; id: number }
+  /** The equivocation evidence on record that verifies: answered by `evidence`. */
+  | { type: 'evidence'; id: number }
+  /** Acknowledges evidence `evidence` (its id): answered by `acknowledged` (a `halt` event follows). */
+  | { type: 'acknowledge-evidence'; id: number; evidence: string }
 
 export type FromWorker =
   /** One of the light client's events, unchanged. */
@@ -132,6 +176,7 @@ export type FromWorker =
   | { type: 'peers'; peers: PeerView[] }
   | { type: 'account'; id: number; answer: AccountAnswer }
   | { type: 'storage'; id: number; answer: StorageAnswer }
+  /** A read, or a consistency request (check-now, results, evidence, acknowledge), failed. */
   | { type: 'read-error'; id: number; code: string; message: string }
   /**
    * The last recovery recorded in the store (META.recovery) when the worker opened it, or null: sent
@@ -145,6 +190,10 @@ export type FromWorker =
    * tried and why it failed; other codes (NOT_STARTED, a failed check) carry none.
    */
   | { type: 'verify-repair-error'; id: number; code: string; message: string; attempts?: AttemptReport[] }
+  | { type: 'check-done'; id: number; result: ConsistencyResult }
+  | { type: 'consistency-results'; id: number; results: ConsistencyResult[] }
+  | { type: 'evidence'; id: number; evidence: EquivocationEvidence[] }
+  | { type: 'acknowledged'; id: number }
 
 /** Worker → page over a bridged peer's port. `cancel` aborts a request in flight. */
 export type BridgeRequest = { id: number; name: ProtocolName; bytes: Uint8Array } | { cancel: number }

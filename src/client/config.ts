@@ -10,9 +10,20 @@
  *   validators=0x…,0x…                       the validator set that signs from the checkpoint
  *   peers=<multiaddr>,<multiaddr>            each ending in /p2p/<peer id>
  *   address=0x…                              an account to look up as soon as possible
+ *
+ * and the app's behaviour (`appOptionsFromUrl`):
+ *   recovery=local,peer,replay,snapshot      the recovery strategies, in order
+ *   samplePaths=N                            the start-up check's random paths (0: none)
+ *   consistencyMs=N                          consistency checks every N ms (0: only "Check now")
+ *   consistencyPeers=N, consistencyAccounts=N   peers asked and accounts sampled per check
+ *   consistencySeed=TEXT                     repeatable sampling (tests only)
+ *   autoRepair=0                             report local damage a check finds, do not repair it
+ *   watch=0x…,0x…                            addresses every consistency check includes
  */
-import type { BootstrapInfo, PeerInfo } from '../api/worker-protocol.ts'
+import type { BootstrapInfo, ConsistencyOptions, PeerInfo, RecoveryConfig } from '../api/worker-protocol.ts'
 import { BootstrapError as ConfigError, parseBootstrap, usesTransport } from '../core/light/config.ts'
+import { parseStrategies } from '../core/recovery/types.ts'
+import type { RootsyncClientOptions } from './rootsync-client.ts'
 
 /**
  * A field that is missing or malformed, named (`checkpoint`, `peers`, `validators[2]`…): the core
@@ -108,4 +119,59 @@ export function fieldsOf(c: BootstrapInfo): Required<ConfigFields> {
     validators: c.validators.join('\n'),
     peers: c.peers.flatMap((p) => p.addrs).join('\n'),
   }
+}
+
+/** The client options a URL sets (recovery, consistency checks), and what it set wrong. */
+export interface UrlOptions {
+  options: Pick<RootsyncClientOptions, 'recovery' | 'consistency' | 'watch' | 'consistencySeed'>
+  /** One message per parameter ignored (malformed): its default is used instead. */
+  errors: string[]
+}
+
+/** The app's behaviour from URL parameters (see the top of this file); absent ones keep the defaults. */
+export function appOptionsFromUrl(search: string): UrlOptions {
+  const q = new URLSearchParams(search)
+  const errors: string[] = []
+  const options: UrlOptions['options'] = {}
+  const whole = (name: string): number | undefined => {
+    const v = q.get(name)
+    if (v === null) return undefined
+    if (/^\d+$/.test(v)) return Number(v)
+    errors.push(`${name} must be a whole number (URL parameter); using the default`)
+    return undefined
+  }
+
+  const recovery: RecoveryConfig = {}
+  const names = q.get('recovery')
+  if (names !== null)
+    try {
+      recovery.strategies = parseStrategies(names)
+    } catch (e) {
+      errors.push(`${(e as Error).message} (URL parameter recovery); using the default strategies`)
+    }
+  const paths = whole('samplePaths')
+  if (paths !== undefined) recovery.options = { samplePaths: paths }
+  if (names !== null || paths !== undefined) options.recovery = recovery
+
+  const consistency: Partial<ConsistencyOptions> = {}
+  const set = (key: 'intervalMs' | 'peers' | 'accounts', v: number | undefined) => {
+    if (v !== undefined) consistency[key] = v
+  }
+  set('intervalMs', whole('consistencyMs'))
+  set('peers', whole('consistencyPeers'))
+  set('accounts', whole('consistencyAccounts'))
+  const auto = q.get('autoRepair')
+  if (auto === '0' || auto === '1') consistency.autoRepair = auto === '1'
+  else if (auto !== null) errors.push('autoRepair must be 0 or 1 (URL parameter); using the default (on)')
+  if (Object.keys(consistency).length) options.consistency = consistency
+  const seed = q.get('consistencySeed')
+  if (seed) options.consistencySeed = seed
+  const watch = q.get('watch')
+  if (watch !== null) {
+    const addrs = list(watch)
+    const bad = addrs.filter((a) => !ADDRESS.test(a))
+    if (bad.length) errors.push(`watch: "${bad[0]}" is not a 0x address (URL parameter); watching none`)
+    else options.watch = addrs.map((a) => a.toLowerCase())
+  }
+  return { options, errors }
 }

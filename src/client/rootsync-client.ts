@@ -10,6 +10,8 @@
  *   await rs.stop()                 // sync and follow stop; reads still answer; start(config) resumes
  *   const { damage, report } = await rs.verifyAndRepair()   // full check, then recovery if damaged
  *   rs.lastRecovery()               // the last recovery's report (when, why, strategy, attempts)
+ *   const r = await rs.checkConsistency()  // the state against several peers: r.discrepancies, r.repaired
+ *   await rs.evidence()             // equivocation evidence; reads halt until acknowledgeEvidence(id)
  *
  * The client shares only the protocol (src/api/worker-protocol.ts) with the worker and the bridge;
  * it loads the worker by URL and the bridge through the `bridge` option, so an embedder that needs
@@ -21,6 +23,10 @@ import type {
   AccountAnswer,
   AttemptReport,
   BootstrapInfo,
+  ConsistencyConfig,
+  ConsistencyOptions,
+  ConsistencyResult,
+  EquivocationEvidence,
   FromWorker,
   LightEvent,
   PeerView,
@@ -31,33 +37,10 @@ import type {
   VerifyRepairResult,
   WebRtcBridgeFn,
 } from '../api/worker-protocol.ts'
-import { parseBootstrap, pickAddr } from '../core/light/config.ts'
+import { BootstrapError, parseBootstrap, pickAddr } from '../core/light/config.ts'
+import { errorFor, ReadError } from './errors.ts'
 
-export class ReadError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message)
-    this.name = 'ReadError'
-  }
-}
-
-/**
- * "Verify and repair" failed. Code STATE_RECOVERY_FAILED: every strategy failed or did not apply,
- * `attempts` says each one's reason (the stored state is left as it was); NOT_STARTED / STOPPED:
- * the light client is not running; STOPPED also when the client was stopped while it ran.
- */
-export class RecoveryError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly attempts: AttemptReport[] = [],
-  ) {
-    super(message)
-    this.name = 'RecoveryError'
-  }
-}
+export { ConsistencyError, ReadError, RecoveryError } from './errors.ts'
 
 /**
  * What subscribers hear: the light client's events (unchanged), the peers table, the page's WebRTC
@@ -80,6 +63,15 @@ export interface RootsyncClientOptions {
   bridge?: () => Promise<WebRtcBridgeFn>
   /** The recovery strategies in order and their options (default: the driver's). */
   recovery?: RecoveryConfig
+  /**
+   * Consistency checks against several peers (default: every 60 s, 3 peers, 32 sampled accounts,
+   * auto-repair on; `intervalMs: 0`: only on `checkConsistency()`).
+   */
+  consistency?: Partial<ConsistencyOptions>
+  /** Addresses (0x…) every consistency check includes (a malformed one: `BootstrapError`, field `watch`). */
+  watch?: string[]
+  /** Makes the checks' sampling repeatable: for tests only (peers could predict the sample). */
+  consistencySeed?: string
 }
 
 export interface ReadOptions {
@@ -110,6 +102,22 @@ export interface RootsyncClient {
   verifyAndRepair(): Promise<VerifyRepairResult>
   /** The newest recovery's report (from the store at start, then each `recovery-finished`), or null. */
   lastRecovery(): RecoveryReport | null
+  /**
+   * Checks the local state against several peers now (events `consistency-*`): the verified head's
+   * state root, and sampled (and watched) accounts by proof; local damage is repaired (unless
+   * auto-repair is off); equivocation is kept as evidence and halts reads. Rejects with
+   * `ConsistencyError`.
+   */
+  checkConsistency(): Promise<ConsistencyResult>
+  /** The stored results of the last checks, newest first (they survive reloads). */
+  consistencyResults(): Promise<ConsistencyResult[]>
+  /** Equivocation evidence on record (verified again when loaded), acknowledged or not. */
+  evidence(): Promise<EquivocationEvidence[]>
+  /**
+   * Acknowledges evidence `id`: reads at its height resume (a `halt` event says so) unless other
+   * evidence halts them. While evidence is unacknowledged, reads reject with EQUIVOCATION_HALT.
+   */
+  acknowledgeEvidence(id: string): Promise<void>
   /** Ends the worker, deletes this chain's local database and starts again from the checkpoint. */
   clearData(): Promise<void>
   readonly dbName: string | null
@@ -138,7 +146,26 @@ interface Pending {
 
 /** The typed error a request of this kind rejects with. */
 const failure = (m: Pending['msg'], code: string, message: string, attempts?: AttemptReport[]) =>
-  m.type === 'verify-repair' ? new RecoveryError(code, message, attempts) : new ReadError(code, message)
+  errorFor(m.type, code, message, attempts)
+
+/** A reply's payload, by its type (the request it answers is found by `id`). */
+function payload(m: Extract<FromWorker, { id: number }>): unknown {
+  switch (m.type) {
+    case 'account':
+    case 'storage':
+      return m.answer
+    case 'verify-repair-done':
+      return { damage: m.damage, report: m.report }
+    case 'check-done':
+      return m.result
+    case 'consistency-results':
+      return m.results
+    case 'evidence':
+      return m.evidence
+    default:
+      return undefined
+  }
+}
 
 export function createRootsyncClient(opts: RootsyncClientOptions = {}): RootsyncClient {
   const newWorker = opts.worker ?? defaultWorker
@@ -150,6 +177,14 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
   let bridge: { close(): Promise<void> } | null = null
   let lastRecovery: RecoveryReport | null = null
   const stopWaiters: (() => void)[] = []
+  // Refused here, naming the field: the worker would fail to start on it.
+  for (const a of opts.watch ?? [])
+    if (!/^0x[0-9a-fA-F]{40}$/.test(a)) throw new BootstrapError('watch', `"${a}" is not a 0x address`)
+  const consistency: ConsistencyConfig = {
+    options: opts.consistency,
+    watch: opts.watch,
+    seed: opts.consistencySeed,
+  }
 
   const emit = (e: ClientEvent) => {
     for (const l of listeners) l(e)
@@ -164,6 +199,10 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
       case 'account':
       case 'storage':
       case 'verify-repair-done':
+      case 'check-done':
+      case 'consistency-results':
+      case 'evidence':
+      case 'acknowledged':
       case 'read-error':
       case 'verify-repair-error': {
         const p = pending.get(m.id)
@@ -173,8 +212,7 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
           p.reject(
             failure(p.msg, m.code, m.message, m.type === 'verify-repair-error' ? m.attempts : undefined),
           )
-        else if (m.type === 'verify-repair-done') p.resolve({ damage: m.damage, report: m.report } as never)
-        else p.resolve(m.answer as never)
+        else p.resolve(payload(m) as never)
         break
       }
       case 'peers':
@@ -204,7 +242,7 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
         message: e.message || 'the sync worker stopped',
         retryInMs: null,
       })
-    send({ type: 'start', bootstrap: c, dbName: dbNameOf(c), recovery: opts.recovery })
+    send({ type: 'start', bootstrap: c, dbName: dbNameOf(c), recovery: opts.recovery, consistency })
     void bridgeWebRtc(c, worker)
   }
 
@@ -225,6 +263,12 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
     } catch (e) {
       emit({ type: 'webrtc', peerId: '*', event: 'failed', message: (e as Error).message })
     }
+  }
+
+  /** A request that is not a read: rejects with its own typed error when there is no worker. */
+  function request<T>(m: Pending['msg']): Promise<T> {
+    if (!worker) return Promise.reject(failure(m, 'NOT_STARTED', 'start() the client first'))
+    return read<T>(m)
   }
 
   function read<T>(m: Pending['msg'], signal?: AbortSignal): Promise<T> {
@@ -279,7 +323,7 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
       // field (BootstrapError, code BAD_BOOTSTRAP) — the same parser the worker and the CLI use.
       const c = parseBootstrap(given)
       if (worker && config && JSON.stringify(c) === JSON.stringify(config)) {
-        send({ type: 'start', bootstrap: c, dbName: dbNameOf(c), recovery: opts.recovery })
+        send({ type: 'start', bootstrap: c, dbName: dbNameOf(c), recovery: opts.recovery, consistency })
         return
       }
       // Started again with another configuration: the running worker gives way, and reads in
@@ -302,11 +346,12 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
       return () => listeners.delete(l)
     },
     retry: () => send({ type: 'retry' }),
-    verifyAndRepair() {
-      if (!worker) return Promise.reject(new RecoveryError('NOT_STARTED', 'start() the client first'))
-      return read<VerifyRepairResult>({ type: 'verify-repair', id: nextId++ })
-    },
+    verifyAndRepair: () => request<VerifyRepairResult>({ type: 'verify-repair', id: nextId++ }),
     lastRecovery: () => lastRecovery,
+    checkConsistency: () => request<ConsistencyResult>({ type: 'check-now', id: nextId++ }),
+    consistencyResults: () => request<ConsistencyResult[]>({ type: 'consistency-results', id: nextId++ }),
+    evidence: () => request<EquivocationEvidence[]>({ type: 'evidence', id: nextId++ }),
+    acknowledgeEvidence: (id) => request<void>({ type: 'acknowledge-evidence', id: nextId++, evidence: id }),
     async clearData() {
       if (!config) return
       await terminate()

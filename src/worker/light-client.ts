@@ -13,10 +13,22 @@
  * driver's verified head (verified-reads.ts). A state a read found damaged is flagged for repair
  * (persisted under META.repair) and no longer used as complete. "Verify and repair" is the driver's
  * (a full check, then a recovery that verifies its result before marking it complete); here it only
- * runs one at a time.
+ * runs one at a time. So do consistency checks (the driver's too: periodic, and "Check now"); a
+ * halt that equivocation evidence imposes refuses reads through the driver's `head()`.
  */
-import type { BootstrapInfo, LightEvent, RecoveryConfig, VerifyRepairResult } from '../api/worker-protocol.ts'
+import type {
+  BootstrapInfo,
+  ConsistencyConfig,
+  ConsistencyResult,
+  EquivocationEvidence,
+  LightEvent,
+  RecoveryConfig,
+  VerifyRepairResult,
+} from '../api/worker-protocol.ts'
+import { fromHexExact } from '../core/bytes.ts'
+import { createRng } from '../core/chain/rng.ts'
 import { RootsyncError } from '../core/errors.ts'
+import type { ConsistencySettings } from '../core/light/consistency-care.ts'
 import { type LightClient as Driver, startLightClient } from '../core/light/follow.ts'
 import type { LightOptions, PeerSource } from '../core/light/session.ts'
 import type { StateStore } from '../core/store.ts'
@@ -38,6 +50,8 @@ export interface LightClientDeps {
   cache?: ProofCache | null
   /** The recovery strategies in order and their options (default: the driver's). */
   recovery?: RecoveryConfig
+  /** Consistency checks: options, watched addresses, a sampling seed (tests); default: every 60 s. */
+  consistency?: ConsistencyConfig
 }
 
 export interface LightClient extends ReadContext {
@@ -53,6 +67,22 @@ export interface LightClient extends ReadContext {
    * running, and with the driver's `StateRecoveryFailed` when every strategy failed.
    */
   verifyAndRepair(): Promise<VerifyRepairResult>
+  /** The driver's consistency check now; rejects like `verifyAndRepair` when it is not running. */
+  checkConsistency(): Promise<ConsistencyResult>
+  /** Stored results and evidence, and acknowledging evidence (NOT_STARTED before `start`). */
+  consistencyResults(): Promise<ConsistencyResult[]>
+  evidence(): Promise<EquivocationEvidence[]>
+  acknowledgeEvidence(id: string): Promise<void>
+}
+
+/** The driver's consistency settings from the page's (plain data: hex addresses, a seed string). */
+export function consistencySettings(c: ConsistencyConfig = {}): ConsistencySettings {
+  const rng = c.seed === undefined ? null : createRng(c.seed)
+  return {
+    options: c.options,
+    watched: (c.watch ?? []).map((a, i) => fromHexExact(a, 20, `watch[${i}]`)),
+    random: rng ? () => rng.u32() / 0x1_0000_0000 : Math.random,
+  }
 }
 
 export function createLightClient(d: LightClientDeps): LightClient {
@@ -76,6 +106,7 @@ export function createLightClient(d: LightClientDeps): LightClient {
       emit,
       options: d.options,
       recovery: d.recovery,
+      consistency: consistencySettings(d.consistency),
     })
     drv.task.done.catch((e: Error & { code?: string }) => {
       running = false
@@ -83,6 +114,18 @@ export function createLightClient(d: LightClientDeps): LightClient {
         emit({ type: 'error', code: e.code ?? 'LIGHT_FAILED', message: e.message, retryInMs: null })
     })
     return drv
+  }
+
+  /** The running driver, or why there is none (the rejection a request gets). */
+  function live(what: string): Driver {
+    if (!driver) throw new RootsyncError('NOT_STARTED', 'the light client has not been started')
+    if (!running) throw new RootsyncError('STOPPED', `the light client is stopped: start it to ${what}`)
+    return driver
+  }
+  /** Stored records need the driver (it verified the evidence), not a running one. */
+  function started(): Driver {
+    if (!driver) throw new RootsyncError('NOT_STARTED', 'the light client has not been started')
+    return driver
   }
 
   return {
@@ -100,18 +143,17 @@ export function createLightClient(d: LightClientDeps): LightClient {
       await drv.task.done.catch(() => {})
     },
     retry: () => driver?.retry(),
-    verifyAndRepair() {
-      if (!driver)
-        return Promise.reject(new RootsyncError('NOT_STARTED', 'the light client has not been started'))
-      if (!running)
-        return Promise.reject(
-          new RootsyncError('STOPPED', 'the light client is stopped: start it to verify and repair'),
-        )
-      verifying ??= driver.verifyAndRepair().finally(() => {
+    async verifyAndRepair() {
+      const drv = live('verify and repair')
+      verifying ??= drv.verifyAndRepair().finally(() => {
         verifying = null
       })
       return verifying
     },
+    checkConsistency: async () => live('check consistency').checkConsistency(),
+    consistencyResults: async () => started().consistencyResults(),
+    evidence: async () => started().evidence(),
+    acknowledgeEvidence: async (id) => started().acknowledgeEvidence(id),
     async head(signal) {
       if (!driver) throw new RootsyncError('NOT_STARTED', 'the light client has not been started')
       const h = driver.head()

@@ -4,7 +4,9 @@
  * answers the page's messages (src/api/worker-protocol.ts): the light client runs as a task that
  * `stop` ends cleanly and `start` resumes; each read runs under its own signal, which `cancel`
  * aborts; the light client's events go to the page unchanged; `verify-repair` runs the driver's
- * verify-and-repair (one at a time: the light client joins a second request to the running one).
+ * verify-and-repair (one at a time: the light client joins a second request to the running one);
+ * `check-now`, `consistency-results`, `evidence` and `acknowledge-evidence` reach the driver's
+ * consistency checks (answered like reads: a reply with the id, or `read-error`).
  * Everything heavy (hashing, decoding,
  * storage) happens here, off the page's main thread.
  */
@@ -79,6 +81,7 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClie
     emit,
     cache,
     recovery: m.recovery,
+    consistency: m.consistency,
   })
   client = c
   c.start()
@@ -216,6 +219,34 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       break
     case 'verify-repair':
       verifyRepair(m.id)
+      break
+    case 'check-now':
+      answer(
+        m.id,
+        (c) => c.checkConsistency(),
+        (result) => ({ type: 'check-done', id: m.id, result }),
+      )
+      break
+    case 'consistency-results':
+      answer(
+        m.id,
+        (c) => c.consistencyResults(),
+        (results) => ({ type: 'consistency-results', id: m.id, results }),
+      )
+      break
+    case 'evidence':
+      answer(
+        m.id,
+        (c) => c.evidence(),
+        (evidence) => ({ type: 'evidence', id: m.id, evidence }),
+      )
+      break
+    case 'acknowledge-evidence':
+      answer(
+        m.id,
+        (c) => c.acknowledgeEvidence(m.evidence),
+        () => ({ type: 'acknowledged', id: m.id }),
+      )
       break
   }
 }

@@ -1,8 +1,9 @@
 /**
  * The light client's events: one union for everything its long jobs report (connecting, header
- * verification, state sync, follow, prune, verify), which the worker forwards to the page unchanged
- * and the CLI prints. Machine-readable fields carry the meaning; `detail` strings are for people only.
+ * verification, state sync, follow, prune, verify, recovery, consistency checks), which the worker
+ * forwards to the page unchanged and the CLI prints. Machine-readable fields carry the meaning; `detail` strings are for people only.
  */
+import type { ConsistencyEvent } from '../consistency/types.ts'
 import type { RecoveryEvent } from '../recovery/types.ts'
 import type { SyncEvent } from '../sync/types.ts'
 
@@ -58,6 +59,18 @@ export type LightEvent =
     }
   /** The recovery manager's events (started, each attempt, progress, finished), unchanged. */
   | RecoveryEvent
+  /** The consistency checks' events (started, progress, finished, equivocation), unchanged. */
+  | ConsistencyEvent
+  /**
+   * Reads from `height` on are halted by unacknowledged equivocation evidence (`evidence`: its id),
+   * or (both null) no longer halted. Sent when the halt starts, changes or ends.
+   */
+  | { type: 'halt'; height: number | null; evidence: string | null }
+  /**
+   * Stored equivocation evidence did not verify again (tampered with, or another chain's): it is
+   * ignored and halts nothing. `code` is the verification error's code.
+   */
+  | { type: 'evidence-ignored'; id: string; code: string; reason: string }
   /** The state under `root` is complete in the store. */
   | { type: 'synced'; root: string; height: number; nodes: number; skipped: number; ms: number }
   | { type: 'store'; nodes: number; bytes: number; staged: number }

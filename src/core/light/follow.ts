@@ -19,15 +19,22 @@
  * a failed compaction), when the sampled check after a warm start finds damage, and on the user's
  * "Verify and repair". Reads keep going by proof meanwhile. Every completed state is recorded as a
  * local snapshot, and pruning keeps the snapshots' nodes.
+ *
+ * Consistency checks (consistency-care.ts, core/consistency): the verified head's complete state is
+ * compared with several peers — periodically when `consistency` is given, and on request — as a job
+ * of the same one-at-a-time queue as sync steps and recoveries. Equivocation evidence halts reads
+ * (`head()`, `localState()`: EQUIVOCATION_HALT) at its height and above until it is acknowledged.
  */
 import { fromHex, toHex } from '../bytes.ts'
 import type { TrustedHeader } from '../chain/header.ts'
 import { sleep } from '../clock.ts'
+import type { ConsistencyResult, EquivocationEvidence } from '../consistency/types.ts'
 import { RootsyncError } from '../errors.ts'
 import type { RecoveryCause, RecoveryReport } from '../recovery/types.ts'
 import type { StateStore } from '../store.ts'
 import { StateIntegrityError } from '../sync/verify.ts'
 import { startTask, type Task } from '../task.ts'
+import { type ConsistencySettings, consistencyCare } from './consistency-care.ts'
 import type { HeaderView } from './events.ts'
 import type { Answered } from './peers.ts'
 import { createSession, headerView, type SessionDeps } from './session.ts'
@@ -40,6 +47,11 @@ export interface LightClientDeps extends SessionDeps {
   store: StateStore
   /** Recovery: the strategies in order (default: local, peer, replay, snapshot) and their options. */
   recovery?: StateCareDeps['recovery']
+  /**
+   * Consistency checks: with this, one runs every `options.intervalMs` (default 60 s; 0: only on
+   * request); without it, only on request (`checkConsistency`), with the default options.
+   */
+  consistency?: ConsistencySettings
 }
 
 export interface VerifyRepairResult {
@@ -52,9 +64,15 @@ export interface VerifyRepairResult {
 export interface LightClient {
   /** Runs until stopped (rejects with `TaskStoppedError` then). */
   readonly task: Task<never>
-  /** The head reads use: waits (up to `headWaitMs`) for the peers' head, or a stored one. */
+  /**
+   * The head reads use: waits (up to `headWaitMs`) for the peers' head, or a stored one. Rejects with
+   * `EquivocationHaltError` (EQUIVOCATION_HALT) while unacknowledged evidence halts reads at its height.
+   */
   head(): Promise<HeaderView & { root: Uint8Array }>
-  /** The store, if the state under `root` is complete in it (and not flagged for repair). */
+  /**
+   * The store, if the state under `root` is complete in it (and not flagged for repair). Throws
+   * `EquivocationHaltError` while reads at the head's height are halted.
+   */
   localState(root: Uint8Array): StateStore | null
   /** Wakes a run waiting after a failure it does not retry by itself (a full store). */
   retry(): void
@@ -70,6 +88,18 @@ export interface LightClient {
   verifyAndRepair(): Promise<VerifyRepairResult>
   /** The last recovery (this session's, or the one stored by an earlier session). */
   lastRecovery(): RecoveryReport | null
+  /**
+   * A consistency check of the verified head's complete state now (joins one that runs); rejects
+   * with CONSISTENCY_NOT_READY when there is none yet. The result is stored and also announced
+   * (`consistency-finished`).
+   */
+  checkConsistency(): Promise<ConsistencyResult>
+  /** The stored check results, newest first (the last `RESULTS_KEPT`). */
+  consistencyResults(): Promise<ConsistencyResult[]>
+  /** The equivocation evidence on record that verifies (acknowledged or not). */
+  evidence(): Promise<EquivocationEvidence[]>
+  /** Acknowledges evidence `id` (stored): reads resume unless other evidence halts them. */
+  acknowledgeEvidence(id: string): Promise<void>
 }
 
 export function startLightClient(d: LightClientDeps): LightClient {
@@ -80,13 +110,32 @@ export function startLightClient(d: LightClientDeps): LightClient {
   /** Why the state needs repair (for the recovery's report). */
   let repairCause: RecoveryCause = 'repair-flag'
   const care = stateCare({ store, clock, session: s, peers: d.peers, emit, recovery: d.recovery })
-  /** One state job at a time: a sync step, a recovery, a user's verify-and-repair. */
+  /** One state job at a time: a sync step, a recovery, a user's verify-and-repair, a consistency check. */
   let exclusive: Promise<unknown> = Promise.resolve()
   const serially = <T>(job: () => Promise<T>): Promise<T> => {
     const run = exclusive.then(job, job)
     exclusive = run.catch(() => {})
     return run
   }
+  const consistency = consistencyCare({
+    store,
+    clock,
+    checkpoint: s.cp,
+    settings: d.consistency ?? { options: { intervalMs: 0 } },
+    emit,
+    serially,
+    // The verified head, when its state is complete here (checked as it stands: not while flagged).
+    target() {
+      const h = s.head()
+      if (!h || repair || completeRoot !== toHex(h.header.stateRoot)) return null
+      return {
+        header: h,
+        peers: d.peers.list(),
+        ledger: s.ledger,
+        recover: (signal) => recover(h, 'consistency', signal),
+      }
+    },
+  })
   /** Nodes of the newest complete state, as last counted (0: not yet known). */
   let liveNodes = 0
   let readable = false
@@ -127,7 +176,7 @@ export function startLightClient(d: LightClientDeps): LightClient {
   }
 
   async function warmStart(): Promise<void> {
-    const [t] = await Promise.all([loadTrust(store, s.cp, emit, false), care.load()])
+    const [t] = await Promise.all([loadTrust(store, s.cp, emit, false), care.load(), consistency.load()])
     repair = t.repair
     // A flag from an earlier session: say so at once (the UI shows it; reads go by proof).
     if (repair) announceRepair()
@@ -247,6 +296,8 @@ export function startLightClient(d: LightClientDeps): LightClient {
   async function run(signal: AbortSignal): Promise<never> {
     try {
       await warmStart()
+      // Periodic consistency checks: a sub-task, stopped with the driver.
+      startTask('consistency checks', (sig) => consistency.periodic(sig), signal)
       emit({ type: 'phase', phase: 'connecting', detail: `${d.peers.list().length} configured peers` })
       let checked = false
       for (let failures = 0; ; ) {
@@ -317,13 +368,23 @@ export function startLightClient(d: LightClientDeps): LightClient {
         })
       }
       const h = s.head()!
+      consistency.guard(h.header.number)
       return { ...headerView(h), root: h.header.stateRoot }
     },
-    localState: (root) => (!repair && completeRoot === toHex(root) ? store : null),
+    localState(root) {
+      if (repair || completeRoot !== toHex(root)) return null
+      // Reads use the head's root: its height is what a halt is checked against.
+      consistency.guard(s.head()?.header.number ?? 0)
+      return store
+    },
     retry: () => wakeRetry?.(),
     markRepair: (r) => markRepair(r, 'read-damage'),
     peers: () => lightSummary(s.ledger),
     lastRecovery: () => care.lastRecovery(),
+    checkConsistency: () => consistency.checkNow(task.signal),
+    consistencyResults: () => consistency.results(),
+    evidence: () => consistency.evidence(),
+    acknowledgeEvidence: (id) => consistency.acknowledge(id),
     verifyAndRepair: () =>
       serially(async () => {
         const signal = task.signal
