@@ -2,9 +2,19 @@
  * A browser test fixture: real serving nodes (one by default) on one devnet genesis, a bootstrap file
  * listing them, the web app built and served, and Chromium. `stop()` tears all of it down.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { BrowserContext } from 'playwright-core'
 import { build } from 'vite'
@@ -69,8 +79,7 @@ export async function startAppFixture(
   const genesisHash = toHex(headerHash(genesisHeader(files.genesis, genesisRoot)))
   const bootstrapFile = join(files.dir, 'bootstrap.json')
   writeFileSync(bootstrapFile, JSON.stringify(nodesBootstrap(files, genesisHash, nodes)))
-  const dist = mkdtempSync(join(tmpdir(), 'rootsync-dist-'))
-  await build({ root: ROOT, logLevel: 'error', build: { outDir: dist, emptyOutDir: true } })
+  const dist = await builtApp()
   const server = await serveApp({ dist, bootstrapFile, host: '127.0.0.1', port: 0 })
   const browser = await launchBrowser()
   const extra: BrowserContext[] = []
@@ -119,4 +128,43 @@ export async function nodeClient(app: AppFixture): Promise<{ peer: PeerClient; c
       await libp2p.stop()
     },
   }
+}
+
+/** What the app build reads: its sources, static files and configuration. */
+const BUILD_INPUTS = ['src', 'public', 'index.html', 'vite.config.ts', 'tsconfig.json', 'package-lock.json']
+
+function sourcesHash(): string {
+  const h = createHash('sha256')
+  const add = (path: string) => {
+    if (!existsSync(path)) return
+    if (statSync(path).isDirectory()) {
+      for (const name of readdirSync(path).sort()) add(join(path, name))
+      return
+    }
+    h.update(relative(ROOT, path)).update('\0').update(readFileSync(path)).update('\0')
+  }
+  for (const p of BUILD_INPUTS) add(join(ROOT, p))
+  return h.digest('hex').slice(0, 16)
+}
+
+/**
+ * The app, built once for each state of its sources: every browser test file of a run serves the
+ * same build instead of building it again (a build is several seconds of a 2-core CI machine's
+ * time). The build goes to a temporary directory renamed into place when complete, so a build
+ * interrupted half-way is never served. The served directory is only read (bootstrap.json comes from
+ * the devnet's directory).
+ */
+async function builtApp(): Promise<string> {
+  const dir = join(tmpdir(), `rootsync-app-${sourcesHash()}`)
+  if (existsSync(dir)) return dir
+  const out = mkdtempSync(join(tmpdir(), 'rootsync-dist-'))
+  await build({ root: ROOT, logLevel: 'error', build: { outDir: out, emptyOutDir: true } })
+  try {
+    renameSync(out, dir)
+  } catch (e) {
+    // Another run renamed the same build into place first: use it.
+    if (!existsSync(dir)) throw e
+    rmSync(out, { recursive: true, force: true })
+  }
+  return dir
 }

@@ -292,7 +292,18 @@ describe('rootsync check', () => {
     expect(r2.code, r2.stderr).toBe(4)
     expect(existsSync(again)).toBe(true)
     expect((JSON.parse(readFileSync(again, 'utf8')) as EquivocationEvidence[])[0]!.id).toBe(evidence[0]!.id)
-  }, 90_000)
+
+    // The user acknowledges it (an unknown id is refused): the next check goes on, the evidence is kept.
+    const unknown = await runCli(['check', '--data', dir, '--acknowledge', `0x${'00'.repeat(32)}`])
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toContain('no equivocation evidence has the id')
+    const ack = await runCli(['check', '--data', dir, '--acknowledge', evidence[0]!.id])
+    expect(ack.code, ack.stderr).toBe(0)
+    expect(ack.stdout).toContain(evidence[0]!.id)
+    const r3 = await check(dir, [honest], ['--accounts', '4'])
+    expect(r3.code, r3.stderr).toBe(0)
+    expect(r3.out.evidenceFile).toBeNull()
+  }, 120_000)
 
   it('a peer without the height is not charged; a peer answering with a header that does not decode is', async () => {
     const dir = copyOfBase('unavailable')

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util'
 import { fromHexExact } from '../../core/bytes.ts'
 import { createRng } from '../../core/chain/rng.ts'
 import { unresolved } from '../../core/consistency/check.ts'
-import { readEvidence } from '../../core/consistency/records.ts'
+import { acknowledgeEvidence, readEvidence } from '../../core/consistency/records.ts'
 import {
   type ConsistencyEvent,
   type ConsistencyResult,
@@ -28,13 +28,16 @@ import type { LightEvent } from '../../core/light/events.ts'
 import { strategiesNamed } from '../../core/recovery/strategies.ts'
 import { DEFAULT_STRATEGIES } from '../../core/recovery/types.ts'
 import { realClock } from '../../platform/clock.ts'
+import { LevelNodeStore } from '../../store/level-store.ts'
 import { openLightRun } from './light-run.ts'
 import { intOption, readJson, UsageError } from './usage.ts'
 
 export const CHECK_USAGE = `rootsync check --data DIR [--bootstrap FILE] [--peer MULTIADDR...] [--accounts N] [--peers N]
       [--seed S] [--watch ADDRESS...] [--no-repair] [--evidence FILE] [--json]
       (exit 0 consistent or repaired; 3 discrepancies remain; 4 equivocation, evidence written to
-       --evidence FILE, default DIR/evidence-<height>.json)`
+       --evidence FILE, default DIR/evidence-<height>.json)
+  rootsync check --data DIR --acknowledge EVIDENCE_ID
+      (the user has seen the equivocation evidence and decided to go on: reads and checks resume)`
 
 /** Exit statuses of `rootsync check` besides 0 (consistent) and 1 (could not check). */
 export const CHECK_EXIT = { discrepancies: 3, equivocation: 4 } as const
@@ -63,8 +66,10 @@ export async function check(args: string[]): Promise<void> {
       'no-repair': { type: 'boolean' },
       evidence: { type: 'string' },
       json: { type: 'boolean' },
+      acknowledge: { type: 'string' },
     },
   })
+  if (values.acknowledge !== undefined) return acknowledge(values.data, values.acknowledge)
   const watched = (values.watch ?? []).map((a) => {
     try {
       return fromHexExact(a, 20, '--watch')
@@ -131,6 +136,21 @@ export async function check(args: string[]): Promise<void> {
   } finally {
     process.off('SIGINT', onSig)
     await run.close()
+  }
+}
+
+/**
+ * Marks stored evidence as seen: the user decided to go on (checks stop exiting 4 for it, the app
+ * answers reads again). The evidence itself is kept. Needs no peer.
+ */
+async function acknowledge(data: string | undefined, id: string): Promise<void> {
+  if (!data) throw new UsageError('--data DIR is required')
+  const store = await LevelNodeStore.open(join(data, 'db'))
+  try {
+    const e = await acknowledgeEvidence(store, id, Date.now())
+    process.stdout.write(`acknowledged the equivocation evidence ${e.id} at block ${e.height}\n`)
+  } finally {
+    await store.close()
   }
 }
 
