@@ -58,6 +58,9 @@ const node = spawn(
     '4',
     '--metrics',
     '127.0.0.1:0',
+    // Every state since the clients started stays served, however fast the chain moves.
+    '--retain',
+    '5000',
   ],
   { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
 )
