@@ -6,7 +6,13 @@
  * It decodes replies with the strict codec but verifies nothing about their content: callers hash
  * nodes, verify headers and proofs (see src/core).
  */
-import { type Libp2p, type PeerId, type Stream, UnsupportedProtocolError } from '@libp2p/interface'
+import {
+  ConnectionClosedError,
+  type Libp2p,
+  type PeerId,
+  type Stream,
+  UnsupportedProtocolError,
+} from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { timeoutSignal } from '../core/clock.ts'
 import { RootsyncError } from '../core/errors.ts'
@@ -61,11 +67,12 @@ export class PeerClient extends WireClient {
   private async exchange(name: wire.ProtocolName, bytes: Uint8Array, s: AbortSignal): Promise<Uint8Array> {
     // A pooled stream may have been closed by the server while idle; such a failure is retried once
     // on a fresh stream, where a failure is the peer's.
+    let redial = false
     for (let attempt = 0; ; attempt++) {
       const reused = this.takeIdle(name)
       let pooled: Pooled
       try {
-        pooled = reused ?? (await this.open(name, s))
+        pooled = reused ?? (await this.open(name, s, redial))
       } catch (e) {
         // A peer without the (newer, optional) range protocol lacks what was asked: not its fault.
         if (name === 'range' && e instanceof UnsupportedProtocolError)
@@ -73,6 +80,12 @@ export class PeerClient extends WireClient {
             wire.Status.UNAVAILABLE,
             `peer ${this.id} does not speak ${wire.PROTOCOLS.range}`,
           )
+        // The connection was closed while this process was busy (e.g. verifying headers) and libp2p
+        // still lists it as open (its close is not processed yet): dial a new one, once.
+        if (e instanceof ConnectionClosedError && !redial && !s.aborted) {
+          redial = true
+          continue
+        }
         throw this.wrap(e, s, `cannot open ${wire.PROTOCOLS[name]}`, 'dial')
       }
       try {
@@ -103,10 +116,12 @@ export class PeerClient extends WireClient {
     return undefined
   }
 
-  private async open(name: wire.ProtocolName, signal: AbortSignal): Promise<Pooled> {
+  /** `redial`: a new connection even if libp2p lists one to the peer (that one was found closed). */
+  private async open(name: wire.ProtocolName, signal: AbortSignal, redial = false): Promise<Pooled> {
     const stream = await this.node.dialProtocol(this.target, wire.PROTOCOLS[name], {
       signal,
       runOnLimitedConnection: true,
+      force: redial,
     })
     return { stream, lp: framedStream(stream, wire.LIMITS.maxResponseBytes) }
   }

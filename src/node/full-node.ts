@@ -109,8 +109,7 @@ export class FullNode {
         opts.log('warn', 'stream reset', { protocol: e.protocol, peer: e.peer, error: e.error.message })
       },
     })
-    libp2p.addEventListener('connection:open', () => metrics.peers.set(libp2p.getPeers().length))
-    libp2p.addEventListener('connection:close', () => metrics.peers.set(libp2p.getPeers().length))
+    metrics.watchConnections(libp2p)
     if (opts.metrics) {
       const server = await metrics.listen(opts.metrics.host, opts.metrics.port)
       const a = server.address()

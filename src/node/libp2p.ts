@@ -30,6 +30,24 @@ export async function loadOrCreateKey(path: string): Promise<PrivateKey> {
   return key
 }
 
+/**
+ * libp2p's connection monitor pings every connection every 10 s and aborts it when a ping takes
+ * longer than an adaptive timeout that is at least 5 s by default. A light client verifying a chunk of
+ * 512 signed headers keeps its event loop busy for seconds (3.3–6.3 s measured on a loaded 2-core
+ * machine): it cannot answer a ping meanwhile, so the serving node aborted live clients mid-sync
+ * (`rootsync recover`: "The connection muxer is "closed" and not "open"", both peers at once), and a
+ * client's own monitor can abort its connection the same way (after a long task, timers run before
+ * I/O, so the ping's timeout fires before its reply is read). So a ping may take 20 s. The interval
+ * stays above that timeout: a heartbeat starting while the last one still waits opens a second ping
+ * stream, which the ping protocol refuses (one outbound stream per peer) — and that too aborts the
+ * connection. A peer that is really gone without closing its connection (network lost) is still
+ * dropped within 50 s; a killed process at once (the kernel closes its TCP socket).
+ */
+export const CONNECTION_MONITOR = {
+  pingInterval: 30_000,
+  pingTimeout: { minTimeout: 20_000, maxTimeout: 20_000 },
+}
+
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0/ws', '/ip4/127.0.0.1/udp/0/webrtc-direct']
 
 export async function createServingLibp2p(
@@ -46,6 +64,7 @@ export async function createServingLibp2p(
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
+    connectionMonitor: CONNECTION_MONITOR,
     services: {
       identify: identify(),
       ping: ping(),
@@ -60,6 +79,7 @@ export async function createClientLibp2p(): Promise<Libp2p> {
     transports: [webSockets(), webRTCDirect({ rtcConfiguration: { iceServers: [] } })],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
+    connectionMonitor: CONNECTION_MONITOR,
     services: { identify: identify(), ping: ping() },
   })
 }

@@ -2,6 +2,7 @@
  * Prometheus metrics of a serving node (prom-client), exposed over HTTP at /metrics.
  */
 import { createServer, type Server } from 'node:http'
+import type { Libp2p } from '@libp2p/interface'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { Status } from '../core/protocol/messages.ts'
 import type { RequestEvent } from '../net/server.ts'
@@ -12,6 +13,12 @@ export interface NodeMetrics {
   head: Gauge
   peers: Gauge
   streamErrors: Counter
+  /**
+   * Keeps `rootsync_peers` and `rootsync_connections` current. Connections are counted apart from
+   * peers: a serving node must notice clients that vanish (killed, network lost), and a connection
+   * nobody closed would otherwise only show as libp2p refusing or pruning new ones.
+   */
+  watchConnections(node: Libp2p): void
   listen(host: string, port: number): Promise<Server>
 }
 
@@ -60,6 +67,11 @@ export function createMetrics(): NodeMetrics {
     registers: [registry],
   })
   const peers = new Gauge({ name: 'rootsync_peers', help: 'Connected peers', registers: [registry] })
+  const connections = new Gauge({
+    name: 'rootsync_connections',
+    help: 'Open libp2p connections',
+    registers: [registry],
+  })
   const streamErrors = new Counter({
     name: 'rootsync_stream_errors_total',
     help: 'Streams reset for protocol violations or failures',
@@ -71,6 +83,14 @@ export function createMetrics(): NodeMetrics {
     head,
     peers,
     streamErrors,
+    watchConnections(node) {
+      const update = () => {
+        peers.set(node.getPeers().length)
+        connections.set(node.getConnections().length)
+      }
+      node.addEventListener('connection:open', update)
+      node.addEventListener('connection:close', update)
+    },
     onRequest(e) {
       const status = Status[e.status] ?? String(e.status)
       requests.inc({ protocol: e.protocol, status })
