@@ -16,6 +16,7 @@ import { webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
+import { CONNECTION_MONITOR } from '../net/connection-monitor.ts'
 
 /** Loads the node's Ed25519 key from `path`, creating it on first start (stable peer id). */
 export async function loadOrCreateKey(path: string): Promise<PrivateKey> {
@@ -28,24 +29,6 @@ export async function loadOrCreateKey(path: string): Promise<PrivateKey> {
   await mkdir(dirname(path), { recursive: true })
   await writeFile(path, privateKeyToProtobuf(key), { mode: 0o600 })
   return key
-}
-
-/**
- * libp2p's connection monitor pings every connection every 10 s and aborts it when a ping takes
- * longer than an adaptive timeout that is at least 5 s by default. A light client verifying a chunk of
- * 512 signed headers keeps its event loop busy for seconds (3.3–6.3 s measured on a loaded 2-core
- * machine): it cannot answer a ping meanwhile, so the serving node aborted live clients mid-sync
- * (`rootsync recover`: "The connection muxer is "closed" and not "open"", both peers at once), and a
- * client's own monitor can abort its connection the same way (after a long task, timers run before
- * I/O, so the ping's timeout fires before its reply is read). So a ping may take 20 s. The interval
- * stays above that timeout: a heartbeat starting while the last one still waits opens a second ping
- * stream, which the ping protocol refuses (one outbound stream per peer) — and that too aborts the
- * connection. A peer that is really gone without closing its connection (network lost) is still
- * dropped within 50 s; a killed process at once (the kernel closes its TCP socket).
- */
-export const CONNECTION_MONITOR = {
-  pingInterval: 30_000,
-  pingTimeout: { minTimeout: 20_000, maxTimeout: 20_000 },
 }
 
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0/ws', '/ip4/127.0.0.1/udp/0/webrtc-direct']

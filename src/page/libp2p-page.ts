@@ -17,6 +17,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { createLibp2p } from 'libp2p'
+import { CONNECTION_MONITOR } from '../net/connection-monitor.ts'
 
 export { multiaddr } from '@multiformats/multiaddr'
 export { encodeError, PROTOCOLS, ProtocolError } from '../core/protocol/messages.ts'
@@ -25,6 +26,8 @@ export { PeerClient, PeerRequestError } from '../net/client.ts'
 export function createPageLibp2p(allowLocal: boolean): Promise<Libp2p> {
   return createLibp2p({
     transports: [webRTCDirect({ rtcConfiguration: { iceServers: [] } })],
+    // The liveness tolerance every rootsync libp2p node uses (net/connection-monitor.ts).
+    connectionMonitor: CONNECTION_MONITOR,
     ...(allowLocal ? { connectionGater: { denyDialMultiaddr: async () => false } } : {}),
   })
 }

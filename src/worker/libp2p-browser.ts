@@ -10,6 +10,7 @@ import { noise } from '@libp2p/noise'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
+import { CONNECTION_MONITOR } from '../net/connection-monitor.ts'
 
 // What the worker needs of libp2p, in one lazily loaded chunk.
 export { multiaddr } from '@multiformats/multiaddr'
@@ -21,6 +22,8 @@ export function createBrowserLibp2p(allowLocal: boolean): Promise<Libp2p> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: { identify: identify() },
+    // A worker busy verifying headers must not abort its own connections (net/connection-monitor.ts).
+    connectionMonitor: CONNECTION_MONITOR,
     ...(allowLocal ? { connectionGater: { denyDialMultiaddr: async () => false } } : {}),
   })
 }
