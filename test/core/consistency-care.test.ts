@@ -174,8 +174,11 @@ describe('consistency care: the periodic task', () => {
   })
 })
 
-/** A peer answering from `chain`; `equivocate`: its header at any height is another one, signed by a quorum. */
-function peer(id: string, chain: Chain, equivocate = false): LightPeer {
+/**
+ * A peer answering from `chain`; `equivocate`: its header at any height is another one, signed by a
+ * quorum; 'unsigned': another header with no signatures (a liar).
+ */
+function peer(id: string, chain: Chain, equivocate: boolean | 'unsigned' = false): LightPeer {
   const signers = chain.keys.validators.map((key, index) => ({ index, key }))
   return {
     id,
@@ -200,6 +203,8 @@ function peer(id: string, chain: Chain, equivocate = false): LightPeer {
         const s = chain.headers[height]
         if (!s) throw new ProtocolError(Status.UNAVAILABLE, `no header ${height}`)
         if (!equivocate) return s
+        if (equivocate === 'unsigned')
+          return { header: { ...s.header, stateRoot: new Uint8Array(32).fill(7) }, signatures: [] }
         return signHeader(chain.config.chainId, { ...s.header, timestamp: s.header.timestamp + 1 }, signers)
       },
     },
@@ -207,7 +212,7 @@ function peer(id: string, chain: Chain, equivocate = false): LightPeer {
 }
 
 describe('consistency care: equivocation halts reads', () => {
-  function follow(chain: Chain, store: StateStore, peers: LightPeer[]) {
+  function follow(chain: Chain, store: StateStore, peers: LightPeer[], checkPeers = 3) {
     const clock = manualClock()
     const events: LightEvent[] = []
     const client = startLightClient({
@@ -218,7 +223,10 @@ describe('consistency care: equivocation halts reads', () => {
       emit: (e) => events.push(e),
       options: { followMs: 60_000 },
       recovery: { strategies: [] },
-      consistency: { options: { intervalMs: 0, accounts: 4, slotsPerAccount: 0 }, random: seeded() },
+      consistency: {
+        options: { intervalMs: 0, accounts: 4, slotsPerAccount: 0, peers: checkPeers },
+        random: seeded(),
+      },
     })
     return { client, clock, events }
   }
@@ -278,6 +286,34 @@ describe('consistency care: equivocation halts reads', () => {
     expect(await drive(c.clock, halted(c.client))).toBeNull()
     c.client.task.stop()
     await c.client.task.done.catch(() => {})
+  })
+
+  it('a lying majority (3 of 4 peers claim another, unsigned header): liars banned, no halt, reads go on', async () => {
+    const chain = await makeChain()
+    const store = memoryStateStore()
+    const liars = ['l1', 'l2', 'l3'].map((id) => peer(id, chain, 'unsigned'))
+    const a = follow(chain, store, [...liars, peer('honest', chain)], 4)
+    await until(a.clock, () => a.events.some((e) => e.type === 'synced' && e.height === 3))
+    const result = await drive(a.clock, a.client.checkConsistency())
+    expect(result.stateRootMatches).toBe(true)
+    expect(result.discrepancies.map((d) => d.kind).sort()).toEqual([
+      'InvalidPeerData',
+      'InvalidPeerData',
+      'InvalidPeerData',
+    ])
+    expect(
+      result.peers
+        .filter((p) => p.root === 'invalid')
+        .map((p) => p.peer)
+        .sort(),
+    ).toEqual(['l1', 'l2', 'l3'])
+    expect(a.events.filter((e) => e.type === 'peer-charged' && e.kind === 'banned').length).toBe(3)
+    // Reads go on, from the local state.
+    expect(await halted(a.client)).toBeNull()
+    expect(a.client.localState(chain.head().stateRoot)).toBe(store)
+    expect(await a.client.evidence()).toEqual([])
+    a.client.task.stop()
+    await a.client.task.done.catch(() => {})
   })
 
   it('stored evidence that no longer verifies (tampered) halts nothing and is reported', async () => {
