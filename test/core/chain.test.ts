@@ -162,6 +162,13 @@ describe('block rejection, each with its own error', () => {
     expect(() => verifyHeaderSignatures(chainId, { ...signed, signatures: forged }, validators)).toThrow(
       expect.objectContaining({ code: 'BAD_HEADER_SIGNATURE' }),
     )
+    // Checking stops at the quorum: a bad signature past it (3 of 4 valid first) changes nothing.
+    const lateForgery = block.signatures.map((s, i) =>
+      i === 3 ? { ...s, signature: s.signature.map((b, j) => (j === 3 ? b ^ 1 : b)) } : s,
+    )
+    expect(() =>
+      verifyHeaderSignatures(chainId, { ...signed, signatures: lateForgery }, validators),
+    ).not.toThrow()
     const two = block.signatures.slice(0, 2) // 2 of 4 < 2/3
     expect(() => verifyHeaderSignatures(chainId, { ...signed, signatures: two }, validators)).toThrow(
       expect.objectContaining({ code: 'NO_QUORUM' }),

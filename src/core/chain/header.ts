@@ -117,11 +117,16 @@ export function signHeader(
   }
 }
 
-/** Throws unless at least 2/3 of `validators` validly signed the header. */
+/**
+ * Throws unless at least 2/3 of `validators` validly signed the header. Checking stops once that
+ * quorum is reached: signatures past it cannot change the verdict, and each costs a public-key
+ * recovery (the bulk of header verification). A bad signature met before the quorum is refused.
+ */
 export function verifyHeaderSignatures(chainId: number, s: SignedHeader, validators: Uint8Array[]): void {
   const digest = headerSigningHash(chainId, headerHash(s.header))
   const signed = new Set<number>()
   for (const { validator, signature } of s.signatures) {
+    if (signed.size * 3 >= validators.length * 2) return
     const expected = validators[validator]
     if (!expected)
       throw new ChainError('BAD_HEADER_SIGNATURE', `signature by unknown validator #${validator}`)
