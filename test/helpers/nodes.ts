@@ -3,13 +3,14 @@
  * devnet genesis, a producer and followers, their JSON events, and cleanup.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { toHex } from '../../src/core/bytes.ts'
 import { type DevnetOptions, generateDevnet } from '../../src/core/chain/devnet.ts'
-import { genesisToJson } from '../../src/core/chain/genesis.ts'
+import { genesisHeader, genesisStateRoot, genesisToJson } from '../../src/core/chain/genesis.ts'
+import { headerHash } from '../../src/core/chain/header.ts'
 import { pickAddr } from '../../src/core/light/config.ts'
 import { genesisBootstrap } from '../../src/node/commands/devnet.ts'
 import { BIN, ROOT } from './cli.ts'
@@ -171,4 +172,53 @@ export function nodesBootstrap(
     files.genesis.validators.map(toHex),
     nodes.map((n) => ({ name: n.name, peerId: n.ready.peerId, addrs: n.ready.addrs })),
   )
+}
+
+export type DevnetFiles = ReturnType<typeof makeDevnetFiles>
+
+/** The devnet's genesis hash (0x…): the checkpoint a bootstrap file names. */
+export const genesisHashOf = (files: DevnetFiles): string =>
+  toHex(headerHash(genesisHeader(files.genesis, genesisStateRoot(files.genesis))))
+
+/**
+ * Writes bootstrap.json for `nodes` into `dir` (created if needed) and returns its path. A
+ * genesis.json beside it (as in `files.dir`) lets block replay start from genesis.
+ */
+export function writeNodesBootstrap(dir: string, files: DevnetFiles, nodes: NodeProc[]): string {
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, 'bootstrap.json')
+  writeFileSync(file, JSON.stringify(nodesBootstrap(files, genesisHashOf(files), nodes)))
+  return file
+}
+
+export interface DevnetNodesOptions {
+  /** Nodes following the producer (default 1). */
+  followers?: number
+  blockTime?: number
+  txs?: number
+  /** States each node keeps (default 5000: nothing is pruned during a test). */
+  retain?: number
+}
+
+/**
+ * A moving devnet of real `rootsync serve` processes: a producer (the devnet's validator keys,
+ * `node-0`) and `followers` nodes following it (`node-1`…), all on `files`' genesis.
+ */
+export async function startDevnetNodes(files: DevnetFiles, o: DevnetNodesOptions = {}): Promise<NodeProc[]> {
+  const common = ['--genesis', files.genesisFile, '--retain', String(o.retain ?? 5000)]
+  const producer = await startNode('producer', join(files.dir, 'node-0'), [
+    ...common,
+    '--produce',
+    files.keysFile,
+    '--block-time',
+    String(o.blockTime ?? 400),
+    '--txs',
+    String(o.txs ?? 8),
+  ])
+  const followers: NodeProc[] = []
+  for (let i = 1; i <= (o.followers ?? 1); i++)
+    followers.push(
+      await startNode(`follower-${i}`, join(files.dir, `node-${i}`), [...common, '--follow', producer.ws]),
+    )
+  return [producer, ...followers]
 }

@@ -5,13 +5,11 @@
  * fixed --seed samples the same accounts every run). Each scenario works on its own copy of that
  * synced directory.
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/bytes.ts'
-import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
-import { headerHash } from '../../src/core/chain/header.ts'
 import type {
   ConsistencyResult,
   Discrepancy,
@@ -28,9 +26,10 @@ import {
   CORRUPT_SERVE,
   makeDevnetFiles,
   type NodeProc,
-  nodesBootstrap,
+  startDevnetNodes,
   startNode,
   stopAllNodes,
+  writeNodesBootstrap,
 } from '../helpers/nodes.ts'
 
 type CheckOut = ConsistencyResult & { evidenceFile: string | null }
@@ -123,19 +122,9 @@ const lookups = (dir: string, damaged: StoredLeaf[]) =>
 beforeAll(async () => {
   files = makeDevnetFiles({ seed: 'check-cli', accounts: 400, contracts: 10, slots: 4 })
   const common = ['--genesis', files.genesisFile, '--retain', '5000']
-  honest = await startNode('honest', join(files.dir, 'honest'), [
-    ...common,
-    '--produce',
-    files.keysFile,
-    '--block-time',
-    '1000',
-    '--txs',
-    '8',
-  ])
-  const genesisHash = toHex(headerHash(genesisHeader(files.genesis, genesisStateRoot(files.genesis))))
+  honest = (await startDevnetNodes(files, { followers: 0, blockTime: 1000 }))[0]!
   // makeDevnetFiles writes genesis.json into files.dir: a recovery the check escalates to can replay.
-  bootstrap = join(files.dir, 'bootstrap.json')
-  writeFileSync(bootstrap, JSON.stringify(nodesBootstrap(files, genesisHash, [honest])))
+  bootstrap = writeNodesBootstrap(files.dir, files, [honest])
   await honest.waitHead(1)
   base = fresh('base')
   const s = await runCli(['sync', '--data', base, '--bootstrap', bootstrap, '--height', '1', '--json'])

@@ -3,15 +3,13 @@
  * directories. Each strategy recovers where it applies and says why it does not where it does not;
  * the recovered state passes `rootsync verify` and the completion marker names the target's root.
  */
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/bytes.ts'
-import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
-import { headerHash } from '../../src/core/chain/header.ts'
 import { readSyncedRoot } from '../../src/core/sync/state-sync.ts'
 import { type BranchNode, decodeNode } from '../../src/core/trie/node.ts'
 import { PeerClient } from '../../src/net/client.ts'
@@ -22,9 +20,10 @@ import {
   CORRUPT_SERVE,
   makeDevnetFiles,
   type NodeProc,
-  nodesBootstrap,
+  startDevnetNodes,
   startNode,
   stopAllNodes,
+  writeNodesBootstrap,
 } from '../helpers/nodes.ts'
 
 interface Attempt {
@@ -54,13 +53,7 @@ let peer: PeerClient
 
 const fresh = (tag: string) => mkdtempSync(join(tmpdir(), `rootsync-recover-${tag}-`))
 
-function writeBootstrap(dir: string, procs: NodeProc[]): string {
-  const genesisHash = toHex(headerHash(genesisHeader(files.genesis, genesisStateRoot(files.genesis))))
-  mkdirSync(dir, { recursive: true })
-  const file = join(dir, 'bootstrap.json')
-  writeFileSync(file, JSON.stringify(nodesBootstrap(files, genesisHash, procs)))
-  return file
-}
+const writeBootstrap = (dir: string, procs: NodeProc[]) => writeNodesBootstrap(dir, files, procs)
 
 async function recover(args: string[]): Promise<{ code: number | null; stderr: string; out: RecoverOut }> {
   const r = await runCli(['recover', '--json', ...args], { timeoutMs: 90_000 })
@@ -115,22 +108,8 @@ async function sync(dir: string, ...target: string[]) {
 
 beforeAll(async () => {
   files = makeDevnetFiles({ seed: 'recover-cli', accounts: 3000, contracts: 20, slots: 10 })
-  const common = ['--genesis', files.genesisFile, '--retain', '5000']
-  const producer = await startNode('producer', join(files.dir, 'node-0'), [
-    ...common,
-    '--produce',
-    files.keysFile,
-    '--block-time',
-    '400',
-    '--txs',
-    '8',
-  ])
-  const follower = await startNode('follower-1', join(files.dir, 'node-1'), [
-    ...common,
-    '--follow',
-    producer.ws,
-  ])
-  nodes = [producer, follower]
+  nodes = await startDevnetNodes(files)
+  const producer = nodes[0]!
   // makeDevnetFiles writes genesis.json into files.dir: that bootstrap can replay from genesis.
   withGenesis = writeBootstrap(files.dir, nodes)
   noGenesis = writeBootstrap(join(files.dir, 'no-genesis'), nodes)

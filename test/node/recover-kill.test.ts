@@ -14,20 +14,24 @@
  *   RECOVER_KILL_POINTS=20 npx vitest run test/node/recover-kill.test.ts
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { copyFileSync, cpSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/bytes.ts'
-import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
-import { headerHash } from '../../src/core/chain/header.ts'
 import { createRng } from '../../src/core/chain/rng.ts'
 import { readSyncedRoot } from '../../src/core/sync/state-sync.ts'
 import { verifyStoredState } from '../../src/core/sync/verify.ts'
 import { LevelNodeStore } from '../../src/store/level-store.ts'
 import { BIN, ROOT, runCli } from '../helpers/cli.ts'
-import { makeDevnetFiles, type NodeProc, nodesBootstrap, startNode, stopAllNodes } from '../helpers/nodes.ts'
+import {
+  makeDevnetFiles,
+  type NodeProc,
+  startDevnetNodes,
+  stopAllNodes,
+  writeNodesBootstrap,
+} from '../helpers/nodes.ts'
 
 /** Kill points per strategy (the issue's bar is 20; the default keeps CI short — see above). */
 const POINTS = Number(process.env.RECOVER_KILL_POINTS ?? 2)
@@ -55,30 +59,12 @@ const fresh = (tag: string) => mkdtempSync(join(tmpdir(), `rootsync-recover-kill
 beforeAll(async () => {
   // Bootstrap without genesis.json beside it: no replay from genesis.
   files = makeDevnetFiles({ seed: 'recover-kill', accounts: 3000, contracts: 20, slots: 10 })
-  const common = ['--genesis', files.genesisFile, '--retain', '5000']
-  const producer = await startNode('producer', join(files.dir, 'node-0'), [
-    ...common,
-    '--produce',
-    files.keysFile,
-    '--block-time',
-    '400',
-    '--txs',
-    '8',
-  ])
-  const follower = await startNode('follower', join(files.dir, 'node-1'), [
-    ...common,
-    '--follow',
-    producer.ws,
-  ])
-  nodes = [producer, follower]
+  nodes = await startDevnetNodes(files)
+  const producer = nodes[0]!
   await Promise.all(nodes.map((n) => n.waitHead(2)))
-  const genesisHash = toHex(headerHash(genesisHeader(files.genesis, genesisStateRoot(files.genesis))))
-  const peersFile = JSON.stringify(nodesBootstrap(files, genesisHash, nodes))
-  bootstrap = join(fresh('bootstrap'), 'bootstrap.json')
-  writeFileSync(bootstrap, peersFile)
+  bootstrap = writeNodesBootstrap(fresh('bootstrap'), files, nodes)
   const withGenesis = fresh('bootstrap-genesis')
-  bootstrapWithGenesis = join(withGenesis, 'bootstrap.json')
-  writeFileSync(bootstrapWithGenesis, peersFile)
+  bootstrapWithGenesis = writeNodesBootstrap(withGenesis, files, nodes)
   copyFileSync(files.genesisFile, join(withGenesis, 'genesis.json'))
   synced = fresh('synced')
   const r = await runCli(['sync', '--data', synced, '--bootstrap', bootstrap, '--latest'])

@@ -165,9 +165,8 @@ export async function checkConsistency(
     const wrong: { v: PathVerdict; disc: Discrepancy }[] = []
     for (const v of verdicts) {
       for (const a of v.answers)
-        if (a.outcome === 'invalid') {
-          // A proof that does not verify against the root it was asked for is provably wrong.
-          d.ledger.ban(a.peer, `proof: ${a.code ?? 'INVALID_PROOF'}${a.detail ? ` (${a.detail})` : ''}`)
+        if (a.outcome === 'invalid')
+          // prove.ts charged it: a proof that does not verify is provably wrong (the ledger bans).
           discrepancies.push({
             kind: 'InvalidPeerData',
             peer: a.peer,
@@ -177,7 +176,6 @@ export async function checkConsistency(
             action: 'charged',
             detail: a.detail ?? 'the proof does not verify against the verified root',
           })
-        }
       const l = v.path.local
       if ('damage' in l) {
         const disc: Discrepancy = {
@@ -261,11 +259,8 @@ export async function checkConsistency(
     }
   })
   const equivocation = roots.evidence.length > 0
-  const stateRootMatches =
-    localUsable &&
-    !equivocation &&
-    roots.peers.some((p) => p.root === 'match') &&
-    !discrepancies.some((x) => x.kind === 'StateRootMismatch' && x.action !== 'recovery')
+  // A root record that disagreed and was not restored left `localUsable` false.
+  const stateRootMatches = localUsable && !equivocation && roots.peers.some((p) => p.root === 'match')
   const result: ConsistencyResult = {
     checkedAt: d.now(),
     height,

@@ -20,8 +20,8 @@
 import { verifyRequestedProof } from '../account-proof.ts'
 import { equals, toHex } from '../bytes.ts'
 import type { Clock } from '../clock.ts'
-import { ProofError, RlpError, RootsyncError } from '../errors.ts'
-import { type LightPeer, type PeerLedger, timed } from '../light/peers.ts'
+import { RootsyncError } from '../errors.ts'
+import { isProvablyBad, type LightPeer, type PeerLedger, timed } from '../light/peers.ts'
 import { isUnavailable } from '../protocol/range.ts'
 import { childRefs, decodeNode, type TrieKind } from '../trie/node.ts'
 import { proofMap, verifyProof } from '../trie/proof.ts'
@@ -133,7 +133,7 @@ export async function provePaths(
 /** A reply that proves the peer wrong (charged) vs. one that merely did not come (not charged). */
 function classify(e: unknown): AnswerOutcome {
   if (isUnavailable(e)) return 'unavailable'
-  if (e instanceof ProofError || e instanceof RlpError) return 'invalid'
+  if (isProvablyBad(e)) return 'invalid'
   return 'failed'
 }
 

@@ -13,7 +13,7 @@ import type { Block } from '../chain/block.ts'
 import { ChainError } from '../chain/errors.ts'
 import type { SignedHeader } from '../chain/header.ts'
 import { type Clock, timeoutSignal } from '../clock.ts'
-import { RlpError } from '../errors.ts'
+import { ProofError, RlpError } from '../errors.ts'
 import { failureKind, PeerFailure } from '../peers/failure.ts'
 import type { PeerSummary, RefusalKind } from '../peers/scheduler.ts'
 import type { ProofRequest, StatusResponse } from '../protocol/messages.ts'
@@ -48,8 +48,12 @@ export interface LightPeer {
   readonly wire: PeerWire
 }
 
-/** Replies that prove the peer wrong (headers that do not verify, bytes that do not decode). */
-export const isProvablyBad = (e: unknown): boolean => e instanceof ChainError || e instanceof RlpError
+/**
+ * Replies that prove the peer wrong: headers that do not verify, proofs that do not verify against
+ * the root they were asked for, bytes that do not decode.
+ */
+export const isProvablyBad = (e: unknown): boolean =>
+  e instanceof ChainError || e instanceof ProofError || e instanceof RlpError
 
 /**
  * Runs `work` with a deadline from the clock; rejects with a `PeerFailure` of kind 'timeout' at the

@@ -148,7 +148,7 @@ export function createSnapshotSource(cfg: SnapshotSourceConfig): SnapshotSource 
   /** Records what a failed request says about the peer. */
   const failed = (s: Slot, e: unknown, what: string): void => {
     const reason = `${what}: ${(e as Error)?.message ?? String(e)}`
-    if (e instanceof ProofError || isProvablyBad(e)) {
+    if (isProvablyBad(e)) {
       if (s.verdict === 'bad') return
       s.verdict = 'bad'
       s.reason = reason
