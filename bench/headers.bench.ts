@@ -9,8 +9,9 @@
 
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
-import { headerHash, headerSigningHash, verifyHeaderChain } from '../src/core/chain/header.ts'
+import { headerHash, headerSigningHash } from '../src/core/chain/header.ts'
 import { recoverAddress } from '../src/core/chain/keys.ts'
+import { verifyHeaderChain } from '../src/core/chain/light.ts'
 import { useWasmKeccak } from '../src/core/hash.ts'
 import { makeDevnetChain } from '../test/helpers/devnet-chain.ts'
 import { fmtMs, note, printTable } from './lib.ts'
