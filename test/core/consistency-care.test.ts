@@ -316,7 +316,8 @@ describe('consistency care: equivocation halts reads', () => {
     await a.client.task.done.catch(() => {})
   })
 
-  it('stored evidence that no longer verifies (tampered) halts nothing and is reported', async () => {
+  /** Evidence found in one run, altered on disk by `alter`, then a restart: what the new run says. */
+  async function restartWithStored(alter: (stored: EquivocationEvidence) => void) {
     const chain = await makeChain()
     const store = memoryStateStore()
     const a = follow(chain, store, [peer('honest', chain), peer('equivocator', chain, true)])
@@ -325,21 +326,40 @@ describe('consistency care: equivocation halts reads', () => {
     a.client.task.stop()
     await a.client.task.done.catch(() => {})
 
-    // The conflicting header's bytes altered on disk: its signatures no longer cover it.
     const stored = JSON.parse(
       new TextDecoder().decode(store.meta.get(META.evidence)!),
     ) as EquivocationEvidence[]
     expect(stored.length).toBe(1)
-    const signed = stored[0]!.conflicting.signed
-    const at = signed.length - 70
-    stored[0]!.conflicting.signed = `${signed.slice(0, at)}${signed[at] === '0' ? '1' : '0'}${signed.slice(at + 1)}`
+    alter(stored[0]!)
     await store.write({ meta: [[META.evidence, new TextEncoder().encode(JSON.stringify(stored))]] })
 
     const b = follow(chain, store, [peer('honest', chain)])
-    expect(await drive(b.clock, halted(b.client))).toBeNull()
-    expect(b.events).toContainEqual(expect.objectContaining({ type: 'evidence-ignored', id: stored[0]!.id }))
-    expect(await b.client.evidence()).toEqual([])
+    const halt = await drive(b.clock, halted(b.client))
+    const ignored = b.events.filter((e) => e.type === 'evidence-ignored')
+    const evidence = await b.client.evidence()
     b.client.task.stop()
     await b.client.task.done.catch(() => {})
+    return { id: stored[0]!.id, halt, ignored, evidence }
+  }
+
+  it('stored evidence that no longer verifies (tampered) halts nothing and is reported', async () => {
+    // The conflicting header's bytes altered on disk: its signatures no longer cover it.
+    const r = await restartWithStored((e) => {
+      const signed = e.conflicting.signed
+      const at = signed.length - 70
+      e.conflicting.signed = `${signed.slice(0, at)}${signed[at] === '0' ? '1' : '0'}${signed.slice(at + 1)}`
+    })
+    expect(r.halt).toBeNull()
+    expect(r.ignored).toContainEqual(expect.objectContaining({ type: 'evidence-ignored', id: r.id }))
+    expect(r.evidence).toEqual([])
+  })
+
+  it('stored evidence kept without its validator set (the format before rotation) halts nothing: evidence-ignored, STORE_FORMAT', async () => {
+    const r = await restartWithStored((e) => {
+      delete e.validators
+    })
+    expect(r.halt).toBeNull()
+    expect(r.ignored).toEqual([expect.objectContaining({ id: r.id, code: 'STORE_FORMAT' })])
+    expect(r.evidence).toEqual([])
   })
 })

@@ -2,7 +2,7 @@
  * What consistency checks keep in the store (src/core/consistency/records.ts): the newest 20 results
  * survive a reload, newest first; stored JSON that is corrupt or of the wrong shape is dropped
  * without throwing; evidence is kept once per id, acknowledging it lifts the halt, and evidence
- * that was tampered with does not re-verify.
+ * that was tampered with does not re-verify, nor does evidence kept without its validator set.
  */
 import { describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/bytes.ts'
@@ -231,6 +231,7 @@ describe('equivocation evidence in the store', () => {
             { ...e, id: 'x' },
             { ...e, local: null },
             { ...e, doubleSigners: [{ index: -1 }] },
+            { ...e, id: hash(3), validators: ['0x12'] },
           ]),
         ),
         [e],
@@ -239,6 +240,23 @@ describe('equivocation evidence in the store', () => {
       await store.write({ meta: [[META.evidence, stored]] })
       await expect(readEvidence(store)).resolves.toEqual(expected)
     }
+  })
+
+  it('evidence kept without its validator set (the format before rotation) is read back but refused: STORE_FORMAT', async () => {
+    const store = new MemoryNodeStore()
+    const { validators: _, ...old } = evidence(40)
+    await store.write({ meta: [[META.evidence, bytes(JSON.stringify([old]))]] })
+    const [read] = await readEvidence(store)
+    expect(read).toEqual(old)
+    const err = (() => {
+      try {
+        verifyEvidence(checkpoint, read!)
+      } catch (x) {
+        return x
+      }
+    })()
+    expect(err).toBeInstanceOf(ConsistencyError)
+    expect((err as RootsyncError).code).toBe('STORE_FORMAT')
   })
 
   it('re-verifies: genuine evidence passes, tampered evidence is refused with a typed error', () => {
@@ -260,6 +278,8 @@ describe('equivocation evidence in the store', () => {
       [sameAsLocal, 'EVIDENCE_INVALID'],
       [{ ...e, local: { ...e.local, hash: hash(2) } }, 'EVIDENCE_INVALID'],
       [{ ...e, local: { ...e.local, signed: '0xc3c2c1' } }, 'RLP_INVALID'],
+      [{ ...e, validators: [...e.validators!].reverse() }, 'EVIDENCE_INVALID'],
+      [{ ...e, validators: [e.validators![0]!, ...e.validators!] }, 'BAD_VALIDATOR_SET'],
     ]
     for (const [tampered, code] of cases) {
       const err = (() => {

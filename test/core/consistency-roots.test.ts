@@ -3,7 +3,10 @@
  * answer `/rootsync/root/1` through the real reply codec, a manual clock and the session ledger: a
  * lying majority is charged and changes nothing, a second header with a valid quorum is equivocation
  * evidence naming exactly the double signers, peers lacking the height are not charged, a stalled
- * peer is a failure, garbage and a header at another height get the peer banned.
+ * peer is a failure, garbage and a header at another height get the peer banned. Under validator
+ * rotation, peers' headers are verified against the set the local verified header names: a header
+ * naming another set is charged, never evidence, and evidence at a rotated height carries and is
+ * verified against that height's set.
  */
 import { describe, expect, it, vi } from 'vitest'
 import { fromHex, toHex } from '../../src/core/bytes.ts'
@@ -20,7 +23,11 @@ import {
   checkpoint,
   genesis,
   headerAt,
+  lightBlock,
+  rotatedHeaderAt,
+  rotatedValidators,
   signBy,
+  signByRotated,
   trusted,
   validators,
 } from '../helpers/forked-headers.ts'
@@ -42,7 +49,7 @@ function peer(id: string, answer: Uint8Array | ((height: number) => Promise<Sign
 }
 const serving = (id: string, s: SignedHeader) => peer(id, wire.encodeRootResponse(s))
 
-function setup(peers: LightPeer[], header = trusted(local)) {
+function setup(peers: LightPeer[], header: RootCheckDeps['header'] = trusted(local)) {
   const events: LightEvent[] = []
   const ledger = createLedger((e) => events.push(e))
   const clock = manualClock()
@@ -221,5 +228,67 @@ describe('state roots at a height', () => {
     const forged = { ...a, signatures: [...a.signatures, signBy(a.header, [5], true).signatures[0]!] }
     const dup = { ...b, signatures: [...b.signatures, b.signatures[0]!] }
     expect(doubleSigners(CHAIN_ID, validators, forged, dup).map((s) => s.index)).toEqual([2, 3, 4])
+  })
+})
+
+describe('state roots at a height after the validator set rotated', () => {
+  /** The verified block at H names the rotated set (slots 0–3 replaced), signed by a quorum of it. */
+  const rotatedLocal = signByRotated(rotatedHeaderAt(H), QUORUM_A)
+  const rotated = lightBlock(rotatedLocal, rotatedValidators)
+
+  it("a header naming another validator set is the peer's fault (charged, banned), not evidence — even signed by a quorum of the checkpoint's set", async () => {
+    // The checkpoint's (departed) validators sign a conflicting header naming their own set; a
+    // header naming the rotated set but signed by outsiders' keys in its place fails its signatures.
+    const departed = signBy(headerAt(H, 1), QUORUM_A)
+    const notTheirs = signBy(rotatedHeaderAt(H, 2), QUORUM_A, true)
+    const { deps, ledger } = setup(
+      [serving('departed', departed), serving('not-theirs', notTheirs), serving('honest', rotatedLocal)],
+      rotated,
+    )
+    const r = await checkRoots(deps, new AbortController().signal)
+    expect(outcomes(r)).toEqual({ departed: 'invalid', 'not-theirs': 'invalid', honest: 'match' })
+    expect(r.evidence).toEqual([])
+    expect(r.discrepancies.map((d) => d.kind === 'InvalidPeerData' && [d.peer, d.code, d.action])).toEqual([
+      ['departed', 'BAD_VALIDATOR_SET', 'charged'],
+      ['not-theirs', 'BAD_HEADER_SIGNATURE', 'charged'],
+    ])
+    expect(ledger.isBanned('departed')).toBe(true)
+    expect(ledger.isBanned('not-theirs')).toBe(true)
+    expect(ledger.isBanned('honest')).toBe(false)
+
+    // The same departed header against a verified header that still names the checkpoint's set is
+    // an equivocation: what decides is the set the local header names, not the checkpoint.
+    const before = await checkRoots(setup([serving('departed', departed)]).deps, new AbortController().signal)
+    expect(outcomes(before)).toEqual({ departed: 'equivocation' })
+  })
+
+  it("a conflicting header at a rotated height is verified against that height's set: evidence carries the set, names its double signers and re-verifies", async () => {
+    const fork = signByRotated(rotatedHeaderAt(H, 1), [2, 3, 4, 5, 6])
+    const tooFew = signByRotated(rotatedHeaderAt(H, 2), [3, 4, 5, 6])
+    const { deps, ledger } = setup([serving('forked', fork), serving('too-few', tooFew)], rotated)
+    const r = await checkRoots(deps, new AbortController().signal)
+    expect(outcomes(r)).toEqual({ forked: 'equivocation', 'too-few': 'invalid' })
+    expect(ledger.isBanned('forked')).toBe(false)
+    expect(ledger.isBanned('too-few')).toBe(true)
+    const e = r.evidence[0]!
+    expect(e.validators).toEqual(rotatedValidators.map(toHex))
+    // Slots 2 and 3 hold rotated-in validators: the addresses are the rotated set's, not the checkpoint's.
+    expect(e.doubleSigners).toEqual(
+      [2, 3, 4].map((index) => ({ index, address: toHex(rotatedValidators[index]!) })),
+    )
+    expect(e.doubleSigners[0]!.address).not.toBe(toHex(validators[2]!))
+    expect(() => verifyEvidence(checkpoint, e)).not.toThrow()
+    // Evidence claiming the checkpoint's set for these headers does not verify.
+    expect(() => verifyEvidence(checkpoint, { ...e, validators: validators.map(toHex) })).toThrow(
+      expect.objectContaining({ code: 'EVIDENCE_INVALID' }),
+    )
+  })
+
+  it('a verified header at a rotated height without its validator set cannot be checked (typed error, nobody charged)', async () => {
+    const { deps, events } = setup([serving('honest', rotatedLocal)], trusted(rotatedLocal))
+    await expect(checkRoots(deps, new AbortController().signal)).rejects.toMatchObject({
+      code: 'NO_VALIDATOR_SET',
+    })
+    expect(events).toEqual([])
   })
 })

@@ -1,13 +1,16 @@
 /**
  * Headers at one height signed by chosen validators (or by keys that are not validators), for the
  * consistency tests: the test holds the validator keys, so it can sign a second header at the same
- * height with a quorum (an equivocation), or with too few signatures, or with outsiders' keys.
+ * height with a quorum (an equivocation), or with too few signatures, or with outsiders' keys. A
+ * second, rotated set (slots 0–3 replaced) stands for the validators at a height after the chain
+ * changed its set: headers there name it and are signed by its keys.
  */
 
 import { devnetKeys } from '../../src/core/chain/devnet.ts'
 import {
   type Header,
   headerHash,
+  type LightBlock,
   type SignedHeader,
   signHeader,
   type TrustedHeader,
@@ -21,6 +24,10 @@ export const CHAIN_ID = 77
 const keys = devnetKeys('consistency', 7, 0).validators
 const outsiderKeys = devnetKeys('not-validators', 7, 0).validators
 export const validators = keys.map(addressOf)
+/** The set after a rotation: slots 0–3 replaced (3 of 7 left: less than a quorum of either set). */
+const rotatedKeys = [...devnetKeys('rotated-in', 4, 0).validators, ...keys.slice(4)]
+export const rotatedValidators = rotatedKeys.map(addressOf)
+export const rotatedSetHash = validatorSetHash(CHAIN_ID, rotatedValidators)
 
 const fill = (b: number) => new Uint8Array(32).fill(b)
 const setHash = validatorSetHash(CHAIN_ID, validators)
@@ -56,6 +63,30 @@ export const signBy = (h: Header, indexes: number[], outsiders = false): SignedH
     h,
     indexes.map((index) => ({ index, key: (outsiders ? outsiderKeys : keys)[index]! })),
   )
+
+/** A header at `number` after the rotation: it names the rotated set (as its next set too). */
+export const rotatedHeaderAt = (number: number, variant = 0): Header => ({
+  ...headerAt(number, variant),
+  validatorsHash: rotatedSetHash,
+  nextValidatorsHash: rotatedSetHash,
+})
+
+/** `h` signed by the rotated set's validators at `indexes`. */
+export const signByRotated = (h: Header, indexes: number[]): SignedHeader =>
+  signHeader(
+    CHAIN_ID,
+    h,
+    indexes.map((index) => ({ index, key: rotatedKeys[index]! })),
+  )
+
+/** A verified light block: `s` with the set it names (what the light-client driver hands over). */
+export const lightBlock = (s: SignedHeader, set: Uint8Array[]): LightBlock => ({
+  header: s.header,
+  hash: headerHash(s.header),
+  signed: s,
+  validators: set,
+  nextValidators: set,
+})
 
 export const trusted = (s: SignedHeader): TrustedHeader => ({
   header: s.header,

@@ -6,12 +6,17 @@
  * Security considerations: local data is untrusted (disks rot, pages get tampered with). Stored JSON
  * is parsed without throwing and every entry's shape is checked field by field; an entry that does
  * not match is dropped, never shown half-read. Evidence shape is not proof: before stored evidence
- * halts anything, `verifyEvidence` re-checks both headers' quorum signatures against the checkpoint.
+ * halts anything, `verifyEvidence` re-checks that both headers name the validator set recorded with
+ * them and carry a quorum of its signatures. Evidence kept before sets were recorded (validators
+ * rotate, so the checkpoint's set no longer says who signs a height) cannot be checked: it is
+ * refused (STORE_FORMAT) rather than trusted. The recorded set is tied to the chain only through
+ * the headers that name it (the local one was verified when the evidence was found); a forger with
+ * write access to the store could record a made-up set, exactly as it could delete the state.
  */
 import { equals, fromHex, toHex } from '../bytes.ts'
 import { decodeSignedHeader, headerHash, type SignedHeader } from '../chain/header.ts'
 import type { Checkpoint } from '../chain/light.ts'
-import { verifyHeaderSignatures } from '../chain/validators.ts'
+import { checkValidatorSet, validatorSetHash, verifyHeaderSignatures } from '../chain/validators.ts'
 import { META } from '../meta-keys.ts'
 import { STRATEGY_NAMES } from '../recovery/types.ts'
 import type { NodeStore } from '../store.ts'
@@ -124,6 +129,7 @@ const evidenceShape = shape({
   chainId: count,
   local: shape({ hash, signed: hex }),
   conflicting: shape({ hash, signed: hex }),
+  validators: optional(list(hexOf(20))),
   doubleSigners: list(shape({ index: count, address: hexOf(20) })),
   peer: str,
   foundAt: num,
@@ -220,16 +226,27 @@ export function haltedFrom(evidence: EquivocationEvidence[]): number | null {
 }
 
 /**
- * Re-verifies evidence (stored evidence is untrusted): both headers decode, are at `height`, hash to
- * the recorded hashes, differ, and each carries a valid quorum for `cp` (the local one may instead be
- * the checkpoint header itself, trusted by configuration); the id and the double signers are the ones
- * the headers give. Throws a typed error (ConsistencyError EVIDENCE_INVALID, ChainError from the
- * signature check, RlpError/InputError for bytes that do not decode).
+ * Re-verifies evidence (stored evidence is untrusted): it records a validator set (else
+ * ConsistencyError STORE_FORMAT: kept by an older version), both headers decode, are at `height`,
+ * hash to the recorded hashes, differ, name that set, and each carries a valid quorum of it (the
+ * local one may instead be the checkpoint header itself, trusted by configuration); the id and the
+ * double signers are the ones the headers give. Throws a typed error (ConsistencyError
+ * EVIDENCE_INVALID, ChainError from the set or signature checks, RlpError/InputError for bytes that
+ * do not decode).
  */
 export function verifyEvidence(cp: Checkpoint, e: EquivocationEvidence): void {
   const bad = (why: string) =>
     new ConsistencyError('EVIDENCE_INVALID', `evidence ${e.id}: ${why}`, { id: e.id, height: e.height })
+  if (!e.validators)
+    throw new ConsistencyError(
+      'STORE_FORMAT',
+      `evidence ${e.id} was kept without its validator set (an older format) and cannot be verified`,
+      { id: e.id, height: e.height },
+    )
   if (e.chainId !== cp.chainId) throw bad(`for chain ${e.chainId}, not ${cp.chainId}`)
+  const set = e.validators.map((a) => fromHex(a, 'validator address'))
+  checkValidatorSet(set, `the validator set of evidence ${e.id}`)
+  const setHash = validatorSetHash(cp.chainId, set)
   const side = (
     s: { hash: string; signed: string },
     what: string,
@@ -238,6 +255,8 @@ export function verifyEvidence(cp: Checkpoint, e: EquivocationEvidence): void {
     const hash = headerHash(signed.header)
     if (signed.header.number !== e.height) throw bad(`the ${what} header is at ${signed.header.number}`)
     if (toHex(hash) !== s.hash) throw bad(`the ${what} header does not hash to ${s.hash}`)
+    if (!equals(signed.header.validatorsHash, setHash))
+      throw bad(`the ${what} header names another validator set than the one recorded`)
     return { signed, hash }
   }
   const local = side(e.local, 'local')
@@ -245,9 +264,9 @@ export function verifyEvidence(cp: Checkpoint, e: EquivocationEvidence): void {
   if (equals(local.hash, conflicting.hash)) throw bad('both headers are the same')
   if (evidenceId(local.hash, conflicting.hash) !== e.id) throw bad('the id is not the one its headers give')
   const isCheckpoint = local.signed.header.number === cp.number && equals(local.hash, cp.hash)
-  if (!isCheckpoint) verifyHeaderSignatures(cp.chainId, local.signed, cp.validators)
-  verifyHeaderSignatures(cp.chainId, conflicting.signed, cp.validators)
-  const signers = doubleSigners(cp.chainId, cp.validators, local.signed, conflicting.signed)
+  if (!isCheckpoint) verifyHeaderSignatures(cp.chainId, local.signed, set)
+  verifyHeaderSignatures(cp.chainId, conflicting.signed, set)
+  const signers = doubleSigners(cp.chainId, set, local.signed, conflicting.signed)
   if (
     JSON.stringify(signers) !==
     JSON.stringify(e.doubleSigners.map(({ index, address }) => ({ index, address })))

@@ -5,33 +5,33 @@
  * that does verify (equivocation), or no answer (failed).
  *
  * Security considerations (the CometBFT light client's detector):
- * - A peer's header is worth exactly its quorum signatures against the checkpoint's validators. Peers
- *   whose header does not verify are charged as provably bad, however many they are: a majority of
- *   invalid answers changes nothing about the verified header.
- * - A different header at h WITH a valid quorum proves that validators signed two headers at one
- *   height. The peer that showed it told the truth and is not charged; both signed headers become
- *   evidence naming the validators whose valid signatures are on both, and reads halt from h.
+ * - A peer's header is worth exactly its quorum signatures against the validator set that signs
+ *   height h on the verified chain: the set the LOCAL verified header at h commits to (a
+ *   `LightBlock` carries it; validators rotate, so the checkpoint's set is only right where the
+ *   chain has not changed it). Peers whose header does not verify are charged as provably bad,
+ *   however many they are: a majority of invalid answers changes nothing about the verified header.
+ * - A header at h naming another validator set (`validatorsHash`) than the verified one is not a
+ *   header of this chain's validators at h: anyone can make up a set and sign with it. It is the
+ *   peer's fault (charged, BAD_VALIDATOR_SET), never evidence, so an outsider cannot halt reads.
+ * - A different header at h naming the same set WITH a valid quorum of it proves that validators
+ *   signed two headers at one height. The peer that showed it told the truth and is not charged;
+ *   both signed headers become evidence (with the set, so it can be re-verified later without the
+ *   chain) naming the validators whose valid signatures are on both, and reads halt from h.
  * - Peers that lack the height are not charged; a timeout or a transport error is a failure, not a
  *   proof of lying.
  */
 import { compare, concat, equals, toHex } from '../bytes.ts'
 import { ChainError } from '../chain/errors.ts'
-import {
-  encodeSignedHeader,
-  headerHash,
-  headerSigningHash,
-  type SignedHeader,
-  type TrustedHeader,
-} from '../chain/header.ts'
+import { encodeSignedHeader, headerHash, headerSigningHash, type SignedHeader } from '../chain/header.ts'
 import { recoverAddress } from '../chain/keys.ts'
 import type { Checkpoint } from '../chain/light.ts'
-import { verifyHeaderSignatures } from '../chain/validators.ts'
+import { type ValidatorSet, validatorSetHash, verifyHeaderSignatures } from '../chain/validators.ts'
 import type { Clock } from '../clock.ts'
 import { RootsyncError } from '../errors.ts'
 import { keccak256 } from '../hash.ts'
 import { isProvablyBad, type LightPeer, type PeerLedger, timed } from '../light/peers.ts'
 import { isUnavailable } from '../protocol/range.ts'
-import type { Discrepancy, EquivocationEvidence, RootOutcome } from './types.ts'
+import type { CheckedHeader, Discrepancy, EquivocationEvidence, RootOutcome } from './types.ts'
 
 /** Typed failures of the consistency check's own decisions (not a peer's reply decoding). */
 export type ConsistencyErrorCode =
@@ -41,6 +41,10 @@ export type ConsistencyErrorCode =
   | 'EVIDENCE_NOT_FOUND'
   /** Stored or presented evidence does not prove an equivocation. */
   | 'EVIDENCE_INVALID'
+  /** Stored evidence from an older format (no validator set): it cannot be verified any more. */
+  | 'STORE_FORMAT'
+  /** The verified header came without the validator set that signs it (and it is not the checkpoint's). */
+  | 'NO_VALIDATOR_SET'
 
 export class ConsistencyError extends RootsyncError {
   constructor(code: ConsistencyErrorCode, message: string, details: Record<string, unknown> = {}) {
@@ -49,11 +53,26 @@ export class ConsistencyError extends RootsyncError {
   }
 }
 
+/**
+ * The validator set that signs `h`: its own (a LightBlock's), or the checkpoint's when `h` commits
+ * to that one. Either is used only if it hashes to `h.validatorsHash`; otherwise ConsistencyError
+ * NO_VALIDATOR_SET (the caller's mistake, not a peer's).
+ */
+export function signingSet(cp: Pick<Checkpoint, 'chainId' | 'validators'>, h: CheckedHeader): ValidatorSet {
+  const set = 'validators' in h ? h.validators : cp.validators
+  if (equals(validatorSetHash(cp.chainId, set), h.header.validatorsHash)) return set
+  throw new ConsistencyError(
+    'NO_VALIDATOR_SET',
+    `the validator set that signs the verified header ${h.header.number} is not known here`,
+    { number: h.header.number },
+  )
+}
+
 export interface RootCheckDeps {
-  /** Chain id and validators: what peers' headers are verified against. */
+  /** Chain id (and the checkpoint's validators, for a header that does not carry its own set). */
   checkpoint: Checkpoint
   /** The verified header at height h (`signed` present when it came from a peer). */
-  header: TrustedHeader
+  header: CheckedHeader
   /** The peers to ask (already sampled by the caller). */
   peers: LightPeer[]
   ledger: Pick<PeerLedger, 'charge' | 'isBanned' | 'ban'>
@@ -86,7 +105,8 @@ type PeerAnswer = {
  */
 export async function checkRoots(d: RootCheckDeps, signal: AbortSignal): Promise<RootCheck> {
   if (signal.aborted) throw signal.reason
-  const answers = await Promise.all(d.peers.map((p) => askPeer(d, p, signal)))
+  const set = signingSet(d.checkpoint, d.header)
+  const answers = await Promise.all(d.peers.map((p) => askPeer(d, set, p, signal)))
   const evidence = new Map<string, EquivocationEvidence>()
   for (const a of answers)
     if (a.evidence && !evidence.has(a.evidence.id)) evidence.set(a.evidence.id, a.evidence)
@@ -97,7 +117,12 @@ export async function checkRoots(d: RootCheckDeps, signal: AbortSignal): Promise
   }
 }
 
-async function askPeer(d: RootCheckDeps, p: LightPeer, signal: AbortSignal): Promise<PeerAnswer> {
+async function askPeer(
+  d: RootCheckDeps,
+  set: ValidatorSet,
+  p: LightPeer,
+  signal: AbortSignal,
+): Promise<PeerAnswer> {
   const h = d.header.header.number
   const root = p.wire.root?.bind(p.wire)
   if (!root) return { peer: p.id, root: 'unavailable', charged: null }
@@ -122,13 +147,19 @@ async function askPeer(d: RootCheckDeps, p: LightPeer, signal: AbortSignal): Pro
   const hash = headerHash(got.header)
   if (equals(hash, d.header.hash)) return { peer: p.id, root: 'match', charged: null }
   try {
-    verifyHeaderSignatures(d.checkpoint.chainId, got, d.checkpoint.validators)
+    if (!equals(got.header.validatorsHash, d.header.header.validatorsHash))
+      throw new ChainError(
+        'BAD_VALIDATOR_SET',
+        `header ${h} names the validator set ${toHex(got.header.validatorsHash)}; the verified chain's set at ${h} is ${toHex(d.header.header.validatorsHash)}`,
+        { number: h },
+      )
+    verifyHeaderSignatures(d.checkpoint.chainId, got, set)
   } catch (e) {
     if (!(e instanceof ChainError)) throw e
     d.ledger.charge(p.id, e, 'root')
     return invalid(p.id, e.code, `root: ${e.message}`)
   }
-  const evidence = evidenceOf(d.checkpoint, d.header, got, p.id, d.now())
+  const evidence = evidenceOf(d.checkpoint, d.header, got, p.id, d.now(), set)
   const signers = evidence.doubleSigners.map((s) => `#${s.index} ${s.address}`).join(', ')
   return {
     peer: p.id,
@@ -193,15 +224,16 @@ export function evidenceId(a: Uint8Array, b: Uint8Array): string {
 
 /**
  * The evidence of an equivocation: the locally verified header (with its signatures; none for the
- * checkpoint itself, which is trusted by configuration) and the conflicting one, whose quorum the
- * caller has verified.
+ * checkpoint itself, which is trusted by configuration), the conflicting one, whose quorum the
+ * caller has verified, and the validator set that signs both (`signingSet(cp, local)` unless given).
  */
 export function evidenceOf(
   cp: Checkpoint,
-  local: TrustedHeader,
+  local: CheckedHeader,
   conflicting: SignedHeader,
   peer: string,
   foundAt: number,
+  set: ValidatorSet = signingSet(cp, local),
 ): EquivocationEvidence {
   const localSigned = local.signed ?? { header: local.header, signatures: [] }
   const conflictingHash = headerHash(conflicting.header)
@@ -211,7 +243,8 @@ export function evidenceOf(
     chainId: cp.chainId,
     local: { hash: toHex(local.hash), signed: toHex(encodeSignedHeader(localSigned)) },
     conflicting: { hash: toHex(conflictingHash), signed: toHex(encodeSignedHeader(conflicting)) },
-    doubleSigners: doubleSigners(cp.chainId, cp.validators, localSigned, conflicting),
+    validators: set.map(toHex),
+    doubleSigners: doubleSigners(cp.chainId, set, localSigned, conflicting),
     peer,
     foundAt,
     acknowledgedAt: null,

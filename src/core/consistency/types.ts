@@ -8,8 +8,8 @@
  * records.ts; the periodic task is task.ts.
  *
  * Security considerations (the CometBFT light client's detector, not the seed's majority vote):
- * - A peer's answer is worth exactly what it proves. A header counts only if its quorum signatures
- *   verify against the configured validators; an account only through a proof valid against the
+ * - A peer's answer is worth exactly what it proves. A header counts only if it names the validator
+ *   set the verified header at its height names and a quorum of that set signed it; an account only through a proof valid against the
  *   root a verified header commits to. A majority of peers never overrides a verified header: peers
  *   whose header does not verify are charged (provably bad) and dropped, whatever their number.
  * - A different header at the same height that DOES carry a valid quorum is equivocation: it is never
@@ -21,7 +21,7 @@
  * - Peers that lack the state (pruned, behind) answer UNAVAILABLE and are not charged; a timeout
  *   is a failure, not a proof of lying.
  */
-import type { TrustedHeader } from '../chain/header.ts'
+import type { LightBlock, TrustedHeader } from '../chain/header.ts'
 import type { Checkpoint } from '../chain/light.ts'
 import type { Clock } from '../clock.ts'
 import type { LightPeer, PeerLedger } from '../light/peers.ts'
@@ -192,6 +192,11 @@ export interface EquivocationEvidence {
   local: { hash: string; signed: string }
   /** The conflicting header with its valid quorum (0x RLP of the signed header, hash). */
   conflicting: { hash: string; signed: string }
+  /**
+   * The validator set (0x addresses, in order) that both headers name and were verified against.
+   * Absent in records kept before validator sets rotated: those cannot be verified and are ignored.
+   */
+  validators?: string[]
   /** Validator indexes and addresses whose valid signatures are on both headers. */
   doubleSigners: { index: number; address: string }[]
   /** The peer that served the conflicting header. */
@@ -210,18 +215,26 @@ export type ConsistencyEvent =
   | { type: 'equivocation'; evidence: EquivocationEvidence }
 
 /**
+ * The verified header a check compares against: a `LightBlock` (the driver's verified header, with
+ * the set that signs it), or a bare `TrustedHeader` that commits to the checkpoint's own set (the
+ * checkpoint header, or a chain that has not rotated since it). See roots.ts `signingSet`.
+ */
+export type CheckedHeader = TrustedHeader | LightBlock
+
+/**
  * What a check needs (check.ts `checkConsistency(deps, options, signal)`): ports only, so the same
  * check runs in the worker's driver, the CLI, and unit tests with fake peers and a manual clock.
  */
 export interface ConsistencyDeps {
   store: StateStore
-  /** Chain id and validator set: what peers' headers are verified against. */
+  /** Chain id (and the checkpoint's validators, for a header that does not carry its own set). */
   checkpoint: Checkpoint
   /**
-   * The verified header at the local state's height h (with its quorum signatures when it came from
-   * a peer: they become evidence if another header at h verifies too).
+   * The verified header at the local state's height h, with the validator set that signs it (peers'
+   * headers at h are verified against that set) and its quorum signatures when it came from a peer
+   * (they become evidence if another header at h verifies too).
    */
-  header: TrustedHeader
+  header: CheckedHeader
   /** Candidate peers; a check samples `options.peers` of those not banned. */
   peers: LightPeer[]
   /** Charges peers (provably bad replies ban them) — the driver's session ledger. */

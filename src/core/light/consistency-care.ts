@@ -11,9 +11,10 @@
  *
  * Security considerations: equivocation evidence halts reads at its height and above until the
  * user acknowledges it; it is never cleared by anything a peer does. Evidence read back from the
- * store is verified again first (both headers' quorum signatures against the configured
- * validators): a page or disk that planted or altered it cannot halt the client — such evidence is
- * ignored, and said so (`evidence-ignored`). Time comes from the clock port only.
+ * store is verified again first (both headers name the validator set recorded with them and carry
+ * its quorum signatures, records/verifyEvidence): evidence altered on disk, or kept by an older
+ * version without its set, halts nothing — it is ignored, and said so (`evidence-ignored` with the
+ * error's code). Time comes from the clock port only.
  */
 import type { Checkpoint } from '../chain/light.ts'
 import { type Clock, sleep } from '../clock.ts'
