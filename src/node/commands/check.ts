@@ -29,11 +29,12 @@ import { strategiesNamed } from '../../core/recovery/strategies.ts'
 import { DEFAULT_STRATEGIES } from '../../core/recovery/types.ts'
 import { realClock } from '../../platform/clock.ts'
 import { LevelNodeStore } from '../../store/level-store.ts'
-import { openLightRun } from './light-run.ts'
+import { openLightRun, TRUST_OPTIONS, TRUST_USAGE } from './light-run.ts'
 import { intOption, readJson, UsageError } from './usage.ts'
 
 export const CHECK_USAGE = `rootsync check --data DIR [--bootstrap FILE] [--peer MULTIADDR...] [--accounts N] [--peers N]
       [--seed S] [--watch ADDRESS...] [--no-repair] [--evidence FILE] [--json]
+      ${TRUST_USAGE}
       (exit 0 consistent or repaired; 3 discrepancies remain; 4 equivocation, evidence written to
        --evidence FILE, default DIR/evidence-<height>.json)
   rootsync check --data DIR --acknowledge EVIDENCE_ID
@@ -67,6 +68,7 @@ export async function check(args: string[]): Promise<void> {
       evidence: { type: 'string' },
       json: { type: 'boolean' },
       acknowledge: { type: 'string' },
+      ...TRUST_OPTIONS,
     },
   })
   if (values.acknowledge !== undefined) return acknowledge(values.data, values.acknowledge)

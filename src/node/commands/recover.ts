@@ -17,11 +17,12 @@ import {
   StateRecoveryFailed,
 } from '../../core/recovery/types.ts'
 import { realClock } from '../../platform/clock.ts'
-import { openLightRun } from './light-run.ts'
+import { openLightRun, TRUST_OPTIONS, TRUST_USAGE } from './light-run.ts'
 import { intOption, readJson, UsageError } from './usage.ts'
 
 export const RECOVER_USAGE = `rootsync recover --data DIR [--bootstrap FILE] [--peer MULTIADDR...] (--latest | --height N)
-      [--strategies local,peer,replay,snapshot] [--full-check] [--json]`
+      [--strategies local,peer,replay,snapshot] [--full-check] [--json]
+      ${TRUST_USAGE}`
 
 export async function recover(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -35,6 +36,7 @@ export async function recover(args: string[]): Promise<void> {
       strategies: { type: 'string' },
       'full-check': { type: 'boolean' },
       json: { type: 'boolean' },
+      ...TRUST_OPTIONS,
     },
   })
   if (!values.latest === (values.height === undefined))

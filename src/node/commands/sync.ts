@@ -5,10 +5,19 @@ import type { LightEvent } from '../../core/light/events.ts'
 import { peerRows } from '../../core/light/summary.ts'
 import { type SyncSummary, syncOnce } from '../../core/light/sync-once.ts'
 import { realClock } from '../../platform/clock.ts'
-import { openLightRun } from './light-run.ts'
+import { openLightRun, TRUST_OPTIONS, TRUST_USAGE } from './light-run.ts'
 import { UsageError } from './usage.ts'
 
-export const SYNC_USAGE = `rootsync sync --data DIR [--peer MULTIADDR...] [--bootstrap FILE] [--root HEX --height N | --latest] [--json]`
+export const SYNC_USAGE = `rootsync sync --data DIR [--peer MULTIADDR...] [--bootstrap FILE] [--root HEX --height N | --latest] [--json]
+      ${TRUST_USAGE}`
+
+/** What skipping verification cost the run (SyncSummary.trust once the driver reports it). */
+interface TrustFigures {
+  fetched: number
+  signatures: number
+  bisections: number
+  ms: number
+}
 
 const _shortId = (addr: string) => addr.split('/p2p/').pop() ?? addr
 
@@ -25,6 +34,7 @@ export async function sync(args: string[]): Promise<void> {
       json: { type: 'boolean' },
       'max-batch': { type: 'string' },
       'in-flight': { type: 'string' },
+      ...TRUST_OPTIONS,
     },
   })
   if (!values.latest && values.height === undefined)
@@ -117,8 +127,9 @@ function progressBar() {
   }
 }
 
-/** The `--json` line: the run's totals, and every peer it saw with its outcome and why. */
+/** The `--json` line: the run's totals, what verifying the header cost, and every peer it saw. */
 function jsonSummary(s: SyncSummary) {
+  const trust = (s as SyncSummary & { trust?: TrustFigures }).trust
   return {
     root: s.root,
     height: s.height,
@@ -128,6 +139,16 @@ function jsonSummary(s: SyncSummary) {
     bytes: s.bytes,
     seconds: Number((s.ms / 1000).toFixed(3)),
     nodesPerSecond: Math.round(s.nodes / Math.max(s.syncMs / 1000, 0.001)),
+    ...(trust
+      ? {
+          trust: {
+            fetched: trust.fetched,
+            signatures: trust.signatures,
+            bisections: trust.bisections,
+            ms: Math.round(trust.ms),
+          },
+        }
+      : {}),
     peers: peerRows(s.peers),
   }
 }
@@ -139,6 +160,10 @@ function printSummary(summary: SyncSummary): void {
   out.write(
     `  ${s.nodes} nodes downloaded and verified, ${s.skipped} subtrees already stored, ${(s.bytes / 1e6).toFixed(1)} MB in ${s.seconds.toFixed(1)} s (${s.nodesPerSecond} nodes/s)\n`,
   )
+  if (s.trust)
+    out.write(
+      `  header verified by skipping: ${s.trust.fetched} light blocks fetched, ${s.trust.signatures} signatures checked, ${s.trust.bisections} bisections, ${s.trust.ms} ms\n`,
+    )
   for (const p of s.peers) {
     const issues = [
       p.bad && `${p.bad} bad`,
