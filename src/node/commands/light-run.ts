@@ -66,13 +66,8 @@ export function withTrustOverrides(config: BootstrapConfig, v: TrustFlags): RunC
     const checkpoint = { number: Number(m[1]), hash: m[2]! }
     const validators = v.validators.split(',').map((a) => a.trim())
     try {
-      // At block 0 the checkpoint is the genesis: its hash is the chain's genesis hash.
-      out = parseBootstrap({
-        ...config,
-        genesisHash: checkpoint.number === 0 ? checkpoint.hash : config.genesisHash,
-        checkpoint,
-        validators,
-      })
+      // The bootstrap's genesis hash stays: a block-0 checkpoint of another chain is refused.
+      out = parseBootstrap({ ...config, checkpoint, validators })
     } catch (e) {
       throw new UsageError(`--checkpoint/--validators: ${(e as Error).message}`)
     }
