@@ -274,6 +274,8 @@ describe('rootsync check', () => {
     expect(evidence[0]!.doubleSigners.map((s) => s.index)).toEqual(files.genesis.validators.map((_, i) => i))
     expect(evidence[0]!.doubleSigners.map((s) => s.address)).toEqual(files.genesis.validators.map(toHex))
     expect(evidence[0]!.local.hash).not.toBe(evidence[0]!.conflicting.hash)
+    // It carries the set both headers name, so it is verified again without the chain.
+    expect(evidence[0]!.validators).toEqual(files.genesis.validators.map(toHex))
 
     // Asked of the honest peer alone, the next check still reports it: the evidence is in the store.
     const again = join(dir, 'again.json')
