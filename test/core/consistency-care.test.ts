@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest'
 import { fromHex } from '../../src/core/bytes.ts'
 import { headerHash, type SignedHeader, signHeader } from '../../src/core/chain/header.ts'
 import { accountProof } from '../../src/core/chain/state-proof.ts'
+import { lightBlockReply } from '../../src/core/chain/validators.ts'
 import { type ManualClock, manualClock } from '../../src/core/clock.ts'
 import type { ConsistencyResult, EquivocationEvidence } from '../../src/core/consistency/types.ts'
 import { checkpointOf } from '../../src/core/light/config.ts'
@@ -195,6 +196,13 @@ function peer(id: string, chain: Chain, equivocate: boolean | 'unsigned' = false
         }
       },
       headers: async (start, count) => chain.headers.slice(start, start + count),
+      // The light block at a height (this chain's set never changes).
+      async validators(height) {
+        const signed = chain.headers[height]
+        if (!signed) throw new ProtocolError(Status.UNAVAILABLE, `no header ${height}`)
+        const set = chain.genesis.validators
+        return lightBlockReply({ signed, validators: set, nextValidators: set })
+      },
       nodes: (hashes) =>
         Promise.all(hashes.map(async (h) => (await chain.store.getNode(h)) ?? new Uint8Array(0))),
       proof: (req) => accountProof(chain.store, req.stateRoot, req.address, req.slots),
