@@ -44,4 +44,6 @@ export const META = {
   chainHead: 'head',
   header: (n: number) => `header/${n}`,
   block: (n: number) => `block/${n}`,
+  /** RLP [address…]: a validator set a stored header names, by its hash (0x hex); chain-db.ts. */
+  validatorSet: (hashHex: string) => `chain/vset/${hashHex}`,
 } as const
