@@ -84,6 +84,16 @@ const encodeSet = (set: ValidatorSet): Uint8Array => rlpEncode(set)
 const decodeSet = (bytes: Uint8Array): ValidatorSet =>
   asList(rlpDecode(bytes), 'validator set').map((a) => asBytes(a, 'validator', 20))
 
+/** `child` must be signed by the set `parent` named as next (else BAD_VALIDATOR_SET). */
+function checkSigningSet(parent: Header, child: Header): void {
+  if (!equals(child.validatorsHash, parent.nextValidatorsHash))
+    throw new ChainError(
+      'BAD_VALIDATOR_SET',
+      `block ${child.number} names another validator set than its parent named as next`,
+      { number: child.number },
+    )
+}
+
 export class ChainDB {
   private headCache: SignedHeader | null = null
   private readonly sets = new Map<string, ValidatorSet>()
@@ -214,7 +224,8 @@ export class ChainDB {
   async importBlock(block: Block): Promise<Header> {
     const head = await this.head()
     verifyLink(head.header, block.header)
-    const current = await this.signingSet(head.header, block.header)
+    checkSigningSet(head.header, block.header)
+    const current = await this.validatorSet(head.header.nextValidatorsHash)
     // Full nodes check every signature up to the quorum, against the set the chain says signs.
     verifyHeaderSignatures(this.info.chainId, block, current)
     const next = this.nextSet(current, block)
@@ -238,26 +249,18 @@ export class ChainDB {
   async appendBlocks(blocks: ComputedBlock[]): Promise<Header> {
     if (!blocks.length) return (await this.head()).header
     let parent = (await this.head()).header
+    // Each block's signing set is the previous one's outcome (not yet stored: it goes in this batch).
+    let current = await this.validatorSet(parent.nextValidatorsHash)
     const nexts: ValidatorSet[] = []
     for (const { block } of blocks) {
       if (block.header.number !== parent.number + 1)
         throw new ChainError('BAD_PARENT', `block ${block.header.number} does not follow ${parent.number}`)
-      const current = await this.signingSet(parent, block.header)
-      nexts.push(this.nextSet(current, block))
+      checkSigningSet(parent, block.header)
+      current = this.nextSet(current, block)
+      nexts.push(current)
       parent = block.header
     }
     return this.write(blocks, nexts)
-  }
-
-  /** The set that signs `child`: the one `parent` named as next (else BAD_VALIDATOR_SET). */
-  private async signingSet(parent: Header, child: Header): Promise<ValidatorSet> {
-    if (!equals(child.validatorsHash, parent.nextValidatorsHash))
-      throw new ChainError(
-        'BAD_VALIDATOR_SET',
-        `block ${child.number} names another validator set than its parent named as next`,
-        { number: child.number },
-      )
-    return this.validatorSet(parent.nextValidatorsHash)
   }
 
   /** The set after `block`'s updates; it must be the one its header names as next. */
