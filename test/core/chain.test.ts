@@ -219,6 +219,20 @@ describe('validator rotation', () => {
     const db = await ChainDB.open(new MemoryNodeStore(), chain.genesis)
     return { chain, db, chainId: chain.genesis.chainId }
   }
+  /** A block around `header`, signed by every validator of the set that signs block `height`. */
+  const signedBy = (
+    chain: Awaited<ReturnType<typeof makeDevnetChain>>,
+    height: number,
+    header: Header,
+    transactions: Block['transactions'],
+    validatorUpdates: Block['validatorUpdates'],
+  ): Block => {
+    const keys = devnetSlotsAt(chain.rotation, height).map((i, index) => ({
+      index,
+      key: devnetValidatorKey(chain.rotation.seed, i),
+    }))
+    return { ...signHeader(chain.genesis.chainId, header, keys), transactions, validatorUpdates }
+  }
   const setHash = (chainId: number, set: Uint8Array[]) => toHex(validatorSetHash(chainId, set))
 
   it('the producer signs every block with the set the rule names, carries its update, and a follower imports it all', async () => {
@@ -294,15 +308,7 @@ describe('validator rotation', () => {
     const dup = [{ slot: 0, address: current[1]! }]
     const next = [current[1]!, ...current.slice(1)]
     const header = { ...block.header, nextValidatorsHash: validatorSetHash(chainId, next) }
-    const keys = devnetSlotsAt(chain.rotation, EVERY).map((i, index) => ({
-      index,
-      key: devnetValidatorKey(chain.rotation.seed, i),
-    }))
-    const resigned = {
-      ...signHeader(chainId, header, keys),
-      transactions: block.transactions,
-      validatorUpdates: dup,
-    }
+    const resigned = signedBy(chain, EVERY, header, block.transactions, dup)
     await expect(db.importBlock(resigned)).rejects.toMatchObject({ code: 'BAD_VALIDATOR_UPDATE' })
     expect((await db.head()).header.number).toBe(1)
   })
@@ -319,15 +325,7 @@ describe('validator rotation', () => {
       validatorsHash: validatorSetHash(chainId, old),
       nextValidatorsHash: validatorSetHash(chainId, old),
     }
-    const keys = devnetSlotsAt(chain.rotation, EVERY).map((i, index) => ({
-      index,
-      key: devnetValidatorKey(chain.rotation.seed, i),
-    }))
-    const stale = {
-      ...signHeader(chainId, header, keys),
-      transactions: block.transactions,
-      validatorUpdates: [],
-    }
+    const stale = signedBy(chain, EVERY, header, block.transactions, [])
     verifyHeaderSignatures(chainId, stale, old)
     await expect(db.importBlock(stale)).rejects.toMatchObject({ code: 'BAD_VALIDATOR_SET' })
     await db.importBlock(block)
