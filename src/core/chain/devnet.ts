@@ -129,17 +129,21 @@ export function devnetUpdateAt(r: Rotation, height: number): { slot: number; key
 const addressCache = new Map<string, Uint8Array>()
 const ADDRESS_CACHE_MAX = 1 << 16
 
-/** The address of devnet validator `i` (memoised: deriving one costs ~0.4 ms). */
-export function devnetValidatorAddress(seed: string, i: number): Uint8Array {
-  const k = `${seed}/${i}`
+/** `addressOf(key)`, memoised by key (the producer derives the same few addresses every block). */
+function keyAddress(key: Uint8Array): Uint8Array {
+  const k = toHex(key)
   let a = addressCache.get(k)
   if (!a) {
     if (addressCache.size >= ADDRESS_CACHE_MAX) addressCache.clear()
-    a = addressOf(devnetValidatorKey(seed, i))
+    a = addressOf(key)
     addressCache.set(k, a)
   }
   return a
 }
+
+/** The address of devnet validator `i` (memoised: deriving one costs ~0.4 ms). */
+export const devnetValidatorAddress = (seed: string, i: number): Uint8Array =>
+  keyAddress(devnetValidatorKey(seed, i))
 
 /** The validator set (addresses) that signs block `height` under rotation `r`. */
 export const devnetSetAt = (r: Rotation, height: number): ValidatorSet =>
@@ -177,14 +181,10 @@ export function devnetProducer(
 const producerKey = (p: BlockProducer, i: number): Uint8Array =>
   p.keys.validators[i] ?? devnetValidatorKey(p.rotation.seed, i)
 
-/** Validator `i`'s address (memoised for derived keys; the given keys' addresses too, by key). */
+/** Validator `i`'s address: of the given genesis keys first, later ones derived from the seed. */
 function producerAddress(p: BlockProducer, i: number): Uint8Array {
   const given = p.keys.validators[i]
-  if (!given) return devnetValidatorAddress(p.rotation.seed, i)
-  const k = `key/${toHex(given)}`
-  let a = addressCache.get(k)
-  if (!a) addressCache.set(k, (a = addressOf(given)))
-  return a
+  return given ? keyAddress(given) : devnetValidatorAddress(p.rotation.seed, i)
 }
 
 /**
@@ -203,7 +203,7 @@ export async function produceBlock(
   const txs: Transaction[] = []
   for (let i = 0; i < p.txsPerBlock; i++) {
     const key = p.keys.spenders[rng.int(p.keys.spenders.length)]!
-    const from = addressOf(key)
+    const from = keyAddress(key)
     const sender = await next.getAccount(from)
     if (!sender) continue
     const wantsWrite = p.contracts.length > 0 && rng.int(2) === 0
