@@ -6,12 +6,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { fromHex, toHex } from '../../src/core/bytes.ts'
-import {
-  decodeSignedHeader,
-  encodeSignedHeader,
-  headerHash,
-  type SignedHeader,
-} from '../../src/core/chain/header.ts'
+import { headerHash, type SignedHeader } from '../../src/core/chain/header.ts'
+import { type LightBlockReply, lightBlockReply } from '../../src/core/chain/validators.ts'
 import { type ManualClock, manualClock } from '../../src/core/clock.ts'
 import { BootstrapError, checkpointOf, parseBootstrap, pickAddr } from '../../src/core/light/config.ts'
 import type { LightEvent } from '../../src/core/light/events.ts'
@@ -21,9 +17,9 @@ import type { LightPeer } from '../../src/core/light/peers.ts'
 import type { LightOptions } from '../../src/core/light/session.ts'
 import { peerRows } from '../../src/core/light/summary.ts'
 import { syncOnce } from '../../src/core/light/sync-once.ts'
-import { readRepair } from '../../src/core/light/trust.ts'
+import { decodeStoredHead, decodeStoredPath, headRecords, readRepair } from '../../src/core/light/trust.ts'
 import { META } from '../../src/core/meta-keys.ts'
-import type { StatusResponse } from '../../src/core/protocol/messages.ts'
+import { ProtocolError, Status, type StatusResponse } from '../../src/core/protocol/messages.ts'
 import { type CompactResult, MemoryNodeStore, type StateStore } from '../../src/core/store.ts'
 import { StateIntegrityError, verifyStoredState } from '../../src/core/sync/verify.ts'
 import { makeDevnetChain } from '../helpers/devnet-chain.ts'
@@ -42,8 +38,13 @@ type Mode =
   | 'stall'
   | 'stall-headers'
   | 'wrong-root'
+  | 'no-validators'
 
 const never = <T>() => new Promise<T>(() => {})
+
+/** The devnet chain's header `n` as a light block reply (its set never changes). */
+const lightReply = (chain: Chain, s: SignedHeader): LightBlockReply =>
+  lightBlockReply({ signed: s, validators: chain.genesis.validators, nextValidators: chain.genesis.validators })
 
 /** A peer answering from `chain`, lying (or stalling) as `mode` says. */
 function peer(id: string, chain: Chain, mode: Mode = 'honest'): LightPeer & { headerRequests: number } {
@@ -51,6 +52,22 @@ function peer(id: string, chain: Chain, mode: Mode = 'honest'): LightPeer & { he
     id,
     headerRequests: 0,
     wire: {
+      validators:
+        mode === 'no-validators'
+          ? undefined
+          : async (height: number): Promise<LightBlockReply> => {
+              p.headerRequests++
+              if (mode === 'stall-headers') return never()
+              const s = chain.headers[height]
+              if (!s) throw new ProtocolError(Status.UNAVAILABLE, `no header ${height}`)
+              const h = s.header
+              if ((mode === 'bad-checkpoint' && height === 0) || mode === 'forged')
+                return lightReply(chain, { ...s, header: { ...h, timestamp: h.timestamp + 1 } })
+              // A header's state root swapped: its signatures no longer cover it.
+              if (mode === 'broken-chain' && height >= 2)
+                return lightReply(chain, { ...s, header: { ...h, stateRoot: new Uint8Array(32) } })
+              return lightReply(chain, s)
+            },
       async status(): Promise<StatusResponse> {
         if (mode === 'stall') return never()
         const head = chain.head()
@@ -182,7 +199,7 @@ describe('light driver: liars listed first', () => {
         expect.objectContaining({ type: 'peer-charged', peer: 'liar', kind: 'banned' }),
       )
       // The head kept is the verified one, with its quorum signatures.
-      const kept = decodeSignedHeader((await store.getMeta(META.lightHead))!)
+      const kept = decodeStoredHead(chain.config.chainId, (await store.getMeta(META.lightHead))!).signed
       expect(kept.header.number).toBe(4)
       expect(kept.signatures.length).toBeGreaterThan(0)
     })
@@ -290,16 +307,21 @@ describe('light driver: the stored head', () => {
     const honest = peer('honest', chain)
     const first = once(chain, [honest])
     await first.done
-    const stored = decodeSignedHeader((await first.store.getMeta(META.lightHead))!)
-    const sig = stored.signatures[0]!
+    const cp = checkpointOf(chain.config)
+    const path = decodeStoredPath(cp.chainId, (await first.store.getMeta(META.lightPath))!)
+    const stored = path.at(-1)!
+    const sig = stored.signed.signatures[0]!
     const tampered = {
       ...stored,
-      signatures: [
-        { ...sig, signature: sig.signature.map((b, i) => (i === 5 ? b ^ 1 : b)) },
-        ...stored.signatures.slice(1),
-      ],
+      signed: {
+        ...stored.signed,
+        signatures: [
+          { ...sig, signature: sig.signature.map((b, i) => (i === 5 ? b ^ 1 : b)) },
+          ...stored.signed.signatures.slice(1),
+        ],
+      },
     }
-    await first.store.write({ meta: [[META.lightHead, encodeSignedHeader(tampered)]] })
+    await first.store.write({ meta: headRecords([...path.slice(0, -1), tampered], cp) })
 
     await chain.extend(1)
     const requestsBefore = honest.headerRequests

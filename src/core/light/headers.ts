@@ -17,11 +17,13 @@
  * from the future (the device's clock), configured validators that are not the checkpoint's — end the
  * phase at once and charge nobody.
  */
+import { ChainError } from '../chain/errors.ts'
 import type { LightBlock } from '../chain/header.ts'
 import { type Checkpoint, trustCheckpoint } from '../chain/light.ts'
 import type { LightBlockReply } from '../chain/validators.ts'
 import type { Clock } from '../clock.ts'
 import { RootsyncError } from '../errors.ts'
+import { ProtocolError, Status } from '../protocol/messages.ts'
 import { failureKind } from '../peers/failure.ts'
 import { throwIfStopped } from '../task.ts'
 import { type Answered, type PeerLedger, timed } from './peers.ts'
@@ -108,7 +110,14 @@ function fetchOf(ph: HeaderPhase, a: Answered, patient: boolean): Fetch {
     : Math.min(ph.requestTimeoutMs, Math.max(MIN_DEADLINE_MS, 20 * a.rttMs))
   const wire = a.peer.wire
   return (height) =>
-    timed(ph.clock, ph.signal, ms, a.peer.id, 'validators', (s) => wire.validators!(height, s))
+    timed(ph.clock, ph.signal, ms, a.peer.id, 'validators', (s) => wire.validators!(height, s)).catch((e) => {
+      // A height at or below the head it claimed: a full node keeps every header, so it lied.
+      if (e instanceof ProtocolError && e.status === Status.UNAVAILABLE && height <= a.status.headNumber)
+        throw new ChainError('BAD_PARENT', `claimed head ${a.status.headNumber} but has no header ${height}`, {
+          number: height,
+        })
+      throw e
+    })
 }
 
 /** Runs `sk` to its target with replies from `fetch` (`first`: a reply already asked for). */
