@@ -6,7 +6,12 @@
  */
 import { describe, expect, it } from 'vitest'
 import { fromHex, toHex } from '../../src/core/bytes.ts'
-import { encodeSignedHeader, headerHash, type LightBlock, type SignedHeader } from '../../src/core/chain/header.ts'
+import {
+  encodeSignedHeader,
+  headerHash,
+  type LightBlock,
+  type SignedHeader,
+} from '../../src/core/chain/header.ts'
 import { type LightBlockReply, lightBlockReply } from '../../src/core/chain/validators.ts'
 import { type ManualClock, manualClock } from '../../src/core/clock.ts'
 import { BootstrapError, checkpointOf, parseBootstrap, pickAddr } from '../../src/core/light/config.ts'
@@ -52,7 +57,11 @@ const never = <T>() => new Promise<T>(() => {})
 
 /** The devnet chain's header `n` as a light block reply (its set never changes). */
 const lightReply = (chain: Chain, s: SignedHeader): LightBlockReply =>
-  lightBlockReply({ signed: s, validators: chain.genesis.validators, nextValidators: chain.genesis.validators })
+  lightBlockReply({
+    signed: s,
+    validators: chain.genesis.validators,
+    nextValidators: chain.genesis.validators,
+  })
 
 /** A peer answering from `chain`, lying (or stalling) as `mode` says. */
 function peer(id: string, chain: Chain, mode: Mode = 'honest'): LightPeer & { headerRequests: number } {
@@ -580,7 +589,9 @@ describe('light driver: skipping verification', () => {
     expect(toHex(head.hash)).toBe(toHex(chain.hash(50)))
     expect(session.ledger.record('minority').banned).toMatch(/NO_QUORUM|2\/3/)
     expect(session.ledger.isBanned('honest')).toBe(false)
-    expect(events).toContainEqual(expect.objectContaining({ type: 'peer-charged', peer: 'minority', kind: 'banned' }))
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: 'peer-charged', peer: 'minority', kind: 'banned' }),
+    )
   })
 
   it('a peer lying about a validator set is charged and banned (BAD_VALIDATOR_SET)', async () => {
@@ -605,7 +616,9 @@ describe('light driver: skipping verification', () => {
     expect(toHex(head.hash)).toBe(toHex(chain.hash(100)))
     expect(session.ledger.record('fork').banned).toMatch(/another validator set/)
 
-    const alone = await rejection(verifyWith(chain, [lightPeer('fork', chain, 'fork-departed', forked)], { cp: 45 }))
+    const alone = await rejection(
+      verifyWith(chain, [lightPeer('fork', chain, 'fork-departed', forked)], { cp: 45 }),
+    )
     expect(alone).toBeInstanceOf(NoVerifiedHeadError)
     expect((alone as NoVerifiedHeadError).reasons[0]!.reason).toMatch(/validator set/)
   })
@@ -639,7 +652,14 @@ describe('light driver: skipping verification', () => {
     const { head, events } = await done
     expect(head.header.number).toBe(10_000)
     expect(trustEvents(events)).toEqual([
-      expect.objectContaining({ from: 0, to: 10_000, fetched: 2, signatures: 3, bisections: 0, source: 'network' }),
+      expect.objectContaining({
+        from: 0,
+        to: 10_000,
+        fetched: 2,
+        signatures: 3,
+        bisections: 0,
+        source: 'network',
+      }),
     ])
   })
 
@@ -684,7 +704,13 @@ describe('light driver: stored trust', () => {
     // Far fewer blocks than the 14 changes crossed would need one by one.
     expect(path.length).toBeLessThan(15)
     expect(trustEvents(t.events)).toEqual([
-      expect.objectContaining({ from: 0, to: 150, fetched: 0, source: 'store', signatures: expect.any(Number) }),
+      expect.objectContaining({
+        from: 0,
+        to: 150,
+        fetched: 0,
+        source: 'store',
+        signatures: expect.any(Number),
+      }),
     ])
     expect(trustEvents(t.events)[0]!.signatures).toBeGreaterThan(0)
   })
@@ -704,7 +730,10 @@ describe('light driver: stored trust', () => {
                 ...b,
                 signed: {
                   ...b.signed,
-                  signatures: b.signed.signatures.map((x) => ({ ...x, signature: x.signature.map((y) => y ^ 1) })),
+                  signatures: b.signed.signatures.map((x) => ({
+                    ...x,
+                    signature: x.signature.map((y) => y ^ 1),
+                  })),
                 },
               }
             : b,
@@ -729,11 +758,15 @@ describe('light driver: stored trust', () => {
     const head = decodeStoredHead(cp.chainId, (await store.getMeta(META.lightHead))!)
     const expired = await load(store, manualClock(0, (head.header.timestamp + 15 * 86_400) * 1000))
     expect(expired.head).toBeNull()
-    expect(expired.events).toContainEqual(expect.objectContaining({ type: 'stored-head-ignored', code: 'TRUST_EXPIRED' }))
+    expect(expired.events).toContainEqual(
+      expect.objectContaining({ type: 'stored-head-ignored', code: 'TRUST_EXPIRED' }),
+    )
     await store.write({ meta: [[META.lightHead, encodeSignedHeader(head.signed)]] })
     const old = await load(store)
     expect(old.head).toBeNull()
-    expect(old.events).toContainEqual(expect.objectContaining({ type: 'stored-head-ignored', code: 'STORE_FORMAT' }))
+    expect(old.events).toContainEqual(
+      expect.objectContaining({ type: 'stored-head-ignored', code: 'STORE_FORMAT' }),
+    )
   })
 
   it('a warm start answers from the stored head before any peer is asked', async () => {

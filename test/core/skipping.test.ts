@@ -56,7 +56,10 @@ describe('skipping verification', () => {
     const minority = signedBy(chain, 1, (n) => chain.keysAt(n).slice(0, 2))
     const sk = startSkip(chain.lightBlock(0), 20, opts(chain))
     expect(sk.next()).toEqual({ kind: 'fetch', height: 20 })
-    expect(caught(() => sk.take(20, minority.reply(20)))).toMatchObject({ name: 'ChainError', code: 'NO_QUORUM' })
+    expect(caught(() => sk.take(20, minority.reply(20)))).toMatchObject({
+      name: 'ChainError',
+      code: 'NO_QUORUM',
+    })
     expect(sk.verified().header.number).toBe(0)
     expect(sk.next()).toEqual({ kind: 'fetch', height: 20 })
     // The honest reply, taken after the lie, completes.
@@ -169,7 +172,6 @@ describe('skipping verification', () => {
     expect(toHex(run(sk, flat.reply).hash)).toBe(toHex(flat.hash(100_000)))
     expect(sk.stats().fetched).toBe(1)
     expect(sk.stats().signatures).toBeLessThanOrEqual(3)
-
   }, 30_000)
 
   it('with rotations, light blocks fetched stay within ⌈log2⌉ of the gap per change crossed', () => {

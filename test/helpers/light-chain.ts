@@ -7,7 +7,13 @@
  * mode says. `verifySequential` is the plain oracle: every header from a trusted one, one by one.
  */
 import { toHex, utf8 } from '../../src/core/bytes.ts'
-import { type Header, headerHash, type LightBlock, type SignedHeader, signHeader } from '../../src/core/chain/header.ts'
+import {
+  type Header,
+  headerHash,
+  type LightBlock,
+  type SignedHeader,
+  signHeader,
+} from '../../src/core/chain/header.ts'
 import { addressOf } from '../../src/core/chain/keys.ts'
 import type { Checkpoint } from '../../src/core/chain/light.ts'
 import {
@@ -150,7 +156,11 @@ function build(
     reply: (n) =>
       prefix && n < prefix.from
         ? prefix.chain.reply(n)
-        : lightBlockReply({ signed: chain.signed(n), validators: chain.setAt(n), nextValidators: chain.setAt(n + 1) }),
+        : lightBlockReply({
+            signed: chain.signed(n),
+            validators: chain.setAt(n),
+            nextValidators: chain.setAt(n + 1),
+          }),
     lightBlock: (n) => lightBlockOf(o.chainId, chain.reply(n)),
     checkpoint: (n = 0) => ({ chainId: o.chainId, number: n, hash: hashes[n]!, validators: chain.setAt(n) }),
     config: (n = 0) => ({
@@ -169,7 +179,8 @@ export function makeLightChain(opts: LightChainOptions): LightChain {
   const every = opts.rotateEvery ?? 0
   const rotate = opts.rotate ?? 1
   const blockSec = opts.blockSec ?? 1
-  const genesisTime = opts.genesisTime ?? Math.floor(MANUAL_WALL_START_MS / 1000) - opts.length * blockSec - 60
+  const genesisTime =
+    opts.genesisTime ?? Math.floor(MANUAL_WALL_START_MS / 1000) - opts.length * blockSec - 60
   /** Changes applied before height h: block c·every carries change c, which applies from c·every + 1. */
   const changesBefore = (h: number) => (every && h > 0 ? Math.floor((h - 1) / every) : 0)
   const sets = new Map<number, number[]>()
@@ -287,7 +298,11 @@ export function lightPeer(
  * The plain oracle: verifies `blocks` (ascending, contiguous) one by one from `trusted` — each
  * links to the one before, is signed by the set that one announced, with a quorum. Returns the last.
  */
-export function verifySequential(chainId: number, trusted: LightBlock, blocks: LightBlockReply[]): LightBlock {
+export function verifySequential(
+  chainId: number,
+  trusted: LightBlock,
+  blocks: LightBlockReply[],
+): LightBlock {
   let prev = trusted
   for (const r of blocks) {
     const b = lightBlockOf(chainId, r)

@@ -10,10 +10,15 @@ import { toHex } from '../../src/core/bytes.ts'
 import { headerHash, type SignedHeader } from '../../src/core/chain/header.ts'
 import { StateDB } from '../../src/core/chain/state.ts'
 import { accountProof } from '../../src/core/chain/state-proof.ts'
+import { type LightBlockReply, lightBlockReply } from '../../src/core/chain/validators.ts'
 import { keccak256 } from '../../src/core/hash.ts'
 import { readRepair } from '../../src/core/light/trust.ts'
-import { type LightBlockReply, lightBlockReply } from '../../src/core/chain/validators.ts'
-import { type ProofRequest, ProtocolError, Status, type StatusResponse } from '../../src/core/protocol/messages.ts'
+import {
+  type ProofRequest,
+  ProtocolError,
+  Status,
+  type StatusResponse,
+} from '../../src/core/protocol/messages.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
 import { WireClient } from '../../src/net/wire-client.ts'
 import { peerSourceOf } from '../../src/worker/driver-ports.ts'

@@ -43,7 +43,10 @@ export function trustCheckpoint(cp: Checkpoint, reply: LightBlockReply): LightBl
       'CHECKPOINT_MISMATCH',
       `the peer's header ${lb.header.number} is not the checkpoint ${toHex(cp.hash)} (block ${cp.number})`,
     )
-  if (lb.validators.length !== cp.validators.length || lb.validators.some((a, i) => !equals(a, cp.validators[i]!)))
+  if (
+    lb.validators.length !== cp.validators.length ||
+    lb.validators.some((a, i) => !equals(a, cp.validators[i]!))
+  )
     // The peer's set hashes to what the checkpoint header (trusted by hash) commits to: the
     // configuration is wrong, not the peer.
     throw new RootsyncError(

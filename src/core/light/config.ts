@@ -103,7 +103,14 @@ export function parseBootstrap(json: unknown): BootstrapConfig {
   })
   const trustingPeriodSec =
     json.trustingPeriodSec === undefined ? undefined : int(json.trustingPeriodSec, 'trustingPeriodSec', 60)
-  return { chainId, genesisHash, checkpoint, validators, peers, ...(trustingPeriodSec ? { trustingPeriodSec } : {}) }
+  return {
+    chainId,
+    genesisHash,
+    checkpoint,
+    validators,
+    peers,
+    ...(trustingPeriodSec ? { trustingPeriodSec } : {}),
+  }
 }
 
 /** The trust anchor a configuration names, in the form header verification takes. */

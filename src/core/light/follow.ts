@@ -124,7 +124,11 @@ export function startLightClient(d: LightClientDeps): LightClient {
   }
 
   async function warmStart(): Promise<void> {
-    const [t] = await Promise.all([loadTrust(store, s.cp, emit, false, clock, s.o.skip), care.load(), consistency.load()])
+    const [t] = await Promise.all([
+      loadTrust(store, s.cp, emit, false, clock, s.o.skip),
+      care.load(),
+      consistency.load(),
+    ])
     repair = t.repair
     // A flag from an earlier session: say so at once (the UI shows it; reads go by proof).
     if (repair) announceRepair()

@@ -23,8 +23,8 @@ import { type Checkpoint, trustCheckpoint } from '../chain/light.ts'
 import type { LightBlockReply } from '../chain/validators.ts'
 import type { Clock } from '../clock.ts'
 import { RootsyncError } from '../errors.ts'
-import { ProtocolError, Status } from '../protocol/messages.ts'
 import { failureKind } from '../peers/failure.ts'
+import { ProtocolError, Status } from '../protocol/messages.ts'
 import { throwIfStopped } from '../task.ts'
 import { type Answered, type PeerLedger, timed } from './peers.ts'
 import {
@@ -113,9 +113,13 @@ function fetchOf(ph: HeaderPhase, a: Answered, patient: boolean): Fetch {
     timed(ph.clock, ph.signal, ms, a.peer.id, 'validators', (s) => wire.validators!(height, s)).catch((e) => {
       // A height at or below the head it claimed: a full node keeps every header, so it lied.
       if (e instanceof ProtocolError && e.status === Status.UNAVAILABLE && height <= a.status.headNumber)
-        throw new ChainError('BAD_PARENT', `claimed head ${a.status.headNumber} but has no header ${height}`, {
-          number: height,
-        })
+        throw new ChainError(
+          'BAD_PARENT',
+          `claimed head ${a.status.headNumber} but has no header ${height}`,
+          {
+            number: height,
+          },
+        )
       throw e
     })
 }

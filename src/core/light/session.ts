@@ -18,8 +18,8 @@ import { type BootstrapConfig, checkpointOf } from './config.ts'
 import type { HeaderView, LightEvent } from './events.ts'
 import { skipOptions, verifyHead } from './headers.ts'
 import { type Answered, createLedger, type LightPeer, type PeerLedger, statusRound } from './peers.ts'
+import type { SkipOptions } from './skipping.ts'
 import { type LatePeers, latePeers } from './state-step.ts'
-import type { SkipOptions, SkipStats } from './skipping.ts'
 import { headRecords, prunePath } from './trust.ts'
 
 export interface LightOptions {

@@ -166,7 +166,12 @@ interface Pending {
  * How many of `signers` (indexes into `u.validators`) are in `t.nextValidators`, against the trust
  * level: `overlap·den ≥ |t.next|·num`.
  */
-function trusts(t: LightBlock, u: LightBlock, signers: ReadonlySet<number>, level: SkipOptions['trustLevel']) {
+function trusts(
+  t: LightBlock,
+  u: LightBlock,
+  signers: ReadonlySet<number>,
+  level: SkipOptions['trustLevel'],
+) {
   const { num, den } = level ?? DEFAULT_TRUST_LEVEL
   const trusted = new Set(t.nextValidators.map(toHex))
   let overlap = 0

@@ -28,13 +28,7 @@ import type { NodeStore } from '../store.ts'
 import { readSyncedRoot } from '../sync/state-sync.ts'
 import type { LightEvent } from './events.ts'
 import { skipOptions } from './headers.ts'
-import {
-  checkNotExpired,
-  checkStep,
-  DEFAULT_TRUST_LEVEL,
-  type SkipOptions,
-  tallyFrom,
-} from './skipping.ts'
+import { checkNotExpired, checkStep, DEFAULT_TRUST_LEVEL, type SkipOptions, tallyFrom } from './skipping.ts'
 
 /** The version tag of META.lightHead and META.lightPath records (format 1: a bare signed header). */
 const TRUST_FORMAT = 2
@@ -112,7 +106,8 @@ const lightBlockItem = (b: LightBlock): unknown[] => {
 
 function lightBlockFromItem(chainId: number, item: RlpItem | undefined): LightBlock {
   const l = asList(item, 'stored light block', 3)
-  const set = (x: RlpItem | undefined, what: string) => asList(x, what).map((a) => asBytes(a, 'validator', 20))
+  const set = (x: RlpItem | undefined, what: string) =>
+    asList(x, what).map((a) => asBytes(a, 'validator', 20))
   const r: LightBlockReply = {
     signed: signedHeaderFromItem(l[0]!),
     validators: set(l[1], 'validators'),
@@ -126,7 +121,8 @@ function lightBlockFromItem(chainId: number, item: RlpItem | undefined): LightBl
 function versioned(bytes: Uint8Array, what: string): RlpItem[] {
   const l = asList(rlpDecode(bytes), what)
   const tag = l[0]
-  if (!(tag instanceof Uint8Array) || asSafeInt(tag, 'format') !== TRUST_FORMAT) throw new StoreFormatError(what)
+  if (!(tag instanceof Uint8Array) || asSafeInt(tag, 'format') !== TRUST_FORMAT)
+    throw new StoreFormatError(what)
   return l
 }
 
@@ -148,7 +144,12 @@ export function decodeStoredPath(chainId: number, bytes: Uint8Array): LightBlock
  * trust level, its own quorum; signatures stop at the thresholds), and the head is inside the
  * trusting period (`TrustExpiredError` otherwise). Throws `ChainError` for anything tampered with.
  */
-export function trustStoredPath(cp: Checkpoint, path: LightBlock[], o: SkipOptions, stats?: SigStats): LightBlock {
+export function trustStoredPath(
+  cp: Checkpoint,
+  path: LightBlock[],
+  o: SkipOptions,
+  stats?: SigStats,
+): LightBlock {
   const first = path[0]
   if (!first) throw new ChainError('CHECKPOINT_MISMATCH', 'the stored trust path is empty')
   let prev = trustCheckpoint(cp, lightBlockReply(first))
