@@ -28,10 +28,11 @@ export interface LightOptions {
   /** After the first status answer on our chain, how long the other peers get to answer. */
   statusGraceMs: number
   /**
-   * The same for the rounds run before any head is trusted (the first answer). 0: the first peer
-   * on our chain that answers is used at once; later ones join (the worker's fast first answer).
+   * The same for the rounds run before any head is trusted (the first answer); `statusGraceMs`
+   * when absent. 0: the first peer on our chain that answers is used at once; later ones join (the
+   * worker's fast first answer).
    */
-  firstStatusGraceMs: number
+  firstStatusGraceMs?: number
   /** Overrides the configuration's trusting period (seconds). */
   trustingPeriodSec?: number
   /** Skipping verification's trust level and clock drift (skipping.ts defaults). */
@@ -49,7 +50,6 @@ export interface LightOptions {
 export const DEFAULT_LIGHT_OPTIONS: LightOptions = {
   requestTimeoutMs: 10_000,
   statusGraceMs: 250,
-  firstStatusGraceMs: 250,
   followMs: 2000,
   headWaitMs: 20_000,
   pruneSlack: 1000,
@@ -188,7 +188,7 @@ export function createSession(d: SessionDeps): Session {
       const answered = await statusRound(list, ledger, d.clock, signal, {
         chainId: cp.chainId,
         timeoutMs: o.requestTimeoutMs,
-        graceMs: head ? o.statusGraceMs : o.firstStatusGraceMs,
+        graceMs: head ? o.statusGraceMs : (o.firstStatusGraceMs ?? o.statusGraceMs),
         onAnswer(a) {
           if (!firstOfRound) return
           firstOfRound = false
