@@ -193,6 +193,7 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
 
   /** A worker not yet started: created early so its code loads while the config is fetched. */
   let spare: Worker | null = newWorker()
+  performance.mark('rootsync:worker-created')
 
   function onMessage(m: FromWorker) {
     switch (m.type) {
@@ -217,6 +218,10 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
       }
       case 'peers':
         emit(m)
+        break
+      case 'timing':
+        // On the page's timeline (ms since navigation), beside the app's own marks.
+        performance.mark(`rootsync:${m.name}`, { startTime: m.epochMs - performance.timeOrigin })
         break
       case 'last-recovery':
         lastRecovery = m.report
