@@ -95,6 +95,9 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClie
     peers,
     emit,
     cache,
+    // The first peer that answers on our chain is used at once (others join as they answer): a
+    // grace for slower peers would be added to every first answer.
+    options: { statusGraceMs: 0 },
     recovery: m.recovery,
     consistency: m.consistency,
   })
@@ -143,10 +146,7 @@ function answer<T>(
   ready
     .then((c) => work(c, ac.signal))
     .then(
-      (a) => {
-        milestone('answer')
-        return reads.delete(id) && post(reply(a))
-      },
+      (a) => reads.delete(id) && post(reply(a)),
       (e: Error & { code?: string }) =>
         reads.delete(id) &&
         post({ type: 'read-error', id, code: e.code ?? 'READ_FAILED', message: e.message }),
@@ -209,7 +209,10 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       answer(
         m.id,
         (c, signal) => getAccount(c, m.address, signal),
-        (a) => ({ type: 'account', id: m.id, answer: a }),
+        (a) => {
+          milestone('answer')
+          return { type: 'account', id: m.id, answer: a }
+        },
       )
       break
     case 'getStorage':
