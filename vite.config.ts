@@ -3,26 +3,31 @@ import { defineConfig, type Plugin } from 'vite'
 import { VitePWA } from 'vite-plugin-pwa'
 
 /**
- * The sync worker's script and its lazily imported libp2p chunk are fetched only when the page has
- * run its own code (the worker) and the worker its own (libp2p): one after the other. A prefetch of
- * both in index.html starts them with the page's, so they come from the HTTP cache (the same
- * for page and worker) when asked for. The file names carry content hashes: only the build knows
- * them, so this runs on the built bundle.
+ * Start-up overlap, for a first answer that does not wait on one download after another: the page
+ * would create the sync worker only once its own entry has loaded and run, and the worker would
+ * load libp2p only once it runs. Instead index.html starts the worker itself, from a tiny inline
+ * script ahead of the entry (`self.rootsyncWorker`, which the client adopts: src/client/
+ * rootsync-client.ts), and prefetches the libp2p chunk into the HTTP cache the worker reads from.
+ * The file names carry content hashes that only the build knows, so this runs on the built bundle
+ * (`vite` dev creates the worker from the page, as before).
  */
-function prefetchWorkerChunks(): Plugin {
-  const wanted = [/^assets\/sync-worker-[\w-]+\.js$/, /^assets\/libp2p-browser-[\w-]+\.js$/]
+function startWorkerEarly(): Plugin {
+  const find = (bundle: object, re: RegExp) => Object.keys(bundle).find((f) => re.test(f))
   return {
-    name: 'rootsync:prefetch-worker-chunks',
+    name: 'rootsync:start-worker-early',
     apply: 'build',
     transformIndexHtml: {
       order: 'post',
       handler(_html, ctx) {
-        const files = Object.keys(ctx.bundle ?? {}).filter((f) => wanted.some((w) => w.test(f)))
-        return files.map((f) => ({
-          tag: 'link',
-          attrs: { rel: 'prefetch', href: `./${f}` },
-          injectTo: 'head' as const,
-        }))
+        const worker = find(ctx.bundle ?? {}, /^assets\/sync-worker-[\w-]+\.js$/)
+        const libp2p = find(ctx.bundle ?? {}, /^assets\/libp2p-browser-[\w-]+\.js$/)
+        if (!worker || !libp2p)
+          throw new Error('rootsync: the sync worker or its libp2p chunk is not in the build')
+        const spawn = `self.rootsyncWorker=new Worker(${JSON.stringify(`./${worker}`)},{type:"module",name:"rootsync-sync"});performance.mark("rootsync:worker-created")`
+        return [
+          { tag: 'script', children: spawn, injectTo: 'head' as const },
+          { tag: 'link', attrs: { rel: 'prefetch', href: `./${libp2p}` }, injectTo: 'head' as const },
+        ]
       },
     },
   }
@@ -34,7 +39,7 @@ export default defineConfig(({ command, mode }) => ({
   define: { __PWA_SERVICE_WORKER__: JSON.stringify(command === 'build') },
   plugins: [
     svelte(),
-    prefetchWorkerChunks(),
+    startWorkerEarly(),
     // The service worker (src/sw/service-worker.ts) is bundled by a second vite build after the
     // app's, then workbox-build's injectManifest writes the precache list (every file below, with
     // a revision hash for the unhashed ones) into it as `self.__WB_MANIFEST`. The web manifest and
