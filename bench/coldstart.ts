@@ -51,6 +51,7 @@ const ROTATIONS = (process.env.BENCH_ROTATE ?? '0,100').split(',').map(Number)
 const GOALS = { coldMs: 300, warmMs: 50, coldRatio: 1.2 }
 /** The app's marks, in the order a cold start meets them. */
 const MARKS = [
+  'html-loaded',
   'worker-created',
   'config',
   'worker-start',
@@ -90,12 +91,17 @@ async function marksOf(page: Page, timeoutMs: number): Promise<Marks> {
     timeout: timeoutMs,
     polling: 20,
   })
-  const all = await page.evaluate(() =>
-    performance
+  const all = await page.evaluate(() => [
+    // The page's HTML received: what the server and the browser cost before any of the app's code.
+    [
+      'html-loaded',
+      (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).responseEnd,
+    ] as const,
+    ...performance
       .getEntriesByType('mark')
       .filter((m) => m.name.startsWith('rootsync:'))
       .map((m) => [m.name.slice('rootsync:'.length), m.startTime] as const),
-  )
+  ])
   const out: Marks = {}
   for (const [name, t] of all) if ((MARKS as readonly string[]).includes(name)) out[name as keyof Marks] ??= t
   return out
