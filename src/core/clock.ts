@@ -9,6 +9,11 @@ import { RootsyncError } from './errors.ts'
 export interface Clock {
   /** Milliseconds (any epoch; only differences matter). */
   now(): number
+  /**
+   * Wall-clock milliseconds since the Unix epoch: only for comparing with chain time (the trusting
+   * period, headers from the future). Never for measuring durations (`now` is for that).
+   */
+  wallMs(): number
   /** Calls `fn` once after `ms`; returns a function that cancels it (idempotent). */
   setTimer(ms: number, fn: () => void): () => void
 }
@@ -76,12 +81,17 @@ export interface ManualClock extends Clock {
   pending(): number
 }
 
-export function manualClock(start = 0): ManualClock {
+/** A manual clock's wall time at start: one day after the devnet's default genesis time (1.7e9 s). */
+export const MANUAL_WALL_START_MS = 1_700_000_000_000 + 86_400_000
+
+/** `wallStartMs`: the wall clock at start; `advance` moves it along with `now`. */
+export function manualClock(start = 0, wallStartMs = MANUAL_WALL_START_MS): ManualClock {
   let t = start
   let seq = 0
   const timers = new Map<number, { at: number; fn: () => void }>()
   return {
     now: () => t,
+    wallMs: () => wallStartMs + (t - start),
     setTimer(ms, fn) {
       const id = seq++
       timers.set(id, { at: t + Math.max(0, ms), fn })

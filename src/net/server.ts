@@ -12,6 +12,7 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import type { AccountProof } from '../core/account-proof.ts'
 import type { Block } from '../core/chain/block.ts'
 import type { SignedHeader } from '../core/chain/header.ts'
+import type { LightBlockReply } from '../core/chain/validators.ts'
 import { timeoutSignal } from '../core/clock.ts'
 import { RlpError, RootsyncError } from '../core/errors.ts'
 import * as wire from '../core/protocol/messages.ts'
@@ -28,6 +29,8 @@ export interface ServeBackend {
   /** Throws `ProtocolError(UNAVAILABLE)` for a root it does not serve. */
   proof(req: wire.ProofRequest): Promise<AccountProof>
   root(height: number): Promise<SignedHeader>
+  /** The signed header at `height` with its two validator sets; `ProtocolError(UNAVAILABLE)` above the head. */
+  validators(height: number): Promise<LightBlockReply>
   blocks(start: number, count: number): Promise<Block[]>
   /**
    * Leaves of the account trie (or of `req.account`'s storage trie) at `req.root` from `req.origin`,
@@ -97,6 +100,10 @@ function handlers(b: ServeBackend, o: ServeOptions): Record<wire.ProtocolName, H
     }),
     root: async (req) => ({
       reply: wire.encodeRootResponse(await b.root(wire.decodeRootRequest(req).height)),
+      items: 1,
+    }),
+    validators: async (req) => ({
+      reply: wire.encodeValidatorsResponse(await b.validators(wire.decodeValidatorsRequest(req).height)),
       items: 1,
     }),
     blocks: async (req) => {

@@ -9,6 +9,7 @@
 import type { AccountProof } from '../core/account-proof.ts'
 import type { Block } from '../core/chain/block.ts'
 import type { SignedHeader } from '../core/chain/header.ts'
+import type { LightBlockReply } from '../core/chain/validators.ts'
 import * as wire from '../core/protocol/messages.ts'
 import * as range from '../core/protocol/range.ts'
 
@@ -37,6 +38,12 @@ export abstract class WireClient {
   }
   async root(height: number, signal?: AbortSignal): Promise<SignedHeader> {
     return wire.decodeRootResponse(await this.request('root', wire.encodeRootRequest({ height }), signal))
+  }
+  /** The signed header at `height` with its validator sets, unverified: check with `lightBlockOf`. */
+  async validators(height: number, signal?: AbortSignal): Promise<LightBlockReply> {
+    return wire.decodeValidatorsResponse(
+      await this.request('validators', wire.encodeValidatorsRequest({ height }), signal),
+    )
   }
   async blocks(start: number, count: number, signal?: AbortSignal): Promise<Block[]> {
     return wire.decodeBlocksResponse(

@@ -21,6 +21,7 @@ import type { Genesis } from '../core/chain/genesis.ts'
 import { type Header, headerHash } from '../core/chain/header.ts'
 import { StateDB } from '../core/chain/state.ts'
 import { accountProof } from '../core/chain/state-proof.ts'
+import { lightBlockReply } from '../core/chain/validators.ts'
 import { MissingNodeError } from '../core/errors.ts'
 import { useWasmKeccak } from '../core/hash.ts'
 import { ProtocolError, Status, type StatusResponse } from '../core/protocol/messages.ts'
@@ -282,6 +283,16 @@ export class FullNode {
         const h = height <= (await headNumber()) ? await chain.header(height) : undefined
         if (!h) throw new ProtocolError(Status.UNAVAILABLE, `no header at height ${height}`)
         return h
+      },
+      validators: async (height) => {
+        const h = height <= (await headNumber()) ? await chain.header(height) : undefined
+        if (!h) throw new ProtocolError(Status.UNAVAILABLE, `no header at height ${height}`)
+        // The set does not change yet: the genesis set signs every header.
+        return lightBlockReply({
+          signed: h,
+          validators: chain.info.validators,
+          nextValidators: chain.info.validators,
+        })
       },
       proof: async (req) => {
         this.checkRetained(req.stateRoot)

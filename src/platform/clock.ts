@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.ts'
 
 export const realClock: Clock = {
   now: () => Date.now(),
+  wallMs: () => Date.now(),
   setTimer(ms, fn) {
     const t = setTimeout(fn, ms)
     return () => clearTimeout(t)

@@ -39,6 +39,7 @@ export function peerSourceOf(
     proof: (req, signal) => p.client.proof(req, signal),
     blocks: (start, count, signal) => p.client.blocks(start, count, signal),
     root: (height, signal) => p.client.root(height, signal),
+    validators: (height, signal) => p.client.validators(height, signal),
     range: (req, signal) => p.client.range(req, signal),
     code: (hashes, signal) => p.client.code(hashes, signal),
   })
@@ -57,6 +58,7 @@ export function peerSourceOf(
       proof: async (req, signal) => (await wire()).proof(req, signal),
       blocks: async (start, count, signal) => (await wire()).blocks(start, count, signal),
       root: async (height, signal) => (await wire()).root(height, signal),
+      validators: async (height, signal) => (await wire()).validators(height, signal),
       range: async (req, signal) => (await wire()).range(req, signal),
       code: async (hashes, signal) => (await wire()).code(hashes, signal),
     }

@@ -5,16 +5,12 @@ import { type Block, transactionsRoot } from '../../src/core/chain/block.ts'
 import { devnetProducer, generateDevnet, produceBlock } from '../../src/core/chain/devnet.ts'
 import { ChainError } from '../../src/core/chain/errors.ts'
 import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
-import {
-  type Header,
-  headerHash,
-  signHeader,
-  verifyHeaderChain,
-  verifyHeaderSignatures,
-} from '../../src/core/chain/header.ts'
+import { type Header, headerHash, signHeader } from '../../src/core/chain/header.ts'
 import { addressOf } from '../../src/core/chain/keys.ts'
+import { verifyHeaderChain } from '../../src/core/chain/light.ts'
 import { StateDB } from '../../src/core/chain/state.ts'
 import { signTransaction } from '../../src/core/chain/tx.ts'
+import { verifyHeaderSignatures } from '../../src/core/chain/validators.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
 
 const OPTS = { seed: 'chain-test', accounts: 10_000, contracts: 100, slots: 10 }

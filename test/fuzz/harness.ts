@@ -88,6 +88,8 @@ export async function defaultTargets(extra: FuzzTarget[] = []): Promise<FuzzTarg
     stateRoot: root,
     txRoot: EMPTY_ROOT,
     timestamp: 1_700_000_000,
+    validatorsHash: new Uint8Array(32).fill(5),
+    nextValidatorsHash: new Uint8Array(32).fill(6),
     extra: new Uint8Array(3),
   }
   const signed = { header, signatures: [{ validator: 0, signature: new Uint8Array(65).fill(1) }] }
@@ -107,7 +109,17 @@ export async function defaultTargets(extra: FuzzTarget[] = []): Promise<FuzzTarg
     { name: 'transaction', decode: decodeTransaction, corpus: [encodeTransaction(tx)] },
     { name: 'header', decode: decodeHeader, corpus: [encodeHeader(header)] },
     { name: 'signed header', decode: decodeSignedHeader, corpus: [encodeSignedHeader(signed)] },
-    { name: 'block', decode: decodeBlock, corpus: [encodeBlock({ ...signed, transactions: [tx, tx] })] },
+    {
+      name: 'block',
+      decode: decodeBlock,
+      corpus: [
+        encodeBlock({
+          ...signed,
+          transactions: [tx, tx],
+          validatorUpdates: [{ slot: 1, address: new Uint8Array(20).fill(9) }],
+        }),
+      ],
+    },
     {
       name: 'proof',
       // The input replaces one proof node.
@@ -193,7 +205,7 @@ function protocolTargets(
     {
       name: 'blocks response',
       decode: (b) => wire.decodeBlocksResponse(b),
-      corpus: [wire.encodeBlocksResponse([{ ...signed, transactions: [tx] }])],
+      corpus: [wire.encodeBlocksResponse([{ ...signed, transactions: [tx], validatorUpdates: [] }])],
     },
   ]
 }

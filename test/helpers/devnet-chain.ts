@@ -26,7 +26,7 @@ export async function makeDevnetChain(devnet: DevnetOptions, blocks: number, txP
   await store.write({ nodes })
   const headers: SignedHeader[] = [{ header: genesisHeader(genesis, root), signatures: [] }]
   /** produced[n] is block n (produced[0]: the genesis, without transactions). */
-  const produced: Block[] = [{ ...headers[0]!, transactions: [] }]
+  const produced: Block[] = [{ ...headers[0]!, transactions: [], validatorUpdates: [] }]
   const producer = devnetProducer(genesis, keys, txPerBlock)
   let state = new StateDB(store, root)
   const extend = async (n: number) => {

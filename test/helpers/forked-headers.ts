@@ -14,6 +14,7 @@ import {
 } from '../../src/core/chain/header.ts'
 import { addressOf } from '../../src/core/chain/keys.ts'
 import type { Checkpoint } from '../../src/core/chain/light.ts'
+import { validatorSetHash } from '../../src/core/chain/validators.ts'
 
 export const CHAIN_ID = 77
 /** 7 validators: a quorum is 5 (5·3 ≥ 7·2), so two quorums share at least 3 validators. */
@@ -22,6 +23,7 @@ const outsiderKeys = devnetKeys('not-validators', 7, 0).validators
 export const validators = keys.map(addressOf)
 
 const fill = (b: number) => new Uint8Array(32).fill(b)
+const setHash = validatorSetHash(CHAIN_ID, validators)
 
 export const genesis: Header = {
   parentHash: fill(0),
@@ -29,6 +31,8 @@ export const genesis: Header = {
   stateRoot: fill(1),
   txRoot: fill(2),
   timestamp: 1000,
+  validatorsHash: setHash,
+  nextValidatorsHash: setHash,
   extra: new Uint8Array(0),
 }
 export const checkpoint: Checkpoint = { chainId: CHAIN_ID, hash: headerHash(genesis), number: 0, validators }
@@ -40,6 +44,8 @@ export const headerAt = (number: number, variant = 0): Header => ({
   stateRoot: fill(10 + variant),
   txRoot: fill(4),
   timestamp: 1000 + number,
+  validatorsHash: setHash,
+  nextValidatorsHash: setHash,
   extra: new Uint8Array(0),
 })
 

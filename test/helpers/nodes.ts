@@ -45,6 +45,8 @@ export function makeDevnetFiles(opts: Partial<DevnetOptions> = {}) {
     accounts: 2000,
     contracts: 20,
     slots: 10,
+    // A recent genesis: light clients refuse a checkpoint older than the trusting period.
+    timestamp: Math.floor(Date.now() / 1000),
     ...opts,
   })
   const genesisFile = join(dir, 'genesis.json')

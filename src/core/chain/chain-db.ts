@@ -7,7 +7,7 @@
  * store holds either the old head with its state or the new head with its state, never a head whose
  * state is missing.
  */
-import { bytesToNumber, fromHex, numberToBytes, toHex } from '../bytes.ts'
+import { bytesToNumber, equals, fromHex, numberToBytes, toHex } from '../bytes.ts'
 import { RootsyncError } from '../errors.ts'
 import { META } from '../meta-keys.ts'
 import type { NodeStore } from '../store.ts'
@@ -21,10 +21,10 @@ import {
   type Header,
   headerHash,
   type SignedHeader,
-  verifyHeaderSignatures,
   verifyLink,
 } from './header.ts'
 import { StateDB } from './state.ts'
+import { validatorSetHash, verifyHeaderSignatures } from './validators.ts'
 
 /** The chain's metadata keys (meta-keys.ts); `chain` holds JSON: { chainId, validators[], genesisHash }. */
 const K = { chain: META.chain, head: META.chainHead, header: META.header, block: META.block }
@@ -127,6 +127,15 @@ export class ChainDB {
   async importBlock(block: Block): Promise<Header> {
     const head = await this.head()
     verifyLink(head.header, block.header)
+    // The set never changes yet: every header names the genesis set for itself and the next.
+    const setHash = validatorSetHash(this.info.chainId, this.info.validators)
+    if (
+      !equals(block.header.validatorsHash, head.header.nextValidatorsHash) ||
+      !equals(block.header.nextValidatorsHash, setHash)
+    )
+      throw new ChainError('BAD_VALIDATOR_SET', `block ${block.header.number} names another validator set`)
+    if (block.validatorUpdates.length)
+      throw new ChainError('BAD_VALIDATOR_UPDATE', `block ${block.header.number} changes the validator set`)
     verifyHeaderSignatures(this.info.chainId, block, this.info.validators)
     const applied = await applyBlock(new StateDB(this.store, head.header.stateRoot), block, this.info.chainId)
     return this.commitBlock(block, applied.commit)

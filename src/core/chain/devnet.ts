@@ -130,6 +130,9 @@ export async function produceBlock(
     stateRoot: commit.root,
     txRoot: await transactionsRoot(txs),
     timestamp: Math.max(timestamp, parent.timestamp),
+    // A fixed set for now: it signs this header and the next.
+    validatorsHash: parent.nextValidatorsHash,
+    nextValidatorsHash: parent.nextValidatorsHash,
     extra: new Uint8Array(0),
   }
   const signed = signHeader(
@@ -137,5 +140,9 @@ export async function produceBlock(
     header,
     p.keys.validators.map((key, index) => ({ index, key })),
   )
-  return { block: { header, signatures: signed.signatures, transactions: txs }, state: next, commit }
+  return {
+    block: { header, signatures: signed.signatures, transactions: txs, validatorUpdates: [] },
+    state: next,
+    commit,
+  }
 }

@@ -10,10 +10,12 @@ export type ChainErrorCode =
   | 'STATE_ROOT_MISMATCH' // applying the block gives another root than its header says
   | 'TX_ROOT_MISMATCH' // the header's transaction root does not match the body
   | 'BAD_PARENT' // a header that does not extend its parent (hash, number, time)
-  | 'NO_QUORUM' // a header signed by fewer than 2/3 of the validators
+  | 'NO_QUORUM' // a header signed by fewer than 2/3 of its validator set
   | 'BAD_HEADER_SIGNATURE' // a header signature that is malformed or not by the validator named
   | 'CHECKPOINT_MISMATCH' // a header chain that does not start at the trusted checkpoint
   | 'BAD_GENESIS' // a genesis file that cannot be read
+  | 'BAD_VALIDATOR_SET' // a validator set that is malformed or does not hash to what its header says
+  | 'BAD_VALIDATOR_UPDATE' // a block's validator updates that are malformed or give another set
 
 export class ChainError extends RootsyncError {
   constructor(code: ChainErrorCode, message: string, details: Record<string, unknown> = {}) {

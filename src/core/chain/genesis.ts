@@ -5,17 +5,20 @@
  *
  * The state root is computed with the stack root builder (sorted secure keys), so a genesis with
  * millions of accounts needs memory for its entries only, not for a trie. The genesis header's
- * `extra` commits to the chain id and the validator set, so the genesis hash alone pins both: a light
- * client whose checkpoint is the genesis hash cannot be handed another validator set.
+ * `validatorsHash` and `nextValidatorsHash` commit to the chain id and the validator set, so the
+ * genesis hash alone pins both: a light client whose checkpoint is the genesis hash cannot be handed
+ * another validator set.
  */
 import { type Account, EMPTY_CODE_HASH, encodeAccount, encodeStorageValue } from '../account.ts'
 import { bigintToBytes, compare, fromHex, fromHexExact, padLeft, toHex } from '../bytes.ts'
 import { keccak256 } from '../hash.ts'
-import { rlpEncode } from '../rlp.ts'
 import { EMPTY_ROOT_HASH } from '../trie/constants.ts'
 import { buildRoot } from '../trie/root-builder.ts'
 import { ChainError } from './errors.ts'
 import type { Header } from './header.ts'
+import { checkValidatorSet, validatorSetHash } from './validators.ts'
+
+export { validatorSetHash }
 
 export interface GenesisAccount {
   balance: bigint
@@ -95,6 +98,11 @@ export function parseGenesis(json: unknown): Genesis {
   const validators = (g.validators ?? []).map((v, i) =>
     wrap(`validators[${i}]`, () => fromHexExact(v, 20, 'validator')),
   )
+  try {
+    checkValidatorSet(validators, 'genesis: validators')
+  } catch (e) {
+    throw bad((e as Error).message)
+  }
   return { chainId, timestamp: Number(parseQuantity(g.timestamp, 'timestamp')), validators, alloc }
 }
 
@@ -126,11 +134,6 @@ export function genesisStateRoot(genesis: Genesis, onNode?: NodeSink): Uint8Arra
   return buildRoot(leaves, onNode)
 }
 
-/** keccak(RLP[chainId, [validators]]): what the genesis header's `extra` commits to. */
-export function validatorSetHash(chainId: number, validators: Uint8Array[]): Uint8Array {
-  return keccak256(rlpEncode([bigintToBytes(BigInt(chainId)), validators]))
-}
-
 export function genesisHeader(genesis: Genesis, stateRoot: Uint8Array): Header {
   return {
     parentHash: new Uint8Array(32),
@@ -138,7 +141,9 @@ export function genesisHeader(genesis: Genesis, stateRoot: Uint8Array): Header {
     stateRoot,
     txRoot: EMPTY_ROOT_HASH,
     timestamp: genesis.timestamp,
-    extra: validatorSetHash(genesis.chainId, genesis.validators),
+    validatorsHash: validatorSetHash(genesis.chainId, genesis.validators),
+    nextValidatorsHash: validatorSetHash(genesis.chainId, genesis.validators),
+    extra: new Uint8Array(0),
   }
 }
 

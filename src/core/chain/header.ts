@@ -2,13 +2,15 @@
  * Block headers, their validator signatures, and header-chain verification.
  *
  * A header commits to its parent, its height, the state root after its block, the root of its
- * transactions and a timestamp; its hash is keccak(RLP(header)). Validators sign
+ * transactions, a timestamp, and the hashes of two validator sets: the one that signs it
+ * (`validatorsHash`) and the one that signs the next header (`nextValidatorsHash`; they differ when
+ * the block changes the set, see validators.ts). Its hash is keccak(RLP(header)). Validators sign
  * keccak(RLP[chainId, headerHash]) (the chain id prevents replaying signatures across chains), and a
- * header counts as final when at least 2/3 of the genesis validators signed it.
+ * header counts as final when at least 2/3 of its own validator set signed it.
  *
- * Security considerations: a light client trusts exactly one thing, a checkpoint hash in its config.
- * Every later header must link to it by parent hashes and carry a quorum of valid signatures from the
- * validator set that the genesis (and so the checkpoint) commits to. Signatures are counted once per
+ * Security considerations: a light client trusts exactly one thing, a checkpoint in its config.
+ * Trust moves forward only through headers signed by a quorum of a validator set that an already
+ * trusted header commits to (by hash, see light/skipping.ts). Signatures are counted once per
  * validator; a header with duplicate or unknown signers is not helped by them. A state root is only
  * ever synced to, or answered from, if such a verified header commits to it.
  */
@@ -17,7 +19,7 @@ import { RlpError } from '../errors.ts'
 import { keccak256 } from '../hash.ts'
 import { asBytes, asList, asSafeInt, type RlpItem, rlpDecode, rlpEncode } from '../rlp.ts'
 import { ChainError } from './errors.ts'
-import { recoverAddress, sign } from './keys.ts'
+import { sign } from './keys.ts'
 
 export const MAX_VALIDATORS = 1024
 
@@ -26,8 +28,13 @@ export interface Header {
   number: number
   stateRoot: Uint8Array
   txRoot: Uint8Array
+  /** Seconds since the Unix epoch (chain time, signed by the validators). */
   timestamp: number
-  /** Up to 32 bytes; the genesis header puts keccak(RLP[chainId, validators]) here. */
+  /** validatorSetHash(chainId, the set whose quorum signs THIS header). */
+  validatorsHash: Uint8Array
+  /** validatorSetHash(chainId, the set that signs header number + 1). */
+  nextValidatorsHash: Uint8Array
+  /** Up to 32 bytes of anything; empty in rootsync's own chains. */
   extra: Uint8Array
 }
 
@@ -42,7 +49,16 @@ export interface SignedHeader {
 }
 
 export function headerItem(h: Header): unknown[] {
-  return [h.parentHash, h.number, h.stateRoot, h.txRoot, h.timestamp, h.extra]
+  return [
+    h.parentHash,
+    h.number,
+    h.stateRoot,
+    h.txRoot,
+    h.timestamp,
+    h.validatorsHash,
+    h.nextValidatorsHash,
+    h.extra,
+  ]
 }
 
 export function encodeHeader(h: Header): Uint8Array {
@@ -54,7 +70,7 @@ export function headerHash(h: Header): Uint8Array {
 }
 
 export function headerFromItem(item: RlpItem): Header {
-  const l = asList(item, 'header', 6)
+  const l = asList(item, 'header', 8)
   const b32 = (i: number, what: string) => {
     const b = asBytes(l[i], what)
     if (b.length !== 32) throw new RlpError(`header ${what} must be 32 bytes`)
@@ -66,7 +82,9 @@ export function headerFromItem(item: RlpItem): Header {
     stateRoot: b32(2, 'state root'),
     txRoot: b32(3, 'tx root'),
     timestamp: asSafeInt(l[4], 'timestamp'),
-    extra: asBytes(l[5], 'extra', 32),
+    validatorsHash: b32(5, 'validators hash'),
+    nextValidatorsHash: b32(6, 'next validators hash'),
+    extra: asBytes(l[7], 'extra', 32),
   }
 }
 
@@ -117,40 +135,6 @@ export function signHeader(
   }
 }
 
-/**
- * Throws unless at least 2/3 of `validators` validly signed the header. Checking stops once that
- * quorum is reached: signatures past it cannot change the verdict, and each costs a public-key
- * recovery (the bulk of header verification). A bad signature met before the quorum is refused.
- */
-export function verifyHeaderSignatures(chainId: number, s: SignedHeader, validators: Uint8Array[]): void {
-  const digest = headerSigningHash(chainId, headerHash(s.header))
-  const signed = new Set<number>()
-  for (const { validator, signature } of s.signatures) {
-    if (signed.size * 3 >= validators.length * 2) return
-    const expected = validators[validator]
-    if (!expected)
-      throw new ChainError('BAD_HEADER_SIGNATURE', `signature by unknown validator #${validator}`)
-    const got = recoverAddress(digest, signature)
-    if (!got || !equals(got, expected))
-      throw new ChainError(
-        'BAD_HEADER_SIGNATURE',
-        `header ${s.header.number}: signature of validator #${validator} is invalid`,
-        {
-          number: s.header.number,
-          validator,
-        },
-      )
-    signed.add(validator)
-  }
-  if (signed.size * 3 < validators.length * 2) {
-    throw new ChainError(
-      'NO_QUORUM',
-      `header ${s.header.number} has ${signed.size} of ${validators.length} validator signatures; at least 2/3 are needed`,
-      { number: s.header.number, signed: signed.size, validators: validators.length },
-    )
-  }
-}
-
 /** Throws unless `child` extends `parent`. */
 export function verifyLink(parent: Header, child: Header): void {
   const ph = headerHash(parent)
@@ -176,23 +160,12 @@ export interface TrustedHeader {
 }
 
 /**
- * Verifies `headers` (ascending, contiguous) as extending `trusted`: each links to the one before and
- * carries a validator quorum. Returns the last verified header. `trusted` is the checkpoint or a
- * header verified earlier.
+ * A header with its signatures and both validator sets it commits to, the sets already checked
+ * against the header's hashes (`lightBlockOf` in validators.ts). What skipping verification moves
+ * trust along; as a `TrustedHeader` it serves every consumer that only needs the header.
  */
-export function verifyHeaderChain(
-  chainId: number,
-  validators: Uint8Array[],
-  trusted: TrustedHeader,
-  headers: SignedHeader[],
-): TrustedHeader {
-  let prev = trusted.header
-  let signed = trusted.signed
-  for (const s of headers) {
-    verifyLink(prev, s.header)
-    verifyHeaderSignatures(chainId, s, validators)
-    prev = s.header
-    signed = s
-  }
-  return { header: prev, hash: headerHash(prev), signed }
+export interface LightBlock extends TrustedHeader {
+  signed: SignedHeader
+  validators: Uint8Array[]
+  nextValidators: Uint8Array[]
 }

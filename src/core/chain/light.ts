@@ -10,15 +10,8 @@
  */
 import { equals, toHex } from '../bytes.ts'
 import { ChainError } from './errors.ts'
-import { validatorSetHash } from './genesis.ts'
-import {
-  type Header,
-  headerHash,
-  type SignedHeader,
-  type TrustedHeader,
-  verifyHeaderChain,
-  verifyHeaderSignatures,
-} from './header.ts'
+import { type Header, headerHash, type SignedHeader, type TrustedHeader, verifyLink } from './header.ts'
+import { validatorSetHash, verifyHeaderSignatures } from './validators.ts'
 
 export interface Checkpoint {
   chainId: number
@@ -44,10 +37,10 @@ export async function trustCheckpoint(
       'CHECKPOINT_MISMATCH',
       `the peer's header ${cp.number} is not the checkpoint ${toHex(cp.hash)}`,
     )
-  if (cp.number === 0 && !equals(h.header.extra, validatorSetHash(cp.chainId, cp.validators)))
+  if (!equals(h.header.validatorsHash, validatorSetHash(cp.chainId, cp.validators)))
     throw new ChainError(
       'CHECKPOINT_MISMATCH',
-      'the genesis header does not commit to the configured chain id and validators',
+      `the checkpoint header ${cp.number} does not commit to the configured chain id and validators`,
     )
   return { header: h.header, hash: cp.hash, signed: h }
 }
@@ -72,6 +65,33 @@ export async function verifyHeadersTo(
     at = verifyHeaderChain(cp.chainId, cp.validators, at, hs.slice(0, count))
   }
   return at
+}
+
+/**
+ * Verifies `headers` (ascending, contiguous) as extending `trusted`: each links to the one before,
+ * names the set the one before announced, and carries a quorum of `validators`. Returns the last
+ * verified header. Valid only while the set does not change.
+ */
+export function verifyHeaderChain(
+  chainId: number,
+  validators: Uint8Array[],
+  trusted: TrustedHeader,
+  headers: SignedHeader[],
+): TrustedHeader {
+  let prev = trusted.header
+  let signed = trusted.signed
+  for (const s of headers) {
+    verifyLink(prev, s.header)
+    if (!equals(s.header.validatorsHash, prev.nextValidatorsHash))
+      throw new ChainError(
+        'BAD_VALIDATOR_SET',
+        `header ${s.header.number} names another validator set than its parent announced`,
+      )
+    verifyHeaderSignatures(chainId, s, validators)
+    prev = s.header
+    signed = s
+  }
+  return { header: prev, hash: headerHash(prev), signed }
 }
 
 export type { Header }

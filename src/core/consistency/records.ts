@@ -9,8 +9,9 @@
  * halts anything, `verifyEvidence` re-checks both headers' quorum signatures against the checkpoint.
  */
 import { equals, fromHex, toHex } from '../bytes.ts'
-import { decodeSignedHeader, headerHash, type SignedHeader, verifyHeaderSignatures } from '../chain/header.ts'
+import { decodeSignedHeader, headerHash, type SignedHeader } from '../chain/header.ts'
 import type { Checkpoint } from '../chain/light.ts'
+import { verifyHeaderSignatures } from '../chain/validators.ts'
 import { META } from '../meta-keys.ts'
 import { STRATEGY_NAMES } from '../recovery/types.ts'
 import type { NodeStore } from '../store.ts'

@@ -22,10 +22,10 @@ import {
   headerSigningHash,
   type SignedHeader,
   type TrustedHeader,
-  verifyHeaderSignatures,
 } from '../chain/header.ts'
 import { recoverAddress } from '../chain/keys.ts'
 import type { Checkpoint } from '../chain/light.ts'
+import { verifyHeaderSignatures } from '../chain/validators.ts'
 import type { Clock } from '../clock.ts'
 import { RootsyncError } from '../errors.ts'
 import { keccak256 } from '../hash.ts'

@@ -39,6 +39,21 @@ export type LightEvent =
    * checkpoint. `code` is the verification error's code.
    */
   | { type: 'stored-head-ignored'; code: string; reason: string }
+  /**
+   * Trust moved from header `from` to `to` (skipping verification): `fetched` light blocks asked
+   * of peers, `signatures` recovered, `bisections` made; `source` 'store' for a warm start's
+   * re-check of the stored trust path (nothing fetched).
+   */
+  | {
+      type: 'trust'
+      from: number
+      to: number
+      fetched: number
+      signatures: number
+      bisections: number
+      ms: number
+      source: 'network' | 'store'
+    }
   /** The target's state is no longer served (the peers pruned it): the run moves to the newer head. */
   | { type: 'target-moved'; from: number; reason: string }
   /** A sync started on a store that already held nodes from an earlier session. */

@@ -12,6 +12,7 @@ import type { AccountProof } from '../account-proof.ts'
 import type { Block } from '../chain/block.ts'
 import { ChainError } from '../chain/errors.ts'
 import type { SignedHeader } from '../chain/header.ts'
+import type { LightBlockReply } from '../chain/validators.ts'
 import { type Clock, timeoutSignal } from '../clock.ts'
 import { ProofError, RlpError } from '../errors.ts'
 import { failureKind, PeerFailure } from '../peers/failure.ts'
@@ -33,6 +34,12 @@ export interface PeerWire {
    * UNAVAILABLE. Absent on a transport that does not carry it: such a peer is not asked.
    */
   root?(height: number, signal?: AbortSignal): Promise<SignedHeader>
+  /**
+   * The signed header at `height` with the validator set that signs it and the next one
+   * (`/rootsync/validators/1`), unverified: `lightBlockOf` checks the sets against the header's
+   * hashes. What skipping verification asks for. Absent on a transport that does not carry it.
+   */
+  validators?(height: number, signal?: AbortSignal): Promise<LightBlockReply>
   /**
    * A run of leaves with its edge proof (`/rootsync/range/1`, core/protocol/range.ts). Absent on a
    * transport that does not carry the range protocol: such a peer is simply not asked for ranges.

@@ -14,7 +14,8 @@
 import type { AccountProof } from '../account-proof.ts'
 import { utf8 } from '../bytes.ts'
 import { type Block, blockFromItem, blockItem } from '../chain/block.ts'
-import { type SignedHeader, signedHeaderFromItem, signedHeaderItem } from '../chain/header.ts'
+import { MAX_VALIDATORS, type SignedHeader, signedHeaderFromItem, signedHeaderItem } from '../chain/header.ts'
+import type { LightBlockReply } from '../chain/validators.ts'
 import { RlpError, RootsyncError } from '../errors.ts'
 import { asBytes, asList, asSafeInt, asUint, type RlpItem, rlpDecode, rlpEncode } from '../rlp.ts'
 
@@ -24,6 +25,8 @@ export const PROTOCOLS = {
   nodes: '/rootsync/nodes/1',
   proof: '/rootsync/proof/1',
   root: '/rootsync/root/1',
+  /** A signed header with the validator set that signs it and the one that signs the next. */
+  validators: '/rootsync/validators/1',
   blocks: '/rootsync/blocks/1',
   /** Ranges of leaves with edge proofs, and code by hash (codec: range.ts). */
   range: '/rootsync/range/1',
@@ -43,6 +46,8 @@ export const LIMITS = {
   maxHeaders: 512,
   maxBlocks: 64,
   maxProofSlots: 64,
+  /** Most addresses in one validator set on the wire. */
+  maxValidators: MAX_VALIDATORS,
   /** Range protocol: servers clamp a request's `maxBytes` (leaf bytes) to this soft cap. */
   maxRangeBytes: 1024 * 1024,
   /** Range protocol: most leaves in one range reply (servers stop there; clients refuse more). */
@@ -276,6 +281,32 @@ export function decodeProofResponse(bytes: Uint8Array): AccountProof {
         proof: nodes(p[2], `storage proof ${i}`),
       }
     }),
+  }
+}
+
+export type ValidatorsRequest = RootRequest
+export const encodeValidatorsRequest = encodeRootRequest
+export const decodeValidatorsRequest = (bytes: Uint8Array): ValidatorsRequest => decodeRootRequest(bytes)
+
+export const encodeValidatorsResponse = (r: LightBlockReply): Uint8Array =>
+  ok([signedHeaderItem(r.signed), r.validators, r.nextValidators])
+/** Shapes only (bounded lists of 20-byte addresses); `lightBlockOf` checks them against the header. */
+export function decodeValidatorsResponse(bytes: Uint8Array): LightBlockReply {
+  const l = asList(payloadOf(bytes), 'validators response', 3)
+  const set = (item: RlpItem | undefined, what: string) => {
+    const xs = asList(item, what)
+    if (xs.length > LIMITS.maxValidators)
+      throw new RlpError(`${what} has ${xs.length} validators, at most ${LIMITS.maxValidators}`)
+    return xs.map((x, i) => {
+      const a = asBytes(x, `${what} #${i}`)
+      if (a.length !== 20) throw new RlpError(`${what} #${i} must be 20 bytes, got ${a.length}`)
+      return a
+    })
+  }
+  return {
+    signed: signedHeaderFromItem(l[0]!),
+    validators: set(l[1], 'validator set'),
+    nextValidators: set(l[2], 'next validator set'),
   }
 }
 
