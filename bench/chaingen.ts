@@ -53,7 +53,7 @@ export interface GeneratedChain {
 }
 
 /** Bumped when what is written changes (the header format, the layout). */
-const FORMAT = 1
+const FORMAT = 2
 const CACHE = join(import.meta.dirname, '.cache')
 const MAX_AGE_MS = 86_400_000
 
@@ -71,7 +71,7 @@ function specKey(spec: ChainSpec): string {
 function signersAt(spec: ChainSpec, keys: Uint8Array[], _n: number): Uint8Array[] {
   if (spec.rotateEvery > 0)
     throw new RotationUnsupported(
-      'validator rotation: not yet (the header format has no validator-set hashes on this branch)',
+      'validator rotation: not yet (the devnet rotation schedule, `rootsync devnet --rotate-every`, is not on this branch)',
     )
   return keys
 }
@@ -133,6 +133,9 @@ async function write(spec: ChainSpec, dir: string): Promise<Omit<GeneratedChain,
       stateRoot: root,
       txRoot,
       timestamp: genesis.timestamp + n * spec.blockSeconds,
+      // The set that signs this header and the next: fixed while the generator cannot rotate.
+      validatorsHash: parent.nextValidatorsHash,
+      nextValidatorsHash: parent.nextValidatorsHash,
       extra: new Uint8Array(0),
     }
     signersAt(spec, keys.validators, n)
@@ -155,6 +158,7 @@ async function write(spec: ChainSpec, dir: string): Promise<Omit<GeneratedChain,
           signature: sigs.slice((i * v + k) * 65, (i * v + k + 1) * 65),
         })),
         transactions: [],
+        validatorUpdates: [],
       }
       await chain.commitBlock(block, { root, nodes: [], markStored() {} })
     }
