@@ -17,7 +17,8 @@
  * 4. `rootsync sync --latest --json` into a fresh directory, BENCH_RUNS times: seconds to a
  *    verified head with its (1,000-account) state.
  *
- * Headers fetched and signatures checked: printed as "n/a" until the light client reports them.
+ * Light blocks fetched and signatures checked: from the light client's `trust` event (the app marks
+ * the first as `rootsync:trust`); "n/a" while the client does not send one.
  * Each figure is the median of its runs, with the spread (min–max) and the load average while it
  * ran. Progress goes to stderr, the tables to stdout. BENCH_KEEP=1 keeps the temporary directory.
  */
@@ -66,8 +67,15 @@ const MARKS = [
 const BALANCE = 'rootsync:first-verified-balance'
 
 type Marks = Partial<Record<(typeof MARKS)[number], number>>
+/** The light client's `trust` event for the first verified head (the app marks it), if it sent one. */
+interface Trust {
+  fetched: number
+  signatures: number
+  source: 'network' | 'store'
+}
 interface Run {
   marks: Marks
+  trust: Trust | null
   load: number
 }
 interface HeightResult {
@@ -85,12 +93,20 @@ const median = (xs: number[]) => {
 }
 const load1 = () => loadavg()[0]!
 
-/** The `rootsync:*` marks of the page, ms since its navigation started. */
-async function marksOf(page: Page, timeoutMs: number): Promise<Marks> {
-  await page.waitForFunction((n) => performance.getEntriesByName(n).length > 0, BALANCE, {
-    timeout: timeoutMs,
-    polling: 20,
-  })
+/** The `rootsync:*` marks of the page (ms since its navigation started) and the trust figures. */
+async function runOf(page: Page, timeoutMs: number, load: number): Promise<Run> {
+  // The balance, or the lookup's error (e.g. no head verified within the read's wait).
+  await page.waitForFunction(
+    (n) =>
+      performance.getEntriesByName(n).length > 0 || document.querySelector('[data-testid="lookup-error"]'),
+    BALANCE,
+    { timeout: timeoutMs, polling: 20 },
+  )
+  const error = await page
+    .getByTestId('lookup-error')
+    .textContent({ timeout: 1 })
+    .catch(() => null)
+  if (error) note(`  the lookup failed: ${error}`)
   const all = await page.evaluate(() => [
     // The page's HTML received: what the server and the browser cost before any of the app's code.
     [
@@ -102,9 +118,15 @@ async function marksOf(page: Page, timeoutMs: number): Promise<Marks> {
       .filter((m) => m.name.startsWith('rootsync:'))
       .map((m) => [m.name.slice('rootsync:'.length), m.startTime] as const),
   ])
-  const out: Marks = {}
-  for (const [name, t] of all) if ((MARKS as readonly string[]).includes(name)) out[name as keyof Marks] ??= t
-  return out
+  const marks: Marks = {}
+  for (const [name, t] of all)
+    if ((MARKS as readonly string[]).includes(name)) marks[name as keyof Marks] ??= t
+  const trust = await page.evaluate(
+    () =>
+      ((performance.getEntriesByName('rootsync:trust')[0] as PerformanceMark | undefined)?.detail ??
+        null) as Trust | null,
+  )
+  return { marks, trust, load }
 }
 
 /** One cold visit in a fresh profile, the sync let finish, then one warm reload of the same profile. */
@@ -114,14 +136,14 @@ async function coldThenWarm(url: string): Promise<{ cold: Run; warm: Run }> {
     const page = await ctx.newPage()
     let load = load1()
     await page.goto(url)
-    const cold = { marks: await marksOf(page, 120_000), load }
+    const cold = await runOf(page, 180_000, load)
     // The warm visit should find a complete state: wait for the sync to finish.
     await page.waitForFunction(() => performance.getEntriesByName('rootsync:synced').length > 0, null, {
-      timeout: 120_000,
+      timeout: 300_000,
     })
     load = load1()
     await page.reload()
-    return { cold, warm: { marks: await marksOf(page, 60_000), load } }
+    return { cold, warm: await runOf(page, 60_000, load) }
   } finally {
     await ctx.close()
   }
@@ -187,6 +209,13 @@ const balances = (runs: Run[]) =>
   runs.map((r) => r.marks['first-verified-balance']).filter((x): x is number => x !== undefined)
 const loads = (xs: { load: number }[]) => `load ${xs.map((x) => x.load.toFixed(1)).join('/')}`
 const met = (ok: boolean) => (ok ? 'met' : 'NOT MET')
+/** A trust figure's median, or n/a when the client did not report it (no `trust` event). */
+function trustFigure(runs: Run[], key: 'fetched' | 'signatures'): string {
+  const xs = runs.map((r) => r.trust?.[key]).filter((x): x is number => typeof x === 'number')
+  return xs.length
+    ? `${median(xs)} (${Math.min(...xs)}–${Math.max(...xs)})`
+    : 'n/a (no trust event from the client)'
+}
 
 function report(rotation: number, results: HeightResult[]): void {
   const base = results[0]!
@@ -210,8 +239,9 @@ function report(rotation: number, results: HeightResult[]): void {
         ...results.map((r) => withRatio(r, warm, `${spread(balances(r.warm))} ${loads(r.warm)}`)),
         `≤ ${GOALS.warmMs} ms: ${met(results.every((r) => warm(r) <= GOALS.warmMs))}`,
       ],
-      ['headers fetched', ...results.map(() => 'n/a (not reported by the client yet)'), '≤ log2 h'],
-      ['signatures checked', ...results.map(() => 'n/a (not reported by the client yet)'), '—'],
+      ['light blocks fetched, cold', ...results.map((r) => trustFigure(r.cold, 'fetched')), '≤ log2 h'],
+      ['signatures checked, cold', ...results.map((r) => trustFigure(r.cold, 'signatures')), '—'],
+      ['signatures checked, warm', ...results.map((r) => trustFigure(r.warm, 'signatures')), '—'],
       [
         'rootsync sync --latest',
         ...results.map((r) =>
