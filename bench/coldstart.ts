@@ -185,7 +185,7 @@ async function measureHeight(
       out.cold.push(r.cold)
       out.warm.push(r.warm)
       note(
-        `  h=${height} run ${i + 1}: cold ${r.cold.marks['first-verified-balance']?.toFixed(0)} ms, warm ${r.warm.marks['first-verified-balance']?.toFixed(0)} ms (load ${r.cold.load.toFixed(1)})`,
+        `  h=${height} run ${i + 1}: cold ${r.cold.marks['first-verified-balance']?.toFixed(0) ?? 'failed'} ms, warm ${r.warm.marks['first-verified-balance']?.toFixed(0) ?? 'failed'} ms (load ${r.cold.load.toFixed(1)})`,
       )
     }
     for (let i = 0; i < RUNS; i++) {
@@ -202,7 +202,7 @@ async function measureHeight(
 
 /** "median (min–max)". */
 function spread(xs: number[], unit = 'ms', digits = 0): string {
-  if (!xs.length) return 'n/a'
+  if (!xs.length) return 'no answer'
   return `${median(xs).toFixed(digits)} ${unit} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`
 }
 const balances = (runs: Run[]) =>
@@ -220,7 +220,7 @@ function trustFigure(runs: Run[], key: 'fetched' | 'signatures'): string {
 function report(rotation: number, results: HeightResult[]): void {
   const base = results[0]!
   const withRatio = (r: HeightResult, v: (r: HeightResult) => number, text: string) =>
-    r === base ? text : `${text}; ${(v(r) / v(base)).toFixed(2)}×`
+    r === base || !Number.isFinite(v(r) / v(base)) ? text : `${text}; ${(v(r) / v(base)).toFixed(2)}×`
   const cold = (r: HeightResult) => median(balances(r.cold))
   const warm = (r: HeightResult) => median(balances(r.warm))
   const cli = (r: HeightResult) => median(r.cli.map((c) => c.seconds))
