@@ -25,7 +25,8 @@ function startWorkerEarly(): Plugin {
           throw new Error('rootsync: the sync worker or its libp2p chunk is not in the build')
         const spawn = `self.rootsyncWorker=new Worker(${JSON.stringify(`./${worker}`)},{type:"module",name:"rootsync-sync"});performance.mark("rootsync:worker-created")`
         return [
-          { tag: 'script', children: spawn, injectTo: 'head' as const },
+          // First in <head>: a classic script waits for the stylesheets above it.
+          { tag: 'script', children: spawn, injectTo: 'head-prepend' as const },
           { tag: 'link', attrs: { rel: 'prefetch', href: `./${libp2p}` }, injectTo: 'head' as const },
         ]
       },
