@@ -211,8 +211,8 @@ async function measureHeight(
 }
 
 /** "median (min–max)". */
-function spread(xs: number[], unit = 'ms', digits = 0): string {
-  if (!xs.length) return 'no answer'
+function spread(xs: number[], unit = 'ms', digits = 0, none = '—'): string {
+  if (!xs.length) return none
   return `${median(xs).toFixed(digits)} ${unit} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`
 }
 const balances = (runs: Run[]) =>
@@ -241,12 +241,16 @@ function report(rotation: number, results: HeightResult[]): void {
     [
       [
         'cold first verified balance',
-        ...results.map((r) => withRatio(r, cold, `${spread(balances(r.cold))} ${loads(r.cold)}`)),
+        ...results.map((r) =>
+          withRatio(r, cold, `${spread(balances(r.cold), 'ms', 0, 'no answer')} ${loads(r.cold)}`),
+        ),
         `≤ ${GOALS.coldMs} ms: ${met(results.every((r) => cold(r) <= GOALS.coldMs))}; ≤ ${GOALS.coldRatio}×: ${met(cold(top) / cold(base) <= GOALS.coldRatio)}`,
       ],
       [
         'warm first verified balance',
-        ...results.map((r) => withRatio(r, warm, `${spread(balances(r.warm))} ${loads(r.warm)}`)),
+        ...results.map((r) =>
+          withRatio(r, warm, `${spread(balances(r.warm), 'ms', 0, 'no answer')} ${loads(r.warm)}`),
+        ),
         `≤ ${GOALS.warmMs} ms: ${met(results.every((r) => warm(r) <= GOALS.warmMs))}`,
       ],
       ['light blocks fetched, cold', ...results.map((r) => trustFigure(r.cold, 'fetched')), '≤ log2 h'],
