@@ -95,9 +95,10 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClie
     peers,
     emit,
     cache,
-    // The first peer that answers on our chain is used at once (others join as they answer): a
-    // grace for slower peers would be added to every first answer.
-    options: { statusGraceMs: 0 },
+    // Before the first head, the first peer that answers on our chain is used at once (others join
+    // as they answer): a grace for slower peers would be added to every first answer. Later rounds
+    // keep the default grace, so following sees every peer's head.
+    options: { firstStatusGraceMs: 0 },
     recovery: m.recovery,
     consistency: m.consistency,
   })
