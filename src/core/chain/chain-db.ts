@@ -74,7 +74,7 @@ export interface ChainInfo {
 /** A block and the state it leads to, computed by the caller (see `appendBlocks`). */
 export interface ComputedBlock {
   block: Block
-  commit: Pick<StateCommit, 'nodes' | 'markStored'>
+  commit: StateCommit
 }
 
 /** Validator sets kept in memory by hash (the head's two, and a few recent ones for serving). */
