@@ -6,14 +6,15 @@
  * header hash each plus their signatures; a light client never reads an intermediate block's body,
  * so what it verifies is the same as on a busy chain. Headers are built in order (each names its
  * parent's hash), then signed in parallel on worker threads (chaingen.worker.ts) by every validator
- * of the block's set, as the devnet's producer signs, then stored through `ChainDB.commitBlock`.
+ * of the block's set, as the devnet's producer signs, then stored through `ChainDB.appendBlocks`.
  *
  * Timestamps end now: the genesis is `height × blockSeconds` seconds old, so the chain is inside a
  * trusting period however long it is. A generated chain is cached under bench/.cache by its
  * parameters and reused for a day (then its timestamps are regenerated).
  *
- * Validator rotation (`rotateEvery`) is the generator's parameter, but the chain format cannot rotate
- * yet: a spec with `rotateEvery > 0` is refused (RotationUnsupported) until it can.
+ * Validator rotation (`rotateEvery`) follows the devnet's own rule (`devnetSlotsAt`, `devnetUpdateAt`:
+ * one validator replaced every `rotateEvery` blocks, keys derived from the seed), so a generated chain
+ * is one `rootsync devnet --rotate-every N` could have produced.
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
@@ -22,10 +23,20 @@ import { Worker } from 'node:worker_threads'
 import { toHex } from '../src/core/bytes.ts'
 import { type Block, transactionsRoot } from '../src/core/chain/block.ts'
 import { ChainDB } from '../src/core/chain/chain-db.ts'
-import { generateDevnet } from '../src/core/chain/devnet.ts'
+import {
+  devnetSetAt,
+  devnetSlotsAt,
+  devnetUpdateAt,
+  devnetValidatorAddress,
+  devnetValidatorKey,
+  generateDevnet,
+  type Rotation,
+} from '../src/core/chain/devnet.ts'
 import { genesisHeader, genesisStateRoot, genesisToJson } from '../src/core/chain/genesis.ts'
 import { type Header, headerHash, headerSigningHash } from '../src/core/chain/header.ts'
 import { addressOf } from '../src/core/chain/keys.ts'
+import type { StateCommit } from '../src/core/chain/state.ts'
+import { validatorSetHash } from '../src/core/chain/validators.ts'
 import { keccak256 } from '../src/core/hash.ts'
 import { LevelNodeStore } from '../src/store/level-store.ts'
 
@@ -53,13 +64,9 @@ export interface GeneratedChain {
 }
 
 /** Bumped when what is written changes (the header format, the layout). */
-const FORMAT = 2
+const FORMAT = 3
 const CACHE = join(import.meta.dirname, '.cache')
 const MAX_AGE_MS = 86_400_000
-
-export class RotationUnsupported extends Error {
-  readonly code = 'ROTATION_UNSUPPORTED'
-}
 
 /** The key of a spec's cache directory. */
 function specKey(spec: ChainSpec): string {
@@ -67,40 +74,41 @@ function specKey(spec: ChainSpec): string {
   return toHex(keccak256(new TextEncoder().encode(json))).slice(2, 14)
 }
 
-/** The validator keys signing block `n` (a schedule: rotation will replace one every `rotateEvery`). */
-function signersAt(spec: ChainSpec, keys: Uint8Array[], _n: number): Uint8Array[] {
-  if (spec.rotateEvery > 0)
-    throw new RotationUnsupported(
-      'validator rotation: not yet (the devnet rotation schedule, `rootsync devnet --rotate-every`, is not on this branch)',
-    )
-  return keys
-}
-
 /** The signing thread: tsx registered first (a thread does not inherit `--import tsx` in Node 20). */
 const THREAD = `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(
   new URL('./chaingen.worker.ts', import.meta.url).href,
 )}) })`
 
-/** Signs every digest with every key of `keys`, split across threads: 65 bytes per (digest, key). */
-async function signAll(digests: Uint8Array, keys: Uint8Array[]): Promise<Uint8Array> {
+/**
+ * Signs digest i with keys[signers[i·v + k]] for k < v, split across threads: 65 bytes per
+ * (digest, k), in that order.
+ */
+async function signAll(
+  digests: Uint8Array,
+  signers: Uint32Array,
+  v: number,
+  keys: Uint8Array[],
+): Promise<Uint8Array> {
   const count = digests.length / 32
   const threads = Math.max(1, Math.min(availableParallelism(), Math.ceil(count / 500)))
   const per = Math.ceil(count / threads)
   const parts = await Promise.all(
     Array.from({ length: threads }, (_, t) => {
-      const slice = digests.slice(t * per * 32, Math.min(count, (t + 1) * per) * 32)
+      const end = Math.min(count, (t + 1) * per)
+      const slice = digests.slice(t * per * 32, end * 32)
+      const who = signers.slice(t * per * v, end * v)
       return new Promise<Uint8Array>((resolve, reject) => {
         const w = new Worker(THREAD, {
           eval: true,
-          workerData: { digests: slice, keys },
-          transferList: [slice.buffer],
+          workerData: { digests: slice, signers: who, v, keys },
+          transferList: [slice.buffer, who.buffer],
         })
         w.once('message', (m: Uint8Array) => resolve(new Uint8Array(m)))
         w.once('error', reject)
       })
     }),
   )
-  const out = new Uint8Array(count * keys.length * 65)
+  const out = new Uint8Array(count * v * 65)
   let at = 0
   for (const p of parts) {
     out.set(p, at)
@@ -122,34 +130,46 @@ async function write(spec: ChainSpec, dir: string): Promise<Omit<GeneratedChain,
   const root = genesisStateRoot(genesis)
   const gHeader = genesisHeader(genesis, root)
   const txRoot = await transactionsRoot([])
-  // Pass 1, in order: each header names its parent's hash.
+  const r: Rotation = { seed: spec.seed, validators: spec.validators, every: spec.rotateEvery }
+  const v = spec.validators
+  // Pass 1, in order: each header names its parent's hash and the sets that sign it and the next.
   const headers: Header[] = []
   const digests = new Uint8Array(spec.height * 32)
+  const signers = new Uint32Array(spec.height * v)
+  let maxKey = v - 1
+  let setHash = gHeader.nextValidatorsHash
   let parent = gHeader
   for (let n = 1; n <= spec.height; n++) {
+    const changes = devnetUpdateAt(r, n).length > 0
+    const nextHash = changes ? validatorSetHash(genesis.chainId, devnetSetAt(r, n + 1)) : setHash
     const h: Header = {
       parentHash: headerHash(parent),
       number: n,
       stateRoot: root,
       txRoot,
       timestamp: genesis.timestamp + n * spec.blockSeconds,
-      // The set that signs this header and the next: fixed while the generator cannot rotate.
-      validatorsHash: parent.nextValidatorsHash,
-      nextValidatorsHash: parent.nextValidatorsHash,
+      validatorsHash: setHash,
+      nextValidatorsHash: nextHash,
       extra: new Uint8Array(0),
     }
-    signersAt(spec, keys.validators, n)
+    const slots = devnetSlotsAt(r, n)
+    signers.set(slots, (n - 1) * v)
+    maxKey = Math.max(maxKey, ...slots)
+    setHash = nextHash
     digests.set(headerSigningHash(genesis.chainId, headerHash(h)), (n - 1) * 32)
     headers.push(h)
     parent = h
   }
-  // Pass 2, in parallel: every validator signs every block.
-  const sigs = await signAll(digests, keys.validators)
+  // Pass 2, in parallel: every validator of a block's set signs it.
+  const allKeys = Array.from({ length: maxKey + 1 }, (_, i) =>
+    i < v ? keys.validators[i]! : devnetValidatorKey(spec.seed, i),
+  )
+  const sigs = await signAll(digests, signers, v, allKeys)
   // Pass 3: the serving node's store, through the chain's own write path.
   const store = await LevelNodeStore.open(join(dir, 'db'))
   try {
     const chain = await ChainDB.open(store, genesis)
-    const v = keys.validators.length
+    let run: { block: Block; commit: StateCommit }[] = []
     for (const [i, header] of headers.entries()) {
       const block: Block = {
         header,
@@ -158,9 +178,16 @@ async function write(spec: ChainSpec, dir: string): Promise<Omit<GeneratedChain,
           signature: sigs.slice((i * v + k) * 65, (i * v + k + 1) * 65),
         })),
         transactions: [],
-        validatorUpdates: [],
+        validatorUpdates: devnetUpdateAt(r, header.number).map((u) => ({
+          slot: u.slot,
+          address: devnetValidatorAddress(spec.seed, u.keyIndex),
+        })),
       }
-      await chain.commitBlock(block, { root, nodes: [], markStored() {} })
+      run.push({ block, commit: { root, nodes: [], markStored() {} } })
+      if (run.length === 1000 || i === headers.length - 1) {
+        await chain.appendBlocks(run)
+        run = []
+      }
     }
   } finally {
     await store.close()

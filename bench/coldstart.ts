@@ -35,13 +35,7 @@ import { serveApp } from '../src/node/static-server.ts'
 import { launchBrowser } from '../test/helpers/browser.ts'
 import { runCli } from '../test/helpers/cli.ts'
 import { startNode, stopAllNodes } from '../test/helpers/nodes.ts'
-import {
-  type ChainSpec,
-  copyDataDir,
-  type GeneratedChain,
-  generateChain,
-  RotationUnsupported,
-} from './chaingen.ts'
+import { type ChainSpec, copyDataDir, type GeneratedChain, generateChain } from './chaingen.ts'
 import { note, printTable } from './lib.ts'
 
 const ROOT = join(import.meta.dirname, '..')
@@ -303,14 +297,7 @@ async function main(): Promise<void> {
           validators: 4,
           blockSeconds: 2,
         }
-        let chain: GeneratedChain
-        try {
-          chain = await generateChain(spec)
-        } catch (e) {
-          if (!(e instanceof RotationUnsupported)) throw e
-          process.stdout.write(`\nrotation every ${rotation} blocks: not yet (${e.message})\n`)
-          break
-        }
+        const chain: GeneratedChain = await generateChain(spec)
         note(
           `h=${height}: chain ${chain.seconds ? `generated in ${chain.seconds.toFixed(1)} s` : 'from the cache'}`,
         )
