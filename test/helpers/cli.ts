@@ -32,15 +32,32 @@ export const BIN = join(ROOT, 'bin', 'rootsync.js')
 /** What the CLI bundle is made of: its sources and the installed dependencies' versions (and where). */
 const CLI_INPUTS = ['src', 'package-lock.json', 'tsconfig.json']
 
-function inputsHash(): string {
-  const h = createHash('sha256').update(ROOT).update('\0')
+/**
+ * A short hash of the files at `inputs` (paths in the repository; directories walked in name order)
+ * and `salt`: the name of a build made from them (see `moveIntoPlace`).
+ */
+export function sourcesHash(inputs: string[], salt = ''): string {
+  const h = createHash('sha256').update(salt).update('\0')
   const add = (path: string) => {
     if (!existsSync(path)) return
     if (statSync(path).isDirectory()) for (const name of readdirSync(path).sort()) add(join(path, name))
     else h.update(relative(ROOT, path)).update('\0').update(readFileSync(path)).update('\0')
   }
-  for (const p of CLI_INPUTS) add(join(ROOT, p))
+  for (const p of inputs) add(join(ROOT, p))
   return h.digest('hex').slice(0, 16)
+}
+
+/**
+ * Renames a complete build in `out` to `dir`, where runs look for it: a build interrupted half-way
+ * is never used. When another run renamed the same build into place first, that one is used.
+ */
+export function moveIntoPlace(out: string, dir: string): void {
+  try {
+    renameSync(out, dir)
+  } catch (e) {
+    if (!existsSync(dir)) throw e
+    rmSync(out, { recursive: true, force: true })
+  }
 }
 
 /**
@@ -48,11 +65,10 @@ function inputsHash(): string {
  * would be linted). The bundle sits at the depth of `src/node/commands/` in a directory that links
  * the repository's `node_modules` and `bin`: bare imports resolve to the installed dependencies, and
  * a path a module resolves relative to itself (commands/devnet.ts: `../../../bin/rootsync.js`)
- * reaches the same file as from the sources. Built into a temporary directory renamed into place
- * when complete: a build interrupted half-way is never run.
+ * reaches the same file as from the sources.
  */
 function bundledCli(): string {
-  const dir = join(tmpdir(), `rootsync-cli-${inputsHash()}`)
+  const dir = join(tmpdir(), `rootsync-cli-${sourcesHash(CLI_INPUTS, ROOT)}`)
   const file = join(dir, 'src', 'node', 'commands', 'cli.mjs')
   if (existsSync(file)) return file
   const out = mkdtempSync(join(tmpdir(), 'rootsync-cli-build-'))
@@ -69,13 +85,7 @@ function bundledCli(): string {
     tsconfig: join(ROOT, 'tsconfig.json'),
     logLevel: 'error',
   })
-  try {
-    renameSync(out, dir)
-  } catch (e) {
-    // Another run renamed the same build into place first: use it.
-    if (!existsSync(file)) throw e
-    rmSync(out, { recursive: true, force: true })
-  }
+  moveIntoPlace(out, dir)
   return file
 }
 
