@@ -13,7 +13,7 @@ import { genesisHeader, genesisStateRoot, genesisToJson } from '../../src/core/c
 import { headerHash } from '../../src/core/chain/header.ts'
 import { pickAddr } from '../../src/core/light/config.ts'
 import { genesisBootstrap } from '../../src/node/commands/devnet.ts'
-import { BIN, ROOT } from './cli.ts'
+import { CLI, ROOT } from './cli.ts'
 
 export interface NodeEvent {
   event: string
@@ -80,7 +80,7 @@ export function startNode(
 ): Promise<NodeProc> {
   const argv = opts.script
     ? ['--import', 'tsx', opts.script, '--data', dataDir, ...args]
-    : [BIN, 'serve', '--data', dataDir, ...args]
+    : [CLI, 'serve', '--data', dataDir, ...args]
   const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
