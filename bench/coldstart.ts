@@ -25,7 +25,7 @@
  */
 import '../src/node/polyfills.ts'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
@@ -301,7 +301,10 @@ async function main(): Promise<void> {
         note(
           `h=${height}: chain ${chain.seconds ? `generated in ${chain.seconds.toFixed(1)} s` : 'from the cache'}`,
         )
-        results.push(await measureHeight(dist, chain, height, tmp))
+        // Each rotation setting is another chain: its own node and sync directories.
+        const dir = join(tmp, `rotate-${rotation}`)
+        mkdirSync(dir, { recursive: true })
+        results.push(await measureHeight(dist, chain, height, dir))
       }
       if (results.length) report(rotation, results)
     }

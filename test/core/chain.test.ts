@@ -84,7 +84,8 @@ describe('devnet chain', () => {
       expect(toHex(r.commit.root)).toBe(toHex(block.header.stateRoot))
       state = r.state
     }
-  })
+    // Two 100-block chains on a 10k-account genesis: ~45 s on an idle 2-core machine, more under load.
+  }, 180_000)
 })
 
 describe('block rejection, each with its own error', () => {
