@@ -1,6 +1,38 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte'
-import { defineConfig } from 'vite'
+import { defineConfig, type Plugin } from 'vite'
 import { VitePWA } from 'vite-plugin-pwa'
+
+/**
+ * Start-up overlap, for a first answer that does not wait on one download after another: the page
+ * would create the sync worker only once its own entry has loaded and run, and the worker would
+ * load libp2p only once it runs. Instead index.html starts the worker itself, from a tiny inline
+ * script ahead of the entry (`self.rootsyncWorker`, which the client adopts: src/client/
+ * rootsync-client.ts), and prefetches the libp2p chunk into the HTTP cache the worker reads from.
+ * The file names carry content hashes that only the build knows, so this runs on the built bundle
+ * (`vite` dev creates the worker from the page, as before).
+ */
+function startWorkerEarly(): Plugin {
+  const find = (bundle: object, re: RegExp) => Object.keys(bundle).find((f) => re.test(f))
+  return {
+    name: 'rootsync:start-worker-early',
+    apply: 'build',
+    transformIndexHtml: {
+      order: 'post',
+      handler(_html, ctx) {
+        const worker = find(ctx.bundle ?? {}, /^assets\/sync-worker-[\w-]+\.js$/)
+        const libp2p = find(ctx.bundle ?? {}, /^assets\/libp2p-browser-[\w-]+\.js$/)
+        if (!worker || !libp2p)
+          throw new Error('rootsync: the sync worker or its libp2p chunk is not in the build')
+        const spawn = `self.rootsyncWorker=new Worker(${JSON.stringify(`./${worker}`)},{type:"module",name:"rootsync-sync"});performance.mark("rootsync:worker-created")`
+        return [
+          // First in <head>: a classic script waits for the stylesheets above it.
+          { tag: 'script', children: spawn, injectTo: 'head-prepend' as const },
+          { tag: 'link', attrs: { rel: 'prefetch', href: `./${libp2p}` }, injectTo: 'head' as const },
+        ]
+      },
+    },
+  }
+}
 
 export default defineConfig(({ command, mode }) => ({
   base: './',
@@ -8,6 +40,7 @@ export default defineConfig(({ command, mode }) => ({
   define: { __PWA_SERVICE_WORKER__: JSON.stringify(command === 'build') },
   plugins: [
     svelte(),
+    startWorkerEarly(),
     // The service worker (src/sw/service-worker.ts) is bundled by a second vite build after the
     // app's, then workbox-build's injectManifest writes the precache list (every file below, with
     // a revision hash for the unhashed ones) into it as `self.__WB_MANIFEST`. The web manifest and

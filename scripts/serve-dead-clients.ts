@@ -21,7 +21,7 @@ import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { toHex } from '../src/core/bytes.ts'
-import { generateDevnet } from '../src/core/chain/devnet.ts'
+import { generateDevnet, keysFileJson } from '../src/core/chain/devnet.ts'
 import { genesisToJson } from '../src/core/chain/genesis.ts'
 import { createRng } from '../src/core/chain/rng.ts'
 import { genesisBootstrap } from '../src/node/commands/devnet.ts'
@@ -34,11 +34,18 @@ const EVERY = Number(process.argv[3] ?? 10)
 const SPREAD_MS = Number(process.env.SPREAD_MS ?? 1500)
 
 const dir = mkdtempSync(join(tmpdir(), 'rootsync-dead-clients-'))
-const { genesis, keys } = generateDevnet({ seed: 'dead-clients', accounts: 3000, contracts: 20, slots: 10 })
+// Dated now: light clients refuse a checkpoint older than their trusting period.
+const { genesis, keys } = generateDevnet({
+  seed: 'dead-clients',
+  accounts: 3000,
+  contracts: 20,
+  slots: 10,
+  timestamp: Math.floor(Date.now() / 1000),
+})
 writeFileSync(join(dir, 'genesis.json'), JSON.stringify(genesisToJson(genesis)))
 writeFileSync(
   join(dir, 'keys.json'),
-  JSON.stringify({ validators: keys.validators.map(toHex), spenders: keys.spenders.map(toHex) }),
+  JSON.stringify(keysFileJson({ keys, seed: 'dead-clients', rotateEvery: 0 })),
 )
 
 const node = spawn(

@@ -194,6 +194,21 @@ export type FromWorker =
   | { type: 'consistency-results'; id: number; results: ConsistencyResult[] }
   | { type: 'evidence'; id: number; evidence: EquivocationEvidence[] }
   | { type: 'acknowledged'; id: number }
+  /**
+   * A start-up milestone, once each (the client turns it into a `rootsync:<name>` performance mark,
+   * for bench:coldstart): `epochMs` is the worker's clock in ms since the Unix epoch.
+   */
+  | { type: 'timing'; name: WorkerMilestone; epochMs: number }
+
+/** The worker's start-up milestones, in the order a cold start meets them. */
+export type WorkerMilestone =
+  | 'worker-start'
+  | 'start-received'
+  | 'libp2p-loaded'
+  | 'node-created'
+  | 'first-status'
+  | 'head-verified'
+  | 'answer'
 
 /** Worker → page over a bridged peer's port. `cancel` aborts a request in flight. */
 export type BridgeRequest = { id: number; name: ProtocolName; bytes: Uint8Array } | { cancel: number }

@@ -128,8 +128,22 @@ export interface RootsyncClient {
 export const dbNameOf = (c: BootstrapInfo) =>
   `rootsync-${c.chainId}-${(c.genesisHash || c.checkpoint.hash).slice(2, 10)}`
 
-const defaultWorker = () =>
-  new Worker(new URL('../worker/sync-worker.ts', import.meta.url), { type: 'module', name: 'rootsync-sync' })
+/**
+ * The bundled sync worker. The built app's index.html starts it ahead of the page's own code
+ * (vite.config.ts, `self.rootsyncWorker`): the first client adopts that one, so the worker's code
+ * loads while the page's does.
+ */
+function defaultWorker(): Worker {
+  const early = (globalThis as { rootsyncWorker?: Worker }).rootsyncWorker
+  if (early) {
+    delete (globalThis as { rootsyncWorker?: Worker }).rootsyncWorker
+    return early
+  }
+  return new Worker(new URL('../worker/sync-worker.ts', import.meta.url), {
+    type: 'module',
+    name: 'rootsync-sync',
+  })
+}
 
 /**
  * Peers the worker cannot reach itself (WebRTC-direct only: no WebSocket address) are dialled on
@@ -193,6 +207,8 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
 
   /** A worker not yet started: created early so its code loads while the config is fetched. */
   let spare: Worker | null = newWorker()
+  if (!performance.getEntriesByName('rootsync:worker-created').length)
+    performance.mark('rootsync:worker-created')
 
   function onMessage(m: FromWorker) {
     switch (m.type) {
@@ -217,6 +233,10 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
       }
       case 'peers':
         emit(m)
+        break
+      case 'timing':
+        // On the page's timeline (ms since navigation), beside the app's own marks.
+        performance.mark(`rootsync:${m.name}`, { startTime: m.epochMs - performance.timeOrigin })
         break
       case 'last-recovery':
         lastRecovery = m.report

@@ -31,8 +31,16 @@ export const META = {
    * and the validators who signed both. Reads at an unacknowledged one's height and above stop.
    */
   evidence: 'consistency/evidence',
-  /** Signed header RLP: the newest verified header, with its quorum signatures (re-checked on load). */
+  /**
+   * RLP [2, signedHeader, validators, nextValidators (empty: the same)]: the newest verified head as
+   * a light block (re-checked on load, with META.lightPath; format 1, a bare signed header, is ignored).
+   */
   lightHead: 'light/head',
+  /**
+   * RLP [2, [[signedHeader, validators, nextValidators]…]]: the trust path from the checkpoint's block
+   * to the head (core/light/trust.ts), re-verified offline on load; written in one batch with lightHead.
+   */
+  lightPath: 'light/path',
   /** The checkpoint hash a data directory was synced from (a different checkpoint is refused). */
   lightCheckpoint: 'light/checkpoint',
   /** Proof paths of recent reads, re-verified when used (worker/proof-cache.ts). */
@@ -44,4 +52,6 @@ export const META = {
   chainHead: 'head',
   header: (n: number) => `header/${n}`,
   block: (n: number) => `block/${n}`,
+  /** RLP [address…]: a validator set a stored header names, by its hash (0x hex); chain-db.ts. */
+  validatorSet: (hashHex: string) => `chain/vset/${hashHex}`,
 } as const

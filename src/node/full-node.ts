@@ -4,7 +4,8 @@
  *
  * Following is done over the protocol only: poll a peer's status, fetch the blocks past our head,
  * verify each (link, validator quorum, state root by re-applying it) and import it atomically.
- * Producing uses the devnet generator and signs with the validator keys it was given.
+ * Producing uses the devnet generator and signs with the keys of the validator set in force (which
+ * rotates by the devnet's rule, see core/chain/devnet.ts).
  *
  * Retention: the state of the last `retain` blocks is served; older state is pruned by a
  * mark-and-sweep pass (the store's `compact`: mark every node reachable from a retained root with the
@@ -21,7 +22,6 @@ import type { Genesis } from '../core/chain/genesis.ts'
 import { type Header, headerHash } from '../core/chain/header.ts'
 import { StateDB } from '../core/chain/state.ts'
 import { accountProof } from '../core/chain/state-proof.ts'
-import { lightBlockReply } from '../core/chain/validators.ts'
 import { MissingNodeError } from '../core/errors.ts'
 import { useWasmKeccak } from '../core/hash.ts'
 import { ProtocolError, Status, type StatusResponse } from '../core/protocol/messages.ts'
@@ -80,7 +80,7 @@ export class FullNode {
     const store = await LevelNodeStore.open(`${opts.dataDir}/db`)
     let chain: ChainDB
     try {
-      chain = await ChainDB.open(store, opts.genesis)
+      chain = await ChainDB.open(store, opts.genesis, `the data directory ${opts.dataDir}`)
     } catch (e) {
       await store.close()
       throw e
@@ -285,14 +285,9 @@ export class FullNode {
         return h
       },
       validators: async (height) => {
-        const h = height <= (await headNumber()) ? await chain.header(height) : undefined
-        if (!h) throw new ProtocolError(Status.UNAVAILABLE, `no header at height ${height}`)
-        // The set does not change yet: the genesis set signs every header.
-        return lightBlockReply({
-          signed: h,
-          validators: chain.info.validators,
-          nextValidators: chain.info.validators,
-        })
+        const b = await chain.lightBlock(height)
+        if (!b) throw new ProtocolError(Status.UNAVAILABLE, `no header at height ${height}`)
+        return b
       },
       proof: async (req) => {
         this.checkRetained(req.stateRoot)

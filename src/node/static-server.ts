@@ -8,8 +8,13 @@
  * service worker is found on the next visit. A missing file (a path with an extension) is a 404, not
  * index.html: an HTML page must never be cached under a script's URL. The worker lives at the root
  * of its scope, so it needs no `Service-Worker-Allowed` header.
+ *
+ * index.html is served with the devnet's bootstrap.json inlined (`<script type="application/json"
+ * id="rootsync-bootstrap">`), so the app starts its worker without a round trip for its config. It
+ * is the same file `/bootstrap.json` serves, and no more trusted: it names the checkpoint the
+ * worker verifies everything from, exactly as the fetched copy would.
  */
-import { createReadStream, existsSync, statSync } from 'node:fs'
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { extname, join, normalize, relative, sep } from 'node:path'
 
@@ -49,6 +54,15 @@ export function serveApp(o: {
       }
       target = join(o.dist, 'index.html')
     }
+    if (target === join(o.dist, 'index.html')) {
+      res.writeHead(200, {
+        'content-type': TYPES['.html']!,
+        'cache-control': 'no-cache',
+        'x-content-type-options': 'nosniff',
+      })
+      res.end(withBootstrap(readFileSync(target, 'utf8'), o.bootstrapFile))
+      return
+    }
     const hashed = target !== o.bootstrapFile && relative(o.dist, target).startsWith(`assets${sep}`)
     res.writeHead(200, {
       'content-type': TYPES[extname(target)] ?? 'application/octet-stream',
@@ -61,4 +75,20 @@ export function serveApp(o: {
     server.once('error', reject)
     server.listen(o.port, o.host, () => resolve(server))
   })
+}
+
+/**
+ * index.html with the bootstrap file inlined before `</head>`; unchanged when the file is missing
+ * or is not JSON (the app then fetches it, and says what is wrong). `<` is escaped so the JSON
+ * cannot close its script element.
+ */
+export function withBootstrap(html: string, bootstrapFile: string): string {
+  let json: string
+  try {
+    json = JSON.stringify(JSON.parse(readFileSync(bootstrapFile, 'utf8')))
+  } catch {
+    return html
+  }
+  const tag = `<script type="application/json" id="rootsync-bootstrap">${json.replace(/</g, '\\u003c')}</script>`
+  return html.replace('</head>', `${tag}\n  </head>`)
 }

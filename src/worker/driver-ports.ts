@@ -18,14 +18,22 @@ import type { PeerSource } from '../core/light/session.ts'
 import type { PeerStats } from '../core/sync/types.ts'
 import { keyOf, type PeerRegistry, type RegisteredPeer } from './peer-registry.ts'
 
-/** The registry's peers as the driver's `PeerSource`; `network` resolves once libp2p is up. */
+/**
+ * The registry's peers as the driver's `PeerSource`; `network` resolves once libp2p is up;
+ * `onStatus` hears of each status answer (the start-up timing marks).
+ */
 export function peerSourceOf(
   reg: PeerRegistry,
   config: BootstrapConfig,
   network: () => Promise<void>,
+  onStatus: () => void = () => {},
 ): PeerSource {
   const wireOf = (p: RegisteredPeer): Required<PeerWire> => ({
-    status: (signal) => reg.status(p, config.chainId, signal),
+    status: async (signal) => {
+      const s = await reg.status(p, config.chainId, signal)
+      onStatus()
+      return s
+    },
     headers: (start, count, signal) => p.client.headers(start, count, signal),
     nodes: (hashes, signal) => p.client.nodes(hashes, signal),
     proof: (req, signal) => p.client.proof(req, signal),

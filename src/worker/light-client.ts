@@ -87,7 +87,10 @@ export function consistencySettings(c: ConsistencyConfig = {}): ConsistencySetti
 
 export function createLightClient(d: LightClientDeps): LightClient {
   const tap = tapPeerEvents(d.peers)
+  /** A head reads get at once: the stored one, or one at the peers' head (as the driver decides). */
+  let headReady = false
   const emit = (e: LightEvent) => {
+    if (e.type === 'header' && (e.fromStore || e.header.number >= e.peersHead)) headReady = true
     tap(e)
     d.emit(e)
   }
@@ -165,6 +168,7 @@ export function createLightClient(d: LightClientDeps): LightClient {
         h.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
       })
     },
+    headReady: () => headReady,
     localState: (root) => driver?.localState(root) ?? null,
     // The driver owns the flag: it persists it, says so, and stops using the state as complete.
     damaged: async (flag) => driver?.markRepair(flag),

@@ -10,7 +10,7 @@
  * Everything heavy (hashing, decoding,
  * storage) happens here, off the page's main thread.
  */
-import type { FromWorker, LightEvent, ToWorker } from '../api/worker-protocol.ts'
+import type { FromWorker, LightEvent, ToWorker, WorkerMilestone } from '../api/worker-protocol.ts'
 import { useWasmKeccak } from '../core/hash.ts'
 import { pickAddr } from '../core/light/config.ts'
 import { readRecoveryReport } from '../core/recovery/manager.ts'
@@ -23,12 +23,25 @@ import { createPeerRegistry } from './peer-registry.ts'
 import { loadProofCache } from './proof-cache.ts'
 import { getAccount, getStorage } from './verified-reads.ts'
 
+const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m)
+/** Start-up milestones already reported: each once, for the page's performance marks. */
+const reached = new Set<WorkerMilestone>()
+const milestone = (name: WorkerMilestone) => {
+  if (reached.has(name)) return
+  reached.add(name)
+  post({ type: 'timing', name, epochMs: performance.timeOrigin + performance.now() })
+}
+milestone('worker-start')
+
 /** Started at load, while the page is still fetching its configuration. */
 const keccakReady = useWasmKeccak()
 
 let libp2pImport: Promise<typeof import('./libp2p-browser.ts')> | null = null
 const loadLibp2p = () => {
-  libp2pImport ??= import('./libp2p-browser.ts')
+  libp2pImport ??= import('./libp2p-browser.ts').then((m) => {
+    milestone('libp2p-loaded')
+    return m
+  })
   return libp2pImport
 }
 /** The databases of this origin when the worker started (null: the browser cannot list them). */
@@ -41,8 +54,10 @@ const databases = indexedDB.databases().then(
 void databases.then((names) => {
   if (names && !names.some((n) => n.startsWith('rootsync-'))) void loadLibp2p()
 })
-const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m)
-const emit = (event: LightEvent) => post({ type: 'event', event })
+const emit = (event: LightEvent) => {
+  if (event.type === 'header') milestone('head-verified')
+  post({ type: 'event', event })
+}
 const peers = createPeerRegistry((views) => post({ type: 'peers', peers: views }))
 let client: LightClient | null = null
 /** The database this worker serves (one per worker). */
@@ -76,10 +91,14 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClie
   const c = createLightClient({
     config: m.bootstrap,
     store,
-    source: peerSourceOf(peers, m.bootstrap, connect),
+    source: peerSourceOf(peers, m.bootstrap, connect, () => milestone('first-status')),
     peers,
     emit,
     cache,
+    // Before the first head, the first peer that answers on our chain is used at once (others join
+    // as they answer): a grace for slower peers would be added to every first answer. Later rounds
+    // keep the default grace, so following sees every peer's head.
+    options: { firstStatusGraceMs: 0 },
     recovery: m.recovery,
     consistency: m.consistency,
   })
@@ -97,6 +116,7 @@ async function network(m: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   // does not wait for it to download and compile.
   const [{ createBrowserLibp2p, multiaddr, PeerClient }] = await Promise.all([loadLibp2p(), keccakReady])
   const node = await createBrowserLibp2p(true)
+  milestone('node-created')
   for (const p of m.bootstrap.peers) {
     const addr = pickAddr(p, 'websocket')
     if (!addr) continue
@@ -158,6 +178,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data
   switch (m.type) {
     case 'start':
+      milestone('start-received')
       if (!ready) {
         dbName = m.dbName
         ready = start(m)
@@ -189,7 +210,10 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       answer(
         m.id,
         (c, signal) => getAccount(c, m.address, signal),
-        (a) => ({ type: 'account', id: m.id, answer: a }),
+        (a) => {
+          milestone('answer')
+          return { type: 'account', id: m.id, answer: a }
+        },
       )
       break
     case 'getStorage':

@@ -8,6 +8,11 @@
  * names its source and the header it is proven against, and its proof path is cached on the device
  * (proof-cache.ts) so the next visit can answer before anything else has loaded.
  *
+ * A cold start's first read does not wait for the head's verification to ask for its proof: while
+ * the head is being verified, the proof is asked at the state root the first peer claims for its
+ * head (`speculate`). It is used only when the verified head has that very root, and verified
+ * against the verified root like any other; otherwise it is dropped and the proof asked again.
+ *
  * A local read that meets a missing or corrupt node does not fail: the damage is reported
  * (`ReadContext.damaged`, which flags the state for repair, repair-flag.ts) and the same read is
  * answered by proof from a peer instead, verified the same way. From then on the local state is not
@@ -16,7 +21,7 @@
 import type { AccountAnswer, HeaderView, StorageAnswer } from '../api/worker-protocol.ts'
 import type { Account } from '../core/account.ts'
 import { verifyRequestedProof } from '../core/account-proof.ts'
-import { fromHexExact, padLeft, toHex } from '../core/bytes.ts'
+import { equals, fromHexExact, padLeft, toHex } from '../core/bytes.ts'
 import { accountProof } from '../core/chain/state-proof.ts'
 import { timeoutSignal } from '../core/clock.ts'
 import { InputError, RootsyncError } from '../core/errors.ts'
@@ -38,6 +43,8 @@ export interface ReadContext {
   /** A local read met damage: flag the state for repair (persisted, reported); idempotent. */
   damaged(flag: RepairFlag): Promise<void>
   peers: PeerRegistry
+  /** Whether `head()` answers at once (false while the first head is being verified). */
+  headReady?(): boolean
   /** Proof paths of recent reads, answered from before the node index has loaded. */
   cache: ProofCache | null
 }
@@ -125,17 +132,82 @@ async function proven(
   )
 }
 
+/** A proof asked before the head verified, at the root a peer claims (unverified until compared). */
+interface Speculation {
+  /** The root it was asked at, once a peer was found (null before). */
+  root: Uint8Array | null
+  result: Promise<{
+    peer: RegisteredPeer
+    proof: Awaited<ReturnType<RegisteredPeer['client']['proof']>>
+  } | null>
+  cancel(): void
+}
+
+/** Starts a speculative proof request when the head is not verified yet (a cold start), else null. */
+function speculate(
+  ctx: ReadContext,
+  address: Uint8Array,
+  slots: Uint8Array[],
+  stop?: AbortSignal,
+): Speculation | null {
+  if (ctx.headReady?.() !== false) return null
+  const ac = new AbortController()
+  const cancel = () => ac.abort(new DOMException('not needed', 'AbortError'))
+  stop?.addEventListener('abort', cancel, { once: true })
+  const spec: Speculation = { root: null, result: Promise.resolve(null), cancel }
+  spec.result = (async () => {
+    const p = (await peersFor(ctx, ac.signal)).find((x) => x.status)
+    if (!p?.status) return null
+    spec.root = p.status.headStateRoot
+    const { signal, clear } = timeoutSignal(realClock, ac.signal, PROOF_TIMEOUT_MS)
+    try {
+      return { peer: p, proof: await p.client.proof({ stateRoot: spec.root, address, slots }, signal) }
+    } finally {
+      clear()
+    }
+  })()
+    .catch(() => null)
+    .finally(() => stop?.removeEventListener('abort', cancel))
+  return spec
+}
+
+/** The speculative proof, verified against the verified `root`, if it was asked at that root. */
+async function settled(spec: Speculation | null, root: Uint8Array, address: Uint8Array, slots: Uint8Array[]) {
+  if (!spec) return null
+  if (!spec.root || !equals(spec.root, root)) {
+    spec.cancel()
+    return null
+  }
+  const got = await spec.result
+  if (!got) return null
+  try {
+    return {
+      v: verifyRequestedProof(root, address, slots, got.proof),
+      peer: got.peer.view.name,
+      proof: got.proof,
+    }
+  } catch {
+    // Asked again below, and charged there if it is wrong again.
+    return null
+  }
+}
+
 /**
  * One verified read: from the proof cache, else from the complete local state, else by proof from
  * a peer. Local reads build the same EIP-1186 proof from IndexedDB and verify it, so every path
  * ends in `verifyRequestedProof` against the verified header's root.
  */
 async function read(ctx: ReadContext, address: Uint8Array, slots: Uint8Array[], signal?: AbortSignal) {
-  const { root, ...header } = await ctx.head(signal)
+  const early = speculate(ctx, address, slots, signal)
+  const { root, ...header } = await ctx.head(signal).catch((e) => {
+    early?.cancel()
+    throw e
+  })
   const cached = ctx.cache?.get(root, address, slots)
   if (cached) {
     try {
       const v = verifyRequestedProof(root, address, slots, cached)
+      early?.cancel()
       return { v, source: 'local' as const, cached: true, header }
     } catch {
       // A stale or damaged entry: read it again below.
@@ -147,6 +219,7 @@ async function read(ctx: ReadContext, address: Uint8Array, slots: Uint8Array[], 
       const proof = await accountProof(local, root, address, slots)
       const v = verifyRequestedProof(root, address, slots, proof)
       ctx.cache?.put(root, proof, slots)
+      early?.cancel()
       return { v, source: 'local' as const, cached: false, peer: undefined, header }
     } catch (e) {
       const damage = damageOf(e)
@@ -154,7 +227,8 @@ async function read(ctx: ReadContext, address: Uint8Array, slots: Uint8Array[], 
       await ctx.damaged(damage)
     }
   }
-  const { v, peer, proof } = await proven(ctx, root, address, slots, signal)
+  const { v, peer, proof } =
+    (await settled(early, root, address, slots)) ?? (await proven(ctx, root, address, slots, signal))
   ctx.cache?.put(root, proof, slots)
   return { v, source: 'proof' as const, cached: false, peer, header }
 }

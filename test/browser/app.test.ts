@@ -113,11 +113,40 @@ describe('web app in Chromium', () => {
     await ctx.close()
   }, 60_000)
 
+  it('the served page carries the chain config inline: a first visit verifies a balance without fetching bootstrap.json', async () => {
+    // Service workers blocked: page.route cannot see requests a service worker makes.
+    const ctx = await app.freshBrowser({ serviceWorkers: 'block' })
+    const page = await ctx.newPage()
+    let fetched = 0
+    await page.route('**/bootstrap.json', (r) => {
+      fetched++
+      return r.abort()
+    })
+    await page.goto(`${url}?address=${spender}`)
+    await expect
+      .poll(() => page.getByTestId('balance').textContent(), { timeout: 30_000 })
+      .toBe('1000000 ETH')
+    expect(await page.getByTestId('checkpoint').textContent()).toBe(app.genesisHash)
+    expect(await page.getByTestId('config-error').count()).toBe(0)
+    // The app still asked for a fresh copy (the page may come from a cache): it failed, nothing changed.
+    expect(fetched).toBeGreaterThan(0)
+    await ctx.close()
+  }, 60_000)
+
   it('says what is wrong when there is no bootstrap information, and takes the configuration from the URL instead', async () => {
     // Service workers blocked: page.route cannot see requests a service worker makes.
     const ctx = await app.freshBrowser({ serviceWorkers: 'block' })
     const page = await ctx.newPage()
     await page.route('**/bootstrap.json', (r) => r.fulfill({ status: 404, body: 'no' }))
+    // No config inlined into the page either (as on a host other than our static server).
+    await page.route(/\/(\?.*)?$/, async (r) => {
+      const res = await r.fetch()
+      const body = (await res.text()).replace(
+        /<script type="application\/json" id="rootsync-bootstrap">.*?<\/script>/s,
+        '',
+      )
+      await r.fulfill({ response: res, body })
+    })
     await page.goto(url)
     await expect.poll(() => page.getByTestId('config-error').textContent()).toMatch(/is the devnet running\?/)
     const q = new URLSearchParams({

@@ -68,19 +68,18 @@ async function synced(page: Page, root?: string) {
 async function checkNow(page: Page) {
   const button = page.getByTestId('check-now')
   await expect.poll(() => button.isEnabled(), { timeout: 30_000 }).toBe(true)
-  const before = await page
-    .getByTestId('last-check')
-    .locator('time')
-    .getAttribute('datetime')
-    .catch(() => null)
+  // Read without waiting: before the first check there is no last check (a locator read would wait
+  // for one to appear, for Playwright's whole default timeout).
+  const last = page.getByTestId('last-check')
+  const before = (await last.count()) ? await last.locator('time').getAttribute('datetime') : null
   await button.click()
   await expect
     .poll(
       async () =>
         (await page.getByTestId('check-error').count()) > 0 ||
         ((await button.isEnabled()) &&
-          (await page.getByTestId('last-check').count()) === 1 &&
-          (await page.getByTestId('last-check').locator('time').getAttribute('datetime')) !== before),
+          (await last.count()) === 1 &&
+          (await last.locator('time').getAttribute('datetime')) !== before),
       { timeout: 90_000 },
     )
     .toBe(true)
@@ -128,7 +127,8 @@ function damagedAccounts(
 
 describe('consistency checks in Chromium (Consistency panel)', () => {
   it('local corruption: with autoRepair=0 reported and left; then found by the same sampled check and repaired from proofs', async () => {
-    const page = await freshPage()
+    // The fixture's browser: a profile of its own, used by nothing else.
+    const page = await app.browser.newPage()
     await page.goto(`${app.url}?${ON_DEMAND}`)
     await synced(page, app.genesisRoot)
     expect(await page.getByTestId('no-check').count()).toBe(1)
@@ -198,23 +198,26 @@ describe('consistency checks in Chromium (Consistency panel)', () => {
       '--txs',
       '1',
     ])
-    await producer.waitHead(2)
-    const liar = await startNode(
-      'equivocator',
-      `${app.files.dir}/equivocator`,
-      [
-        '--genesis',
-        app.files.genesisFile,
-        '--follow',
-        producer.ws,
-        '--mode',
-        'root-equivocate',
-        '--keys',
-        app.files.keysFile,
-      ],
-      { script: CORRUPT_SERVE },
-    )
-    const page = await freshPage()
+    // The equivocator and the browser start while the chain makes its first blocks.
+    const [liar, page] = await Promise.all([
+      startNode(
+        'equivocator',
+        `${app.files.dir}/equivocator`,
+        [
+          '--genesis',
+          app.files.genesisFile,
+          '--follow',
+          producer.ws,
+          '--mode',
+          'root-equivocate',
+          '--keys',
+          app.files.keysFile,
+        ],
+        { script: CORRUPT_SERVE },
+      ),
+      freshPage(),
+      producer.waitHead(2),
+    ])
     await page.goto(`${app.url}?${ON_DEMAND}&peers=${encodeURIComponent(`${producer.ws},${liar.ws}`)}`)
     await synced(page)
     await expect

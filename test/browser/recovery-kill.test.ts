@@ -206,15 +206,16 @@ async function damage(page: Page, name: StrategyName, rng: ReturnType<typeof cre
 async function kill() {
   execFileSync('pkill', ['-KILL', '-f', dir])
   await ctx?.close().catch(() => {})
+  ctx = null
 }
 
 describe('Chromium killed during each recovery strategy', () => {
   for (const name of STRATEGIES)
     it(`${name}: after ${KILLS} kills at seeded points the state is never falsely complete, and the next run recovers and verifies`, async () => {
       const rng = createRng(`recovery-kill/${name}`)
-      // The profile as the previous strategy left it (complete and verified), in a new browser.
-      await ctx?.close().catch(() => {})
-      ;({ ctx, page } = await launch())
+      // The profile as the previous strategy left it (complete and verified), in the browser it left
+      // running (a new one when none runs: the first strategy, or one run alone).
+      if (!ctx) ({ ctx, page } = await launch())
       await openApp(page, name)
       await settled(page)
       let s = await inspect(page)

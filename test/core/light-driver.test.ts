@@ -7,26 +7,35 @@
 import { describe, expect, it } from 'vitest'
 import { fromHex, toHex } from '../../src/core/bytes.ts'
 import {
-  decodeSignedHeader,
   encodeSignedHeader,
   headerHash,
+  type LightBlock,
   type SignedHeader,
 } from '../../src/core/chain/header.ts'
+import { type LightBlockReply, lightBlockReply } from '../../src/core/chain/validators.ts'
 import { type ManualClock, manualClock } from '../../src/core/clock.ts'
 import { BootstrapError, checkpointOf, parseBootstrap, pickAddr } from '../../src/core/light/config.ts'
 import type { LightEvent } from '../../src/core/light/events.ts'
 import { type LightClientDeps, startLightClient } from '../../src/core/light/follow.ts'
 import { NoVerifiedHeadError } from '../../src/core/light/headers.ts'
 import type { LightPeer } from '../../src/core/light/peers.ts'
-import type { LightOptions } from '../../src/core/light/session.ts'
+import { createSession, type LightOptions } from '../../src/core/light/session.ts'
+import { TrustExpiredError } from '../../src/core/light/skipping.ts'
 import { peerRows } from '../../src/core/light/summary.ts'
 import { syncOnce } from '../../src/core/light/sync-once.ts'
-import { readRepair } from '../../src/core/light/trust.ts'
+import {
+  decodeStoredHead,
+  decodeStoredPath,
+  headRecords,
+  loadTrust,
+  readRepair,
+} from '../../src/core/light/trust.ts'
 import { META } from '../../src/core/meta-keys.ts'
-import type { StatusResponse } from '../../src/core/protocol/messages.ts'
+import { ProtocolError, Status, type StatusResponse } from '../../src/core/protocol/messages.ts'
 import { type CompactResult, MemoryNodeStore, type StateStore } from '../../src/core/store.ts'
 import { StateIntegrityError, verifyStoredState } from '../../src/core/sync/verify.ts'
 import { makeDevnetChain } from '../helpers/devnet-chain.ts'
+import { fork, type LightChain, lightPeer, makeLightChain } from '../helpers/light-chain.ts'
 
 /** A chain of `blocks` blocks after a small devnet genesis; `extend` produces more. */
 const makeChain = (blocks: number) =>
@@ -42,8 +51,17 @@ type Mode =
   | 'stall'
   | 'stall-headers'
   | 'wrong-root'
+  | 'no-validators'
 
 const never = <T>() => new Promise<T>(() => {})
+
+/** The devnet chain's header `n` as a light block reply (its set never changes). */
+const lightReply = (chain: Chain, s: SignedHeader): LightBlockReply =>
+  lightBlockReply({
+    signed: s,
+    validators: chain.genesis.validators,
+    nextValidators: chain.genesis.validators,
+  })
 
 /** A peer answering from `chain`, lying (or stalling) as `mode` says. */
 function peer(id: string, chain: Chain, mode: Mode = 'honest'): LightPeer & { headerRequests: number } {
@@ -51,6 +69,22 @@ function peer(id: string, chain: Chain, mode: Mode = 'honest'): LightPeer & { he
     id,
     headerRequests: 0,
     wire: {
+      validators:
+        mode === 'no-validators'
+          ? undefined
+          : async (height: number): Promise<LightBlockReply> => {
+              p.headerRequests++
+              if (mode === 'stall-headers') return never()
+              const s = chain.headers[height]
+              if (!s) throw new ProtocolError(Status.UNAVAILABLE, `no header ${height}`)
+              const h = s.header
+              if ((mode === 'bad-checkpoint' && height === 0) || mode === 'forged')
+                return lightReply(chain, { ...s, header: { ...h, timestamp: h.timestamp + 1 } })
+              // A header's state root swapped: its signatures no longer cover it.
+              if (mode === 'broken-chain' && height >= 2)
+                return lightReply(chain, { ...s, header: { ...h, stateRoot: new Uint8Array(32) } })
+              return lightReply(chain, s)
+            },
       async status(): Promise<StatusResponse> {
         if (mode === 'stall') return never()
         const head = chain.head()
@@ -182,7 +216,7 @@ describe('light driver: liars listed first', () => {
         expect.objectContaining({ type: 'peer-charged', peer: 'liar', kind: 'banned' }),
       )
       // The head kept is the verified one, with its quorum signatures.
-      const kept = decodeSignedHeader((await store.getMeta(META.lightHead))!)
+      const kept = decodeStoredHead(chain.config.chainId, (await store.getMeta(META.lightHead))!).signed
       expect(kept.header.number).toBe(4)
       expect(kept.signatures.length).toBeGreaterThan(0)
     })
@@ -290,16 +324,21 @@ describe('light driver: the stored head', () => {
     const honest = peer('honest', chain)
     const first = once(chain, [honest])
     await first.done
-    const stored = decodeSignedHeader((await first.store.getMeta(META.lightHead))!)
-    const sig = stored.signatures[0]!
+    const cp = checkpointOf(chain.config)
+    const path = decodeStoredPath(cp.chainId, (await first.store.getMeta(META.lightPath))!)
+    const stored = path.at(-1)!
+    const sig = stored.signed.signatures[0]!
     const tampered = {
       ...stored,
-      signatures: [
-        { ...sig, signature: sig.signature.map((b, i) => (i === 5 ? b ^ 1 : b)) },
-        ...stored.signatures.slice(1),
-      ],
+      signed: {
+        ...stored.signed,
+        signatures: [
+          { ...sig, signature: sig.signature.map((b, i) => (i === 5 ? b ^ 1 : b)) },
+          ...stored.signed.signatures.slice(1),
+        ],
+      },
     }
-    await first.store.write({ meta: [[META.lightHead, encodeSignedHeader(tampered)]] })
+    await first.store.write({ meta: headRecords([...path.slice(0, -1), tampered], cp) })
 
     await chain.extend(1)
     const requestsBefore = honest.headerRequests
@@ -504,5 +543,274 @@ describe('light config', () => {
     expect(await lc.verifyAndRepair()).toEqual({ damage: 0, report: null })
     lc.task.stop()
     await expect(lc.task.done).rejects.toMatchObject({ code: 'TASK_STOPPED' })
+  })
+})
+
+/** A session over light-chain peers: one status round, then a verification to `target`. */
+async function verifyWith(
+  chain: LightChain,
+  peers: LightPeer[],
+  o: { cp?: number; clock?: ManualClock; store?: MemoryNodeStore; target?: number | 'latest' } = {},
+) {
+  const clock = o.clock ?? manualClock()
+  const store = o.store ?? new MemoryNodeStore()
+  const events: LightEvent[] = []
+  const s = createSession({
+    config: chain.config(o.cp ?? 0),
+    store,
+    peers: { list: () => peers },
+    clock,
+    emit: (e) => events.push(e),
+  })
+  const ac = new AbortController()
+  const run = async () => s.verify(ac.signal, await s.status(ac.signal), o.target ?? 'latest')
+  const head = await drive(clock, run()).finally(() => s.close())
+  return { head, events, store, session: s, clock }
+}
+
+const trustEvents = (events: LightEvent[]) =>
+  events.filter((e): e is Extract<LightEvent, { type: 'trust' }> => e.type === 'trust')
+
+const rejection = (p: Promise<unknown>) =>
+  p.then(
+    () => {
+      throw new Error('resolved')
+    },
+    (e: unknown) => e,
+  )
+
+describe('light driver: skipping verification', () => {
+  it('a head signed by a minority: the peer is banned (NO_QUORUM); the honest one completes', async () => {
+    const chain = makeLightChain({ length: 50 })
+    const { head, session, events } = await verifyWith(chain, [
+      lightPeer('minority', chain, 'minority'),
+      lightPeer('honest', chain),
+    ])
+    expect(toHex(head.hash)).toBe(toHex(chain.hash(50)))
+    expect(session.ledger.record('minority').banned).toMatch(/NO_QUORUM|2\/3/)
+    expect(session.ledger.isBanned('honest')).toBe(false)
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: 'peer-charged', peer: 'minority', kind: 'banned' }),
+    )
+  })
+
+  it('a peer lying about a validator set is charged and banned (BAD_VALIDATOR_SET)', async () => {
+    const chain = makeLightChain({ length: 50, rotateEvery: 10 })
+    const liar = lightPeer('liar', chain, 'lie-validators')
+    const { head, session } = await verifyWith(chain, [liar, lightPeer('honest', chain)])
+    expect(toHex(head.hash)).toBe(toHex(chain.hash(50)))
+    const r = session.ledger.record('liar')
+    expect(r.bad).toBe(1)
+    expect(r.banned).toMatch(/validator set/)
+  })
+
+  it('a fork signed by departed validators is refused; alone, it leaves no verified head', async () => {
+    const chain = makeLightChain({ length: 100, rotateEvery: 10 })
+    const forked = fork(chain, 80, [0, 1, 2, 3], 120)
+    // The fork claims the higher head, so it is asked first.
+    const { head, session } = await verifyWith(
+      chain,
+      [lightPeer('fork', chain, 'fork-departed', forked), lightPeer('honest', chain)],
+      { cp: 45 },
+    )
+    expect(toHex(head.hash)).toBe(toHex(chain.hash(100)))
+    expect(session.ledger.record('fork').banned).toMatch(/another validator set/)
+
+    const alone = await rejection(
+      verifyWith(chain, [lightPeer('fork', chain, 'fork-departed', forked)], { cp: 45 }),
+    )
+    expect(alone).toBeInstanceOf(NoVerifiedHeadError)
+    expect((alone as NoVerifiedHeadError).reasons[0]!.reason).toMatch(/validator set/)
+  })
+
+  it('a checkpoint older than the trusting period: TRUST_EXPIRED with what to do, no peer charged', async () => {
+    const chain = makeLightChain({ length: 20 })
+    const clock = manualClock(0, (chain.header(0).timestamp + 15 * 86_400) * 1000)
+    const honest = lightPeer('honest', chain)
+    const e = await rejection(verifyWith(chain, [honest], { clock }))
+    expect(e).toBeInstanceOf(TrustExpiredError)
+    expect((e as Error).message).toMatch(/checkpoint=N:0xHASH/)
+    expect(honest.requests).toEqual([0, 20])
+  })
+
+  it('asks for the checkpoint and the target together; 10,000 blocks cost 2 light blocks and 3 signatures', async () => {
+    const chain = makeLightChain({ length: 10_000 })
+    const honest = lightPeer('honest', chain)
+    const inner = honest.wire.validators!
+    let open: () => void = () => {}
+    const gate = new Promise<void>((r) => (open = r))
+    honest.wire.validators = async (h, s) => {
+      const r = await inner(h, s)
+      await gate
+      return r
+    }
+    const clock = manualClock()
+    const done = verifyWith(chain, [honest], { clock })
+    await until(clock, () => honest.requests.length === 2)
+    expect(honest.requests).toEqual([0, 10_000]) // both asked before either was answered
+    open()
+    const { head, events } = await done
+    expect(head.header.number).toBe(10_000)
+    expect(trustEvents(events)).toEqual([
+      expect.objectContaining({
+        from: 0,
+        to: 10_000,
+        fetched: 2,
+        signatures: 3,
+        bisections: 0,
+        source: 'network',
+      }),
+    ])
+  })
+
+  it('a peer that stalls mid-way is set aside; the next continues from what was verified', async () => {
+    const chain = makeLightChain({ length: 60, rotateEvery: 5 })
+    const staller = lightPeer('staller', chain)
+    const inner = staller.wire.validators!
+    staller.wire.validators = (h, s) => (staller.requests.length >= 4 ? new Promise(() => {}) : inner(h, s))
+    const honest = lightPeer('honest', chain)
+    const { head, session } = await verifyWith(chain, [staller, honest])
+    expect(head.header.number).toBe(60)
+    expect(session.ledger.record('staller')).toMatchObject({ timeouts: 1, banned: null })
+    // The honest peer was not asked for the checkpoint again.
+    expect(honest.requests[0]).not.toBe(0)
+  })
+
+  it('a peer without the light-block protocol is not asked, and not charged', async () => {
+    const chain = makeLightChain({ length: 10 })
+    const old = lightPeer('old', chain)
+    old.wire.validators = undefined
+    const { head, session } = await verifyWith(chain, [old, lightPeer('honest', chain)])
+    expect(head.header.number).toBe(10)
+    expect(session.ledger.record('old')).toMatchObject({ banned: null, bad: 0, errors: 0 })
+  })
+})
+
+describe('light driver: stored trust', () => {
+  const chain = makeLightChain({ length: 150, rotateEvery: 10 })
+  const cp = checkpointOf(chain.config())
+  const load = (store: MemoryNodeStore, clock = manualClock()) => {
+    const events: LightEvent[] = []
+    return loadTrust(store, cp, (e) => events.push(e), false, clock).then((t) => ({ ...t, events }))
+  }
+  const synced = async () => (await verifyWith(chain, [lightPeer('honest', chain)])).store
+
+  it('the stored trust path re-verifies offline (a `trust` event from the store) and is pruned', async () => {
+    const store = await synced()
+    const t = await load(store)
+    expect(t.head?.header.number).toBe(150)
+    const path = decodeStoredPath(cp.chainId, (await store.getMeta(META.lightPath))!)
+    expect(path[0]!.header.number).toBe(0)
+    // Far fewer blocks than the 14 changes crossed would need one by one.
+    expect(path.length).toBeLessThan(15)
+    expect(trustEvents(t.events)).toEqual([
+      expect.objectContaining({
+        from: 0,
+        to: 150,
+        fetched: 0,
+        source: 'store',
+        signatures: expect.any(Number),
+      }),
+    ])
+    expect(trustEvents(t.events)[0]!.signatures).toBeGreaterThan(0)
+  })
+
+  const tamperings: [string, (p: LightBlock[]) => LightBlock[], string][] = [
+    [
+      'a swapped validator set',
+      (p) => p.map((b, i) => (i === p.length - 1 ? { ...b, validators: [...b.validators].reverse() } : b)),
+      'BAD_VALIDATOR_SET',
+    ],
+    [
+      'a forged signature',
+      (p) =>
+        p.map((b, i) =>
+          i === p.length - 1
+            ? {
+                ...b,
+                signed: {
+                  ...b.signed,
+                  signatures: b.signed.signatures.map((x) => ({
+                    ...x,
+                    signature: x.signature.map((y) => y ^ 1),
+                  })),
+                },
+              }
+            : b,
+        ),
+      'BAD_HEADER_SIGNATURE',
+    ],
+    ['a broken link (a hop left out)', (p) => [p[0]!, p.at(-1)!], 'NO_QUORUM'],
+    ['another first block than the checkpoint', (p) => p.slice(1), 'CHECKPOINT_MISMATCH'],
+  ]
+  for (const [what, tamper, code] of tamperings)
+    it(`${what}: the stored head is ignored (${code})`, async () => {
+      const store = await synced()
+      const path = decodeStoredPath(cp.chainId, (await store.getMeta(META.lightPath))!)
+      await store.write({ meta: headRecords(tamper(path), cp) })
+      const t = await load(store)
+      expect(t.head).toBeNull()
+      expect(t.events).toContainEqual(expect.objectContaining({ type: 'stored-head-ignored', code }))
+    })
+
+  it('a stored head of the older format, or past the trusting period, is ignored', async () => {
+    const store = await synced()
+    const head = decodeStoredHead(cp.chainId, (await store.getMeta(META.lightHead))!)
+    const expired = await load(store, manualClock(0, (head.header.timestamp + 15 * 86_400) * 1000))
+    expect(expired.head).toBeNull()
+    expect(expired.events).toContainEqual(
+      expect.objectContaining({ type: 'stored-head-ignored', code: 'TRUST_EXPIRED' }),
+    )
+    await store.write({ meta: [[META.lightHead, encodeSignedHeader(head.signed)]] })
+    const old = await load(store)
+    expect(old.head).toBeNull()
+    expect(old.events).toContainEqual(
+      expect.objectContaining({ type: 'stored-head-ignored', code: 'STORE_FORMAT' }),
+    )
+  })
+
+  it('a warm start answers from the stored head before any peer is asked', async () => {
+    const store = await synced()
+    const peer = lightPeer('honest', chain)
+    const clock = manualClock()
+    const lc = startLightClient({
+      config: chain.config(),
+      store: Object.assign(store, {
+        ready: async () => {},
+        stats: () => ({ nodes: 0, bytes: 0, staged: 0 }),
+        compact: async () => ({ kept: 0, dropped: 0 }),
+        close: async () => {},
+      }),
+      peers: { list: () => [peer] },
+      clock,
+      emit: () => {},
+      options: { firstStatusGraceMs: 0 },
+    })
+    const statusesAtAnswer = await lc.head().then((h) => {
+      expect(h.number).toBe(150)
+      return peer.statuses
+    })
+    expect(statusesAtAnswer).toBe(0)
+    lc.task.stop()
+    await expect(lc.task.done).rejects.toMatchObject({ code: 'TASK_STOPPED' })
+  })
+
+  it('claimedHead: the first on-chain status answer’s head, unverified', async () => {
+    const clock = manualClock()
+    const s = createSession({
+      config: chain.config(),
+      store: new MemoryNodeStore(),
+      peers: { list: () => [lightPeer('a', chain)] },
+      clock,
+      emit: () => {},
+      options: { firstStatusGraceMs: 0 },
+    })
+    expect(s.claimed()).toBeNull()
+    const ac = new AbortController()
+    const next = s.nextClaimed(ac.signal)
+    await drive(clock, s.status(ac.signal))
+    expect(await next).toEqual({ number: 150, root: chain.header(150).stateRoot, peer: 'a' })
+    expect(s.claimed()).toEqual(await next)
+    s.close()
   })
 })

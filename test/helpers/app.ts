@@ -2,19 +2,9 @@
  * A browser test fixture: real serving nodes (one by default) on one devnet genesis, a bootstrap file
  * listing them, the web app built and served, and Chromium. `stop()` tears all of it down.
  */
-import { createHash } from 'node:crypto'
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { BrowserContext } from 'playwright-core'
 import { build } from 'vite'
@@ -26,7 +16,7 @@ import { PeerClient } from '../../src/net/client.ts'
 import { createClientLibp2p } from '../../src/node/libp2p.ts'
 import { serveApp } from '../../src/node/static-server.ts'
 import { launchBrowser } from './browser.ts'
-import { ROOT } from './cli.ts'
+import { moveIntoPlace, ROOT, sourcesHash } from './cli.ts'
 import { makeDevnetFiles, type NodeProc, nodesBootstrap, startNode, stopAllNodes } from './nodes.ts'
 
 export interface AppFixture {
@@ -133,20 +123,6 @@ export async function nodeClient(app: AppFixture): Promise<{ peer: PeerClient; c
 /** What the app build reads: its sources, static files and configuration. */
 const BUILD_INPUTS = ['src', 'public', 'index.html', 'vite.config.ts', 'tsconfig.json', 'package-lock.json']
 
-function sourcesHash(): string {
-  const h = createHash('sha256')
-  const add = (path: string) => {
-    if (!existsSync(path)) return
-    if (statSync(path).isDirectory()) {
-      for (const name of readdirSync(path).sort()) add(join(path, name))
-      return
-    }
-    h.update(relative(ROOT, path)).update('\0').update(readFileSync(path)).update('\0')
-  }
-  for (const p of BUILD_INPUTS) add(join(ROOT, p))
-  return h.digest('hex').slice(0, 16)
-}
-
 /**
  * The app, built once for each state of its sources: every browser test file of a run serves the
  * same build instead of building it again (a build is several seconds of a 2-core CI machine's
@@ -155,16 +131,10 @@ function sourcesHash(): string {
  * the devnet's directory).
  */
 async function builtApp(): Promise<string> {
-  const dir = join(tmpdir(), `rootsync-app-${sourcesHash()}`)
+  const dir = join(tmpdir(), `rootsync-app-${sourcesHash(BUILD_INPUTS)}`)
   if (existsSync(dir)) return dir
   const out = mkdtempSync(join(tmpdir(), 'rootsync-dist-'))
   await build({ root: ROOT, logLevel: 'error', build: { outDir: out, emptyOutDir: true } })
-  try {
-    renameSync(out, dir)
-  } catch (e) {
-    // Another run renamed the same build into place first: use it.
-    if (!existsSync(dir)) throw e
-    rmSync(out, { recursive: true, force: true })
-  }
+  moveIntoPlace(out, dir)
   return dir
 }

@@ -30,6 +30,9 @@
  * claimed one higher, range values flipped — all well-formed, none verifies), `proof-other-root`
  * (proofs and ranges answered from an older retained state root: valid against it, not the one
  * asked), `proof-other-address` (a proof of another address than asked).
+ * `lie-validators`: every `/rootsync/validators/1` reply carries the header's validator set with its
+ * first two validators swapped (same members, another hash), everything else honest; counted as
+ * `corrupted` events of kind `validators`.
  * `--retain N` sets the retention window (default 128).
  */
 import { parseArgs } from 'node:util'
@@ -71,6 +74,7 @@ const MODES = [
   'proofs',
   'stall',
   'blocks-altered',
+  'lie-validators',
   ...RANGE_MODES,
   ...CHECK_MODES,
 ] as const
@@ -78,7 +82,8 @@ const mode = values.mode as (typeof MODES)[number]
 if (!MODES.includes(mode)) throw new Error(`unknown --mode ${mode}`)
 const rangeMode = (RANGE_MODES as readonly string[]).includes(mode)
 /** Modes whose nodes are honest (only what the mode names lies). */
-const honestNodes = rangeMode || (CHECK_MODES as readonly string[]).includes(mode)
+const honestNodes =
+  rangeMode || mode === 'lie-validators' || (CHECK_MODES as readonly string[]).includes(mode)
 if (!values.data) throw new Error('--data DIR is required')
 if (mode === 'root-equivocate' && !values.keys) throw new Error('--mode root-equivocate needs --keys FILE')
 const validatorKeys = values.keys
@@ -209,6 +214,13 @@ const corrupt = (b: ServeBackend): ServeBackend => ({
     return lied
   },
   root: (height) => lieAboutRoot(b, height),
+  async validators(height) {
+    const honest = await b.validators(height)
+    if (mode !== 'lie-validators' || honest.validators.length < 2) return honest
+    count('validators', 1)
+    const [first, second, ...rest] = honest.validators
+    return { ...honest, validators: [second!, first!, ...rest] }
+  },
   async proof(req) {
     if (mode === 'stall') return never()
     if (mode === 'proof-other-root') {

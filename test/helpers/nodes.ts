@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { toHex } from '../../src/core/bytes.ts'
-import { type DevnetOptions, generateDevnet } from '../../src/core/chain/devnet.ts'
+import { type DevnetOptions, generateDevnet, keysFileJson } from '../../src/core/chain/devnet.ts'
 import { genesisHeader, genesisStateRoot, genesisToJson } from '../../src/core/chain/genesis.ts'
 import { headerHash } from '../../src/core/chain/header.ts'
 import { pickAddr } from '../../src/core/light/config.ts'
 import { genesisBootstrap } from '../../src/node/commands/devnet.ts'
-import { BIN, ROOT } from './cli.ts'
+import { CLI, ROOT } from './cli.ts'
 
 export interface NodeEvent {
   event: string
@@ -28,7 +28,8 @@ export interface NodeProc {
     peerId: string
     addrs: string[]
     metrics?: string
-    head: { number: number; hash: string; stateRoot: string }
+    /** The head at start, with the validator set (0x addresses) that signs it. */
+    head: { number: number; hash: string; stateRoot: string; validators: string[] }
   }
   heads: { number: number; hash: string; stateRoot: string; at: number }[]
   stderr: string[]
@@ -38,25 +39,28 @@ export interface NodeProc {
   waitHead(n: number, timeoutMs?: number): Promise<{ number: number; stateRoot: string; at: number }>
 }
 
-export function makeDevnetFiles(opts: Partial<DevnetOptions> = {}) {
+/**
+ * A devnet's genesis.json and keys.json in a new temporary directory. `rotateEvery` (default 0: never)
+ * goes into keys.json, so a producer started on it rotates a validator every that many blocks.
+ */
+export function makeDevnetFiles(opts: Partial<DevnetOptions> & { rotateEvery?: number } = {}) {
+  const { rotateEvery = 0, ...devnet } = opts
   const dir = mkdtempSync(join(tmpdir(), 'rootsync-nodes-'))
+  const seed = devnet.seed ?? 'nodes-test'
   const { genesis, keys } = generateDevnet({
-    seed: 'nodes-test',
+    seed,
     accounts: 2000,
     contracts: 20,
     slots: 10,
     // A recent genesis: light clients refuse a checkpoint older than the trusting period.
     timestamp: Math.floor(Date.now() / 1000),
-    ...opts,
+    ...devnet,
   })
   const genesisFile = join(dir, 'genesis.json')
   const keysFile = join(dir, 'keys.json')
   writeFileSync(genesisFile, JSON.stringify(genesisToJson(genesis)))
-  writeFileSync(
-    keysFile,
-    JSON.stringify({ validators: keys.validators.map(toHex), spenders: keys.spenders.map(toHex) }),
-  )
-  return { dir, genesis, keys, genesisFile, keysFile }
+  writeFileSync(keysFile, JSON.stringify(keysFileJson({ keys, seed, rotateEvery })))
+  return { dir, genesis, keys, seed, rotateEvery, genesisFile, keysFile }
 }
 
 const running = new Set<ChildProcess>()
@@ -76,7 +80,7 @@ export function startNode(
 ): Promise<NodeProc> {
   const argv = opts.script
     ? ['--import', 'tsx', opts.script, '--data', dataDir, ...args]
-    : [BIN, 'serve', '--data', dataDir, ...args]
+    : [CLI, 'serve', '--data', dataDir, ...args]
   const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,12 +9,21 @@ import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
 import { verifyAccountProof } from '../../src/core/account-proof.ts'
-import { fromHexExact } from '../../src/core/bytes.ts'
+import { fromHexExact, toHex } from '../../src/core/bytes.ts'
+import { parseGenesis } from '../../src/core/chain/genesis.ts'
+import {
+  type LightBlockReply,
+  lightBlockOf,
+  verifyHeaderSignatures,
+} from '../../src/core/chain/validators.ts'
+import { checkpointOf, parseBootstrap } from '../../src/core/light/config.ts'
 import { PeerClient } from '../../src/net/client.ts'
 import { createClientLibp2p } from '../../src/node/libp2p.ts'
 import { ether } from '../../src/ui/format.ts'
 import { launchBrowser } from '../helpers/browser.ts'
 import { BIN, ROOT } from '../helpers/cli.ts'
+import { verifySequentially } from '../helpers/devnet-chain.ts'
+import { makeDevnetFiles } from '../helpers/nodes.ts'
 
 interface Run {
   child: ChildProcess
@@ -149,6 +158,90 @@ describe('rootsync devnet', () => {
   }, 180_000)
 })
 
+describe('rootsync devnet --rotate-every', () => {
+  const devnetArgs = (dir: string, extra: string[] = []) => [
+    BIN,
+    'devnet',
+    '--data',
+    dir,
+    '--accounts',
+    '1000',
+    '--contracts',
+    '4',
+    '--slots',
+    '4',
+    '--peers',
+    '1',
+    '--block-time',
+    '300',
+    ...extra,
+  ]
+
+  it('rotates a validator every 2 blocks (served light blocks change sets); resuming with another period is a usage error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rootsync-devnet-rot-'))
+    const startedSec = Math.floor(Date.now() / 1000)
+    const first = run(devnetArgs(dir, ['--rotate-every', '2']))
+    await first.waitFor(/Ctrl-C stops/, 60_000)
+    await first.waitFor(/\[node-0\] head\s+7\b/, 60_000)
+    const keys = JSON.parse(readFileSync(join(dir, 'keys.json'), 'utf8'))
+    expect(keys.rotateEvery).toBe(2)
+    const genesis = parseGenesis(JSON.parse(readFileSync(join(dir, 'genesis.json'), 'utf8')))
+    expect(genesis.timestamp).toBeGreaterThanOrEqual(startedSec)
+    const boot = JSON.parse(readFileSync(join(dir, 'bootstrap.json'), 'utf8'))
+    expect(boot.checkpoint).toEqual({ number: 0, hash: boot.genesisHash })
+    const replies = await lightBlocksFrom(
+      boot.peers[0].addrs.find((a: string) => a.includes('/ws/')),
+      7,
+    )
+    const cp = checkpointOf(parseBootstrap(boot))
+    const blocks = replies.map((r) => lightBlockOf(cp.chainId, r))
+    expect(toHex(blocks[0]!.hash)).toBe(boot.checkpoint.hash)
+    expect(blocks[0]!.validators.map(toHex)).toEqual(boot.validators)
+    // Blocks 2, 4 and 6 carry a change: blocks 1-2, 3-4, 5-6 and 7 are signed by four different sets.
+    expect(new Set(blocks.slice(1).map((b) => toHex(b.header.validatorsHash))).size).toBe(4)
+    expect(verifySequentially(cp.chainId, blocks[0]!.header, replies.slice(1)).header.number).toBe(7)
+    expect(await first.stop('SIGINT')).toBe(0)
+
+    const other = run(devnetArgs(dir, ['--rotate-every', '3']))
+    expect(await new Promise((res) => other.child.once('exit', res))).toBe(2)
+    expect(other.out()).toContain(`the devnet in ${dir} rotates a validator every 2 blocks; remove ${dir}`)
+  }, 180_000)
+
+  it("a resumed devnet whose genesis is over a day old hands out its head at start as the checkpoint, with that head's own set", async () => {
+    // A devnet created two days ago (its files as `rootsync devnet` writes them), rotating every 2.
+    const files = makeDevnetFiles({
+      seed: 'devnet-old',
+      accounts: 1000,
+      contracts: 4,
+      slots: 4,
+      timestamp: Math.floor(Date.now() / 1000) - 2 * 86_400,
+      rotateEvery: 2,
+    })
+    const first = run(devnetArgs(files.dir))
+    await first.waitFor(/\[node-0\] head\s+5\b/, 90_000)
+    expect(await first.stop('SIGINT')).toBe(0)
+
+    const second = run(devnetArgs(files.dir))
+    await second.waitFor(/Ctrl-C stops/, 60_000)
+    const boot = JSON.parse(readFileSync(join(files.dir, 'bootstrap.json'), 'utf8'))
+    expect(boot.checkpoint.number).toBeGreaterThanOrEqual(5)
+    expect(boot.genesisHash).not.toBe(boot.checkpoint.hash)
+    const cp = checkpointOf(parseBootstrap(boot))
+    const [reply] = await lightBlocksFrom(
+      boot.peers[0].addrs.find((a: string) => a.includes('/ws/')),
+      cp.number,
+      cp.number,
+    )
+    const block = lightBlockOf(cp.chainId, reply!)
+    expect(toHex(block.hash)).toBe(boot.checkpoint.hash)
+    expect(block.validators.map(toHex)).toEqual(boot.validators)
+    // By then the set has rotated: the checkpoint's set is not the genesis set.
+    expect(boot.validators).not.toEqual(files.genesis.validators.map(toHex))
+    verifyHeaderSignatures(cp.chainId, block.signed, cp.validators)
+    expect(await second.stop('SIGINT')).toBe(0)
+  }, 240_000)
+})
+
 describe('npm start', () => {
   it('prints a URL and the devnet peers; the app there syncs the devnet with a moving progress bar and answers a lookup by proof before the sync completes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rootsync-start-'))
@@ -229,6 +322,20 @@ async function provenBalance(addr: string, stateRoot: Uint8Array, address: strin
     const proof = await client.proof({ stateRoot, address: fromHexExact(address, 20, 'address'), slots: [] })
     const v = verifyAccountProof(stateRoot, proof)
     return v.account?.balance ?? 0n
+  } finally {
+    client.close()
+    await node.stop()
+  }
+}
+
+/** `/rootsync/validators/1` replies for heights from…to from the serving node at `addr`. */
+async function lightBlocksFrom(addr: string, to: number, from = 0): Promise<LightBlockReply[]> {
+  const node = await createClientLibp2p()
+  const client = new PeerClient(node, multiaddr(addr), { timeoutMs: 20_000 })
+  try {
+    const out: LightBlockReply[] = []
+    for (let h = from; h <= to; h++) out.push(await client.validators(h))
+    return out
   } finally {
     client.close()
     await node.stop()

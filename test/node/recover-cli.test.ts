@@ -10,6 +10,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/bytes.ts'
+import { LIMITS } from '../../src/core/protocol/messages.ts'
 import { readSyncedRoot } from '../../src/core/sync/state-sync.ts'
 import { type BranchNode, decodeNode } from '../../src/core/trie/node.ts'
 import { PeerClient } from '../../src/net/client.ts'
@@ -50,6 +51,11 @@ let withGenesis: string
 let noGenesis: string
 let client: Libp2p
 let peer: PeerClient
+/**
+ * A height fixed once the nodes run, the target of the replays from genesis: to the latest head,
+ * a replay's length would grow with the chain as the file runs (its length is not what they test).
+ */
+let replayHeight: number
 
 const fresh = (tag: string) => mkdtempSync(join(tmpdir(), `rootsync-recover-${tag}-`))
 
@@ -116,6 +122,7 @@ beforeAll(async () => {
   client = await createClientLibp2p()
   peer = new PeerClient(client, multiaddr(producer.ws))
   await Promise.all(nodes.map((n) => n.waitHead(3)))
+  replayHeight = producer.heads.at(-1)!.number
 }, 120_000)
 
 afterAll(async () => {
@@ -181,14 +188,16 @@ describe('rootsync recover', () => {
     await expectRecovered(dir, r.out)
   }, 120_000)
 
-  it('replay: an empty store with genesis.json beside the bootstrap replays every block from genesis', async () => {
+  // From here on each case starts from an empty store of its own: they run side by side.
+  it.concurrent('replay: an empty store with genesis.json beside the bootstrap replays every block from genesis', async () => {
     const dir = fresh('replay')
     const r = await recover([
       '--data',
       dir,
       '--bootstrap',
       withGenesis,
-      '--latest',
+      '--height',
+      String(replayHeight),
       '--strategies',
       'local,peer,replay',
     ])
@@ -198,11 +207,12 @@ describe('rootsync recover', () => {
       ['peer', 'not-applicable', 'NO_LOCAL_STATE'],
       ['replay', 'recovered', null],
     ])
+    expect(r.out.height).toBe(replayHeight)
     expect(r.out.attempts[2]!.blocks).toBe(r.out.height)
     await expectRecovered(dir, r.out)
   }, 120_000)
 
-  it('snapshot: an empty store and no genesis file: local, peer and replay do not apply, the network snapshot recovers', async () => {
+  it.concurrent('snapshot: an empty store and no genesis file: local, peer and replay do not apply, the network snapshot recovers', async () => {
     const dir = fresh('snapshot')
     const r = await recover(['--data', dir, '--bootstrap', noGenesis, '--latest'])
     expect(r.code, r.stderr).toBe(0)
@@ -216,7 +226,7 @@ describe('rootsync recover', () => {
     await expectRecovered(dir, r.out)
   }, 120_000)
 
-  it('all fail: an empty store with --strategies local,peer exits 1 with every reason and marks nothing complete', async () => {
+  it.concurrent('all fail: an empty store with --strategies local,peer exits 1 with every reason and marks nothing complete', async () => {
     const dir = fresh('fail')
     const r = await recover([
       '--data',
@@ -238,7 +248,9 @@ describe('rootsync recover', () => {
   }, 60_000)
 })
 
-describe('rootsync recover from peers that prune', () => {
+// The two suites below use peers of their own (and data directories of their own): they run side by
+// side, and so do the cases of the second.
+describe.concurrent('rootsync recover from peers that prune', () => {
   let short: NodeProc
   let shortPeer: PeerClient
   beforeAll(async () => {
@@ -292,28 +304,49 @@ describe('rootsync recover from peers that prune', () => {
   }, 120_000)
 })
 
-describe('rootsync recover with lying peers', () => {
+/**
+ * The replay from a liar listed first and an honest peer targets a fixed height (not the latest head,
+ * whose replay grows with the chain as the file runs) that takes two block requests: peers are asked
+ * in turn, so one of the two goes to the liar.
+ */
+const LIAR_REPLAY_HEIGHT = LIMITS.maxBlocks + 1
+
+describe.concurrent('rootsync recover with lying peers', () => {
   const liars: Record<string, NodeProc> = {}
   beforeAll(async () => {
-    for (const mode of ['range-forged-proof', 'range-unavailable', 'blocks-altered'])
-      liars[mode] = await startNode(
-        mode,
-        join(files.dir, mode),
-        ['--genesis', files.genesisFile, '--follow', nodes[0]!.ws, '--mode', mode],
-        { script: CORRUPT_SERVE },
-      )
+    await Promise.all(
+      ['range-forged-proof', 'range-unavailable', 'blocks-altered'].map(
+        async (mode) =>
+          (liars[mode] = await startNode(
+            mode,
+            join(files.dir, mode),
+            ['--genesis', files.genesisFile, '--follow', nodes[0]!.ws, '--mode', mode],
+            { script: CORRUPT_SERVE },
+          )),
+      ),
+    )
+    await nodes[0]!.waitHead(LIAR_REPLAY_HEIGHT, 60_000)
     const head = nodes[0]!.heads.at(-1)!.number
     await Promise.all(Object.values(liars).map((l) => l.waitHead(head, 60_000)))
   }, 180_000)
 
-  /** Recovers into `dir` with one strategy, from the liar (listed first) and an honest follower. */
-  const fromLiarFirst = (dir: string, boot: string, strategy: string, liar: NodeProc) =>
+  /**
+   * Recovers into `dir` with one strategy, from the liar (listed first) and an honest follower, to
+   * `target` (default the latest head).
+   */
+  const fromLiarFirst = (
+    dir: string,
+    boot: string,
+    strategy: string,
+    liar: NodeProc,
+    target = ['--latest'],
+  ) =>
     recover([
       '--data',
       dir,
       '--bootstrap',
       boot,
-      '--latest',
+      ...target,
       '--strategies',
       strategy,
       '--peer',
@@ -347,9 +380,10 @@ describe('rootsync recover with lying peers', () => {
   it('block replay: a peer serving a block with an altered transaction is banned and the honest peer completes the replay', async () => {
     const dir = fresh('replay-liar')
     const liar = liars['blocks-altered']!
-    const r = await fromLiarFirst(dir, withGenesis, 'replay', liar)
+    const r = await fromLiarFirst(dir, withGenesis, 'replay', liar, ['--height', String(LIAR_REPLAY_HEIGHT)])
     expect(r.code, r.stderr).toBe(0)
     expect(shape(r.out)).toEqual([['replay', 'recovered', null]])
+    expect(r.out.height).toBe(LIAR_REPLAY_HEIGHT)
     expect(r.out.attempts[0]!.blocks).toBe(r.out.height)
     expect(corrupted(liar)).toBeGreaterThan(0)
     expect(r.stderr).toContain(`banned ${liar.ready.peerId}`)

@@ -24,7 +24,7 @@ import { createRng } from '../../src/core/chain/rng.ts'
 import { readSyncedRoot } from '../../src/core/sync/state-sync.ts'
 import { verifyStoredState } from '../../src/core/sync/verify.ts'
 import { LevelNodeStore } from '../../src/store/level-store.ts'
-import { BIN, ROOT, runCli } from '../helpers/cli.ts'
+import { CLI, ROOT, runCli } from '../helpers/cli.ts'
 import {
   makeDevnetFiles,
   type NodeProc,
@@ -85,7 +85,7 @@ function recoverKilledAfter(
   delayMs: number,
 ): Promise<{ killed: boolean; code: number | null; ranMs: number; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, [BIN, 'recover', ...args], {
+    const child: ChildProcess = spawn(process.execPath, [CLI, 'recover', ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'pipe'],
     })
@@ -139,7 +139,9 @@ const STARTS = {
   snapshot: { fromSynced: false, genesis: false },
 } as const
 
-describe('rootsync recover killed at random points', () => {
+// Each strategy works in data directories of its own, from its own seed: they run side by side (a
+// strategy's kill range comes from an un-killed run timed under the same sharing).
+describe.concurrent('rootsync recover killed at random points', () => {
   for (const [strategy, start] of Object.entries(STARTS)) {
     it(
       `${strategy}: after each of ${POINTS} kills the completion marker names only a verified state; a last run completes`,

@@ -12,7 +12,6 @@ import { applyBlock } from '../../src/core/chain/apply.ts'
 import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
 import { headerHash } from '../../src/core/chain/header.ts'
 import { addressOf } from '../../src/core/chain/keys.ts'
-import { verifyHeaderChain } from '../../src/core/chain/light.ts'
 import { StateDB } from '../../src/core/chain/state.ts'
 import { slotWord } from '../../src/core/chain/tx.ts'
 import { keccak256 } from '../../src/core/hash.ts'
@@ -22,6 +21,7 @@ import { childRefs, decodeNode } from '../../src/core/trie/node.ts'
 import { PeerClient } from '../../src/net/client.ts'
 import { framedStream } from '../../src/net/framing.ts'
 import { createClientLibp2p } from '../../src/node/libp2p.ts'
+import { verifySequentially } from '../helpers/devnet-chain.ts'
 import { makeDevnetFiles, type NodeProc, startNode, stopAllNodes, stopNode } from '../helpers/nodes.ts'
 
 const BLOCK_MS = 1000
@@ -89,15 +89,18 @@ describe('serving node over libp2p', () => {
     const s = await peer.status()
     const headers = await peer.headers(1, s.headNumber)
     expect(headers.length).toBe(s.headNumber)
+    // Each header with the validator sets served for its height, checked one by one against them.
+    const replies = await Promise.all(headers.map((h) => peer.validators(h.header.number)))
+    for (const [i, r] of replies.entries())
+      expect(toHex(headerHash(r.signed.header))).toBe(toHex(headerHash(headers[i]!.header)))
     const g = genesisHeader(files.genesis, genesisStateRoot(files.genesis))
-    const last = verifyHeaderChain(
-      files.genesis.chainId,
-      files.genesis.validators,
-      { header: g, hash: headerHash(g) },
-      headers,
-    )
+    const last = verifySequentially(files.genesis.chainId, g, replies)
     expect(last.header.number).toBe(s.headNumber)
     expect(toHex(last.hash)).toBe(toHex(s.headHash))
+    // Above the head there is nothing to serve: UNAVAILABLE, which costs the asker's peer nothing.
+    await expect(peer.validators(s.headNumber + 1000)).rejects.toMatchObject({
+      status: wire.Status.UNAVAILABLE,
+    })
   })
 
   it('state nodes: each hashes to what was asked, in order; unknown hashes come back empty', async () => {

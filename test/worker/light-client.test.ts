@@ -10,9 +10,15 @@ import { toHex } from '../../src/core/bytes.ts'
 import { headerHash, type SignedHeader } from '../../src/core/chain/header.ts'
 import { StateDB } from '../../src/core/chain/state.ts'
 import { accountProof } from '../../src/core/chain/state-proof.ts'
+import { type LightBlockReply, lightBlockReply } from '../../src/core/chain/validators.ts'
 import { keccak256 } from '../../src/core/hash.ts'
 import { readRepair } from '../../src/core/light/trust.ts'
-import type { ProofRequest, StatusResponse } from '../../src/core/protocol/messages.ts'
+import {
+  type ProofRequest,
+  ProtocolError,
+  Status,
+  type StatusResponse,
+} from '../../src/core/protocol/messages.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
 import { WireClient } from '../../src/net/wire-client.ts'
 import { peerSourceOf } from '../../src/worker/driver-ports.ts'
@@ -21,8 +27,13 @@ import { createPeerRegistry } from '../../src/worker/peer-registry.ts'
 import { getAccount } from '../../src/worker/verified-reads.ts'
 import { makeDevnetChain } from '../helpers/devnet-chain.ts'
 
+/** Dated now: the worker runs on the real clock, and trusts nothing older than its trusting period. */
 const makeChain = (blocks: number) =>
-  makeDevnetChain({ seed: 'light', accounts: 400, contracts: 4, slots: 4 }, blocks, 5)
+  makeDevnetChain(
+    { seed: 'light', accounts: 400, contracts: 4, slots: 4, timestamp: Math.floor(Date.now() / 1000) - 60 },
+    blocks,
+    5,
+  )
 
 /** A peer answering from the chain; `claimHead` makes it claim a head it does not have. */
 class ChainPeer extends WireClient {
@@ -53,6 +64,13 @@ class ChainPeer extends WireClient {
   override async headers(start: number, count: number): Promise<SignedHeader[]> {
     if (start > 0 && this.headerDelayMs) await new Promise((r) => setTimeout(r, this.headerDelayMs))
     return this.chain.headers.slice(start, start + count)
+  }
+  override async validators(height: number): Promise<LightBlockReply> {
+    const s = this.chain.headers[height]
+    if (!s) throw new ProtocolError(Status.UNAVAILABLE, `no header ${height}`)
+    if (height > 0 && this.headerDelayMs) await new Promise((r) => setTimeout(r, this.headerDelayMs))
+    const set = this.chain.genesis.validators
+    return lightBlockReply({ signed: s, validators: set, nextValidators: set })
   }
   override async nodes(hashes: Uint8Array[]): Promise<Uint8Array[]> {
     return Promise.all(hashes.map(async (h) => (await this.chain.store.getNode(h)) ?? new Uint8Array(0)))

@@ -57,7 +57,7 @@ export function checkOnce(d: SessionDeps & { store: StateStore }, o: CheckOnceOp
     async (signal) => {
       const s = createSession(d)
       try {
-        const trust = await loadTrust(d.store, s.cp, d.emit, true)
+        const trust = await loadTrust(d.store, s.cp, d.emit, true, d.clock, s.o.skip)
         if (trust.repair)
           throw new NoCompleteStateError(
             `the stored state is flagged for repair (${trust.repair.reason}): run rootsync recover first`,
@@ -66,7 +66,7 @@ export function checkOnce(d: SessionDeps & { store: StateStore }, o: CheckOnceOp
           throw new NoCompleteStateError(
             'no complete state to check (never synced, or the sync was interrupted): run rootsync sync first',
           )
-        if (trust.head) s.seed(trust.head)
+        if (trust.head) s.seed(trust.head, trust.path)
         const header = await headerAt(s, trust.head, trust.synced.height, signal)
         const recover = sessionRecovery(d, s, () => true, o)
         const result = await checkConsistency(

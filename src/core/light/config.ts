@@ -11,6 +11,7 @@
 import { fromHexExact } from '../bytes.ts'
 import type { Checkpoint } from '../chain/light.ts'
 import { RootsyncError } from '../errors.ts'
+import { DEFAULT_TRUSTING_PERIOD_SEC } from './skipping.ts'
 
 export interface PeerEntry {
   name: string
@@ -27,6 +28,11 @@ export interface BootstrapConfig {
   /** 0x addresses of the validator set that signs from the checkpoint on. */
   validators: string[]
   peers: PeerEntry[]
+  /**
+   * How long after its timestamp a trusted header may still extend trust (seconds of wall-clock
+   * time; the chain's unbonding time). Default 14 days (light/skipping.ts).
+   */
+  trustingPeriodSec?: number
 }
 
 /** A configuration field that is missing or malformed; `field` names it (e.g. `peers[1].addrs`). */
@@ -95,7 +101,16 @@ export function parseBootstrap(json: unknown): BootstrapConfig {
       addrs: p.addrs.map((a, j) => str(a, `${f}.addrs[${j}]`, /^\//, 'a multiaddr (starting with /)')),
     }
   })
-  return { chainId, genesisHash, checkpoint, validators, peers }
+  const trustingPeriodSec =
+    json.trustingPeriodSec === undefined ? undefined : int(json.trustingPeriodSec, 'trustingPeriodSec', 60)
+  return {
+    chainId,
+    genesisHash,
+    checkpoint,
+    validators,
+    peers,
+    ...(trustingPeriodSec ? { trustingPeriodSec } : {}),
+  }
 }
 
 /** The trust anchor a configuration names, in the form header verification takes. */
@@ -105,6 +120,7 @@ export function checkpointOf(c: BootstrapConfig): Checkpoint {
     number: c.checkpoint.number,
     hash: fromHexExact(c.checkpoint.hash, 32, 'checkpoint hash'),
     validators: c.validators.map((v) => fromHexExact(v, 20, 'validator')),
+    trustingPeriodSec: c.trustingPeriodSec ?? DEFAULT_TRUSTING_PERIOD_SEC,
   }
 }
 

@@ -26,7 +26,7 @@
  * (`head()`, `localState()`: EQUIVOCATION_HALT) at its height and above until it is acknowledged.
  */
 import { fromHex, toHex } from '../bytes.ts'
-import type { TrustedHeader } from '../chain/header.ts'
+import type { LightBlock, TrustedHeader } from '../chain/header.ts'
 import { sleep } from '../clock.ts'
 import { RootsyncError } from '../errors.ts'
 import type { RecoveryCause, RecoveryReport } from '../recovery/types.ts'
@@ -42,6 +42,13 @@ import { lightSummary } from './summary.ts'
 import { loadTrust, type RepairRecord, repairRecord } from './trust.ts'
 
 export type { LightClient, LightClientDeps, VerifyRepairResult } from './client.ts'
+
+/**
+ * Failures retrying cannot help: a full store (until space is freed), a trust anchor older than the
+ * trusting period or configured validators that are not the checkpoint's (until the configuration
+ * changes).
+ */
+const WAITS_FOR_USER = new Set(['STORE_FULL', 'TRUST_EXPIRED', 'CHECKPOINT_VALIDATORS'])
 
 export function startLightClient(d: LightClientDeps): LightClient {
   const { store, clock, emit } = d
@@ -90,7 +97,7 @@ export function startLightClient(d: LightClientDeps): LightClient {
     emit({ type: 'store', nodes: st.nodes, bytes: st.bytes, staged: st.staged })
   }
 
-  function announce(h: TrustedHeader, fromStore: boolean): void {
+  function announce(h: LightBlock, fromStore: boolean): void {
     emit({ type: 'header', header: headerView(h), fromStore, peersHead: s.peersHead() })
     if (fromStore || h.header.number >= s.peersHead()) {
       readable = true
@@ -117,12 +124,16 @@ export function startLightClient(d: LightClientDeps): LightClient {
   }
 
   async function warmStart(): Promise<void> {
-    const [t] = await Promise.all([loadTrust(store, s.cp, emit, false), care.load(), consistency.load()])
+    const [t] = await Promise.all([
+      loadTrust(store, s.cp, emit, false, clock, s.o.skip),
+      care.load(),
+      consistency.load(),
+    ])
     repair = t.repair
     // A flag from an earlier session: say so at once (the UI shows it; reads go by proof).
     if (repair) announceRepair()
     if (!t.head) return
-    s.seed(t.head)
+    s.seed(t.head, t.path)
     const complete =
       !repair &&
       t.synced &&
@@ -258,8 +269,8 @@ export function startLightClient(d: LightClientDeps): LightClient {
           }
           const err = e as RootsyncError
           const code = err.code ?? 'LIGHT_FAILED'
-          // Retrying cannot help a full store until space is freed: wait for the user.
-          const retryInMs = code === 'STORE_FULL' ? null : Math.min(1000 * 2 ** failures++, 15_000)
+          // Retrying cannot help until the user acts (frees space, sets a fresh checkpoint): wait.
+          const retryInMs = WAITS_FOR_USER.has(code) ? null : Math.min(1000 * 2 ** failures++, 15_000)
           emit({ type: 'error', code, message: err.message, retryInMs })
           emit({
             type: 'phase',
@@ -318,6 +329,8 @@ export function startLightClient(d: LightClientDeps): LightClient {
       consistency.guard(s.head()?.header.number ?? 0)
       return store
     },
+    claimedHead: () => s.claimed(),
+    nextClaimedHead: (signal) => s.nextClaimed(signal ?? task.signal),
     retry: () => wakeRetry?.(),
     markRepair: (r) => markRepair(r, 'read-damage'),
     peers: () => lightSummary(s.ledger),

@@ -206,8 +206,13 @@ export interface Answered {
 export interface StatusRoundOptions {
   chainId: number
   timeoutMs: number
-  /** After the first answer on our chain, how long the others get to answer too. */
+  /**
+   * After the first answer on our chain, how long the others get to answer too (at least as long
+   * as the first took). 0: the round is decided by the first answer.
+   */
   graceMs: number
+  /** Each answer on our chain, in time or late, as it arrives. */
+  onAnswer?: (a: Answered) => void
   /** A peer that answers after the round was decided (offer it to a running sync). */
   onLate?: (a: Answered) => void
 }
@@ -255,10 +260,12 @@ export function statusRound(
             else {
               ledger.refuse(peer.id, null, null)
               const a = { peer, status, rttMs: clock.now() - askedAt }
+              o.onAnswer?.(a)
               if (decided) o.onLate?.(a)
               else {
                 got.push(a)
-                cancelGrace ??= clock.setTimer(Math.max(o.graceMs, clock.now() - started), decide)
+                if (o.graceMs === 0) decide()
+                else cancelGrace ??= clock.setTimer(Math.max(o.graceMs, clock.now() - started), decide)
               }
             }
           },

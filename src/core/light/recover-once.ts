@@ -49,9 +49,9 @@ export function recoverOnce(
       const s = createSession(d)
       try {
         // The repair flag does not stop a recovery: repairing is what it is for.
-        const trust = await loadTrust(d.store, s.cp, d.emit, true)
+        const trust = await loadTrust(d.store, s.cp, d.emit, true, d.clock, s.o.skip)
         if (trust.head) {
-          s.seed(trust.head)
+          s.seed(trust.head, trust.path)
           d.emit({ type: 'header', header: headerView(trust.head), fromStore: true, peersHead: 0 })
         }
         d.emit({ type: 'phase', phase: 'connecting', detail: `${d.peers.list().length} peers` })

@@ -4,26 +4,39 @@
  * its two protocol steps: a status round, and verifying a head from there.
  *
  * Security considerations: the newest verified head is written to the store WITH its quorum
- * signatures (headRecords), so the next session can re-check it instead of trusting it blindly.
+ * signatures, its validator sets and the trust path from the checkpoint's block to it (trust.ts),
+ * so the next session can re-check all of it instead of trusting it blindly. The head a status
+ * answer claims (`claimed`) is only a hint for speculative requests, never trusted.
  */
 import { toHex } from '../bytes.ts'
-import type { TrustedHeader } from '../chain/header.ts'
+import type { LightBlock, TrustedHeader } from '../chain/header.ts'
 import type { Checkpoint } from '../chain/light.ts'
 import type { Clock } from '../clock.ts'
 import type { NodeStore } from '../store.ts'
 import type { SyncConfig } from '../sync/types.ts'
 import { type BootstrapConfig, checkpointOf } from './config.ts'
 import type { HeaderView, LightEvent } from './events.ts'
-import { verifyHead } from './headers.ts'
+import { skipOptions, verifyHead } from './headers.ts'
 import { type Answered, createLedger, type LightPeer, type PeerLedger, statusRound } from './peers.ts'
+import type { SkipOptions } from './skipping.ts'
 import { type LatePeers, latePeers } from './state-step.ts'
-import { headRecords } from './trust.ts'
+import { headRecords, prunePath } from './trust.ts'
 
 export interface LightOptions {
   /** Deadline of each status, headers and root-probe request. */
   requestTimeoutMs: number
   /** After the first status answer on our chain, how long the other peers get to answer. */
   statusGraceMs: number
+  /**
+   * The same for the rounds run before any head is trusted (the first answer); `statusGraceMs`
+   * when absent. 0: the first peer on our chain that answers is used at once; later ones join (the
+   * worker's fast first answer).
+   */
+  firstStatusGraceMs?: number
+  /** Overrides the configuration's trusting period (seconds). */
+  trustingPeriodSec?: number
+  /** Skipping verification's trust level and clock drift (skipping.ts defaults). */
+  skip?: Pick<SkipOptions, 'trustLevel' | 'maxClockDriftSec'>
   /** Following: how often to ask for a newer head once synced. */
   followMs: number
   /** Following: how long a read waits for the peers' head before failing. */
@@ -63,6 +76,21 @@ export interface SessionDeps {
   options?: Partial<LightOptions>
 }
 
+/** A head a peer claimed in its status answer: unverified, a hint for speculative requests only. */
+export interface ClaimedHead {
+  number: number
+  root: Uint8Array
+  peer: string
+}
+
+/** What verifying heads has cost this session (the `trust` events summed). */
+export interface TrustCost {
+  fetched: number
+  signatures: number
+  bisections: number
+  ms: number
+}
+
 export const headerView = (h: TrustedHeader): HeaderView => ({
   number: h.header.number,
   hash: toHex(h.hash),
@@ -75,15 +103,21 @@ export interface Session {
   readonly ledger: PeerLedger
   readonly late: LatePeers
   /** The newest verified head (null before the first). */
-  head(): TrustedHeader | null
+  head(): LightBlock | null
   /** The highest head the peers on our chain claimed in the last round. */
   peersHead(): number
-  /** Trusts a head verified earlier (already re-checked by the caller). */
-  seed(h: TrustedHeader): void
+  /** Trusts a head verified earlier with its trust path (already re-checked by the caller). */
+  seed(h: LightBlock, path: LightBlock[]): void
+  /** The head the first peer on our chain claimed in the newest round (null before any answer). */
+  claimed(): ClaimedHead | null
+  /** Resolves with `claimed()` once there is one. */
+  nextClaimed(signal: AbortSignal): Promise<ClaimedHead>
+  /** What verifying heads from the network has cost so far. */
+  trustCost(): TrustCost
   /** Asks every peer for its status (first answer + grace); peers on our chain. */
   status(signal: AbortSignal): Promise<Answered[]>
   /** Verifies (and stores) a head at `target` from the newest verified head or the checkpoint. */
-  verify(signal: AbortSignal, answered: Answered[], target: number | 'latest'): Promise<TrustedHeader>
+  verify(signal: AbortSignal, answered: Answered[], target: number | 'latest'): Promise<LightBlock>
   close(): void
 }
 
@@ -92,8 +126,16 @@ export function createSession(d: SessionDeps): Session {
   const o = { ...DEFAULT_LIGHT_OPTIONS, ...d.options }
   const ledger = createLedger(d.emit)
   const late = latePeers(ledger)
-  let head: TrustedHeader | null = null
+  if (o.trustingPeriodSec !== undefined) cp.trustingPeriodSec = o.trustingPeriodSec
+  let head: LightBlock | null = null
+  /** The trust path from the checkpoint's block to `head` (pruned). */
+  let path: LightBlock[] = []
   let peersHead = 0
+  let claimed: ClaimedHead | null = null
+  const claimWaiters = new Set<(c: ClaimedHead) => void>()
+  /** Peers of the newest round that answered after it was decided (verification may use them). */
+  let lateOfRound: Answered[] = []
+  const cost: TrustCost = { fetched: 0, signatures: 0, bisections: 0, ms: 0 }
   let signalOfRound: AbortSignal | null = null
   // A peer that connects later is asked for its status at once and offered to a running sync.
   const unsubscribeLeave = d.peers.onLeave?.((id) => late.gone(id)) ?? (() => {})
@@ -116,17 +158,48 @@ export function createSession(d: SessionDeps): Session {
     late,
     head: () => head,
     peersHead: () => peersHead,
-    seed(h) {
+    seed(h, p) {
       head = h
+      path = p
     },
+    claimed: () => claimed,
+    nextClaimed: (signal) =>
+      claimed
+        ? Promise.resolve(claimed)
+        : new Promise((resolve, reject) => {
+            const done = (c: ClaimedHead) => {
+              signal.removeEventListener('abort', onAbort)
+              resolve(c)
+            }
+            const onAbort = () => {
+              claimWaiters.delete(done)
+              reject(signal.reason)
+            }
+            claimWaiters.add(done)
+            signal.addEventListener('abort', onAbort, { once: true })
+          }),
+    trustCost: () => ({ ...cost }),
     async status(signal) {
       signalOfRound = signal
       const list = d.peers.list()
+      const round: Answered[] = []
+      lateOfRound = round
+      let firstOfRound = true
       const answered = await statusRound(list, ledger, d.clock, signal, {
         chainId: cp.chainId,
         timeoutMs: o.requestTimeoutMs,
-        graceMs: o.statusGraceMs,
-        onLate: late.add,
+        graceMs: head ? o.statusGraceMs : (o.firstStatusGraceMs ?? o.statusGraceMs),
+        onAnswer(a) {
+          if (!firstOfRound) return
+          firstOfRound = false
+          claimed = { number: a.status.headNumber, root: a.status.headStateRoot, peer: a.peer.id }
+          for (const w of [...claimWaiters]) w(claimed)
+          claimWaiters.clear()
+        },
+        onLate(a) {
+          round.push(a)
+          late.add(a)
+        },
       })
       if (answered.length) peersHead = Math.max(...answered.map((a) => a.status.headNumber))
       // In the configured order (not the order of arrival): among equal heads, the peer listed first
@@ -141,18 +214,37 @@ export function createSession(d: SessionDeps): Session {
           phase: 'verifying-headers',
           detail: `block ${from?.header.number ?? cp.number} to ${target === 'latest' ? peersHead : target}`,
         })
-      const h = await verifyHead(
-        { cp, clock: d.clock, signal, ledger, requestTimeoutMs: o.requestTimeoutMs },
-        from,
-        answered,
-        target,
-      )
+      const started = d.clock.now()
+      const round = lateOfRound
+      const ph = { cp, clock: d.clock, signal, ledger, requestTimeoutMs: o.requestTimeoutMs, skip: o.skip }
+      const r = await verifyHead(ph, from, () => [...answered, ...round], target)
+      const h = r.head
+      const ms = d.clock.now() - started
+      if (r.stats.fetched || !from || h.header.number !== from.header.number) {
+        cost.fetched += r.stats.fetched
+        cost.signatures += r.stats.signatures
+        cost.bisections += r.stats.bisections
+        cost.ms += ms
+        d.emit({
+          type: 'trust',
+          from: r.path[0]!.header.number,
+          to: h.header.number,
+          ...r.stats,
+          ms,
+          source: 'network',
+        })
+      }
       // A head claimed by a peer found lying no longer counts as the peers' head.
-      const backed = answered.filter((a) => !ledger.isBanned(a.peer.id)).map((a) => a.status.headNumber)
+      const backed = [...answered, ...round]
+        .filter((a) => !ledger.isBanned(a.peer.id))
+        .map((a) => a.status.headNumber)
       peersHead = Math.max(h.header.number, ...backed)
       if (!head || h.header.number > head.header.number) {
+        // The path continues the stored one when this verification started from the head.
+        const extended = head && r.path[0] === head ? [...path, ...r.path.slice(1)] : r.path
         head = h
-        await d.store.write({ meta: headRecords(h, cp) })
+        path = prunePath(extended, skipOptions(ph).trustLevel)
+        await d.store.write({ meta: headRecords(path, cp) })
       }
       return h
     },

@@ -15,7 +15,7 @@ import { DEFAULT_RECOVERY_OPTIONS } from '../recovery/types.ts'
 import type { NodeStore } from '../store.ts'
 import { FailedToFetchStateNodes } from '../sync/errors.ts'
 import { startTask, type Task } from '../task.ts'
-import { createSession, headerView, type SessionDeps } from './session.ts'
+import { createSession, headerView, type SessionDeps, type TrustCost } from './session.ts'
 import { syncState } from './state-step.ts'
 import { type LightPeerSummary, lightSummary } from './summary.ts'
 import { loadTrust, RepairNeededError } from './trust.ts'
@@ -42,6 +42,8 @@ export interface SyncSummary {
   ms: number
   /** The state sync alone. */
   syncMs: number
+  /** What verifying the head cost: light blocks fetched, signatures recovered, bisections, ms. */
+  trust: TrustCost
   /** Every peer the run saw: served, refused at status or at the root probe, banned (`peerRows` for a flat view). */
   peers: LightPeerSummary[]
 }
@@ -57,10 +59,10 @@ export function syncOnce(d: SessionDeps & { store: NodeStore }, o: SyncOnceOptio
       const started = d.clock.now()
       const s = createSession(d)
       try {
-        const trust = await loadTrust(d.store, s.cp, d.emit, true)
+        const trust = await loadTrust(d.store, s.cp, d.emit, true, d.clock, s.o.skip)
         if (trust.repair) throw new RepairNeededError(trust.repair.reason)
         if (trust.head) {
-          s.seed(trust.head)
+          s.seed(trust.head, trust.path)
           d.emit({ type: 'header', header: headerView(trust.head), fromStore: true, peersHead: 0 })
         }
         for (let moves = 0; ; moves++) {
@@ -102,6 +104,7 @@ export function syncOnce(d: SessionDeps & { store: NodeStore }, o: SyncOnceOptio
               bytes: r.bytes,
               ms: d.clock.now() - started,
               syncMs: r.ms,
+              trust: s.trustCost(),
               peers: lightSummary(s.ledger),
             }
           } catch (e) {

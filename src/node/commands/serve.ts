@@ -3,11 +3,10 @@
  * stdout carries one JSON event per line (`ready`, `head`) for programs that drive it (the devnet).
  */
 import { parseArgs } from 'node:util'
-import { fromHex, toHex } from '../../core/bytes.ts'
-import { devnetProducer } from '../../core/chain/devnet.ts'
+import { toHex } from '../../core/bytes.ts'
+import { devnetProducer, parseKeysFile } from '../../core/chain/devnet.ts'
 import { type Genesis, parseGenesis } from '../../core/chain/genesis.ts'
 import { type Header, headerHash } from '../../core/chain/header.ts'
-import { RootsyncError } from '../../core/errors.ts'
 import { FullNode } from '../full-node.ts'
 import { createLogger, type Logger } from '../log.ts'
 import { intOption, readJson, UsageError } from './usage.ts'
@@ -41,21 +40,13 @@ export async function serve(args: string[]): Promise<void> {
       throw new UsageError(
         '--produce needs --genesis (the producer generates transactions for its contracts)',
       )
-    const keys = (await readJson(values.produce, 'keys file')) as {
-      validators?: string[]
-      spenders?: string[]
-    }
-    if (!Array.isArray(keys.validators) || !Array.isArray(keys.spenders))
-      throw new RootsyncError(
-        'BAD_KEYS',
-        `${values.produce} must hold { "validators": [hex keys], "spenders": [hex keys] }`,
-      )
-    const k = {
-      validators: keys.validators.map((x) => fromHex(x, 'validator key')),
-      spenders: keys.spenders.map((x) => fromHex(x, 'spender key')),
-    }
+    const k = parseKeysFile(await readJson(values.produce, 'keys file'), values.produce)
     produce = {
-      producer: devnetProducer(genesis, k, intOption(values.txs, 'txs', 20)),
+      // The validator set rotates by the devnet's rule, from the seed and period in the keys file.
+      producer: devnetProducer(genesis, k.keys, intOption(values.txs, 'txs', 20), {
+        seed: k.seed,
+        every: k.rotateEvery,
+      }),
       blockTimeMs: intOption(values['block-time'], 'block-time', 2000),
     }
   }
@@ -101,8 +92,14 @@ export const headEvent = (h: Header) => ({
   stateRoot: toHex(h.stateRoot),
 })
 
+/**
+ * The `ready` event: who the node is, where it listens, and its head at start with the validator set
+ * that signs that head (what a bootstrap.json names when it uses the head as its checkpoint).
+ */
 export async function readyEvent(node: FullNode) {
-  const { event: _, ...head } = headEvent((await node.chain.head()).header)
+  const signed = await node.chain.head()
+  const { event: _, ...head } = headEvent(signed.header)
+  const validators = await node.chain.validatorSet(signed.header.validatorsHash)
   return {
     event: 'ready' as const,
     peerId: node.libp2p.peerId.toString(),
@@ -110,7 +107,7 @@ export async function readyEvent(node: FullNode) {
     metrics: node.metricsUrl,
     chainId: node.chain.info.chainId,
     genesisHash: toHex(node.chain.info.genesisHash),
-    head,
+    head: { ...head, validators: validators.map(toHex) },
   }
 }
 
