@@ -20,12 +20,6 @@ import { LevelNodeStore } from '../../store/level-store.ts'
 import { createClientLibp2p } from '../libp2p.ts'
 import { intOption, readBootstrap, UsageError } from './usage.ts'
 
-/**
- * A bootstrap configuration with the trusting period the run uses (the field the light-client
- * configuration gains with skipping verification; set here only when given on the command line).
- */
-export type RunConfig = BootstrapConfig & { trustingPeriodSec?: number }
-
 /** The trust options `sync`, `check` and `recover` accept (spread into their `parseArgs` options). */
 export const TRUST_OPTIONS = {
   checkpoint: { type: 'string' },
@@ -48,7 +42,7 @@ export interface TrustFlags {
  * `config` with the command line's trust overrides: a fresh checkpoint and its validators (together),
  * and the trusting period. Throws UsageError naming the option that is wrong.
  */
-export function withTrustOverrides(config: BootstrapConfig, v: TrustFlags): RunConfig {
+export function withTrustOverrides(config: BootstrapConfig, v: TrustFlags): BootstrapConfig {
   const tp = v['trusting-period']
   const trustingPeriodSec =
     tp === undefined ? undefined : intOption(tp, 'trusting-period', 0, MIN_TRUSTING_PERIOD_SEC)
@@ -56,7 +50,7 @@ export function withTrustOverrides(config: BootstrapConfig, v: TrustFlags): RunC
     throw new UsageError(
       '--checkpoint N:0xHASH and --validators 0xADDR,… go together: the validator set that signs the checkpoint block',
     )
-  let out: RunConfig = config
+  let out: BootstrapConfig = config
   if (v.checkpoint !== undefined && v.validators !== undefined) {
     const m = /^(\d+):(0x[0-9a-fA-F]{64})$/.exec(v.checkpoint)
     if (!m)
@@ -76,7 +70,7 @@ export function withTrustOverrides(config: BootstrapConfig, v: TrustFlags): RunC
 }
 
 export interface LightRun {
-  config: RunConfig
+  config: BootstrapConfig
   /** The bootstrap file's path (its directory may carry genesis.json). */
   bootstrapFile: string
   store: LevelNodeStore
