@@ -133,6 +133,11 @@ export class ChainDB {
       return new ChainDB(store, info)
     }
     if (!genesis) throw new RootsyncError('NO_GENESIS', `${name} is empty and no genesis was given`)
+    if (!genesis.validators.length)
+      throw new ChainError(
+        'BAD_GENESIS',
+        'the genesis lists no validators: a chain needs a validator set to sign its blocks',
+      )
     const nodes: [Uint8Array, Uint8Array][] = []
     const root = genesisStateRoot(genesis, (h, b) => nodes.push([h, b]))
     const header = genesisHeader(genesis, root)
