@@ -794,23 +794,4 @@ describe('light driver: stored trust', () => {
     lc.task.stop()
     await expect(lc.task.done).rejects.toMatchObject({ code: 'TASK_STOPPED' })
   })
-
-  it('claimedHead: the first on-chain status answer’s head, unverified', async () => {
-    const clock = manualClock()
-    const s = createSession({
-      config: chain.config(),
-      store: new MemoryNodeStore(),
-      peers: { list: () => [lightPeer('a', chain)] },
-      clock,
-      emit: () => {},
-      options: { firstStatusGraceMs: 0 },
-    })
-    expect(s.claimed()).toBeNull()
-    const ac = new AbortController()
-    const next = s.nextClaimed(ac.signal)
-    await drive(clock, s.status(ac.signal))
-    expect(await next).toEqual({ number: 150, root: chain.header(150).stateRoot, peer: 'a' })
-    expect(s.claimed()).toEqual(await next)
-    s.close()
-  })
 })

@@ -10,7 +10,7 @@ import type { StateStore } from '../store.ts'
 import type { Task } from '../task.ts'
 import type { ConsistencySettings } from './consistency-care.ts'
 import type { HeaderView } from './events.ts'
-import type { ClaimedHead, SessionDeps } from './session.ts'
+import type { SessionDeps } from './session.ts'
 import type { StateCareDeps } from './state-care.ts'
 import type { LightPeerSummary } from './summary.ts'
 import type { RepairRecord } from './trust.ts'
@@ -33,8 +33,6 @@ export interface VerifyRepairResult {
   report: RecoveryReport | null
 }
 
-export type { ClaimedHead }
-
 export interface LightClient {
   /** Runs until stopped (rejects with `TaskStoppedError` then). */
   readonly task: Task<never>
@@ -48,14 +46,6 @@ export interface LightClient {
    * `EquivocationHaltError` while reads at the head's height are halted.
    */
   localState(root: Uint8Array): StateStore | null
-  /**
-   * The head the first peer on our chain claimed in the newest status round — UNVERIFIED: only for
-   * a speculative request (a proof against `root` sent while the head is being verified), whose
-   * answer is used only if the verified head's root turns out to be `root`. Null before any answer.
-   */
-  claimedHead(): ClaimedHead | null
-  /** Resolves with `claimedHead()` as soon as there is one (rejects when `signal` or the client stops). */
-  nextClaimedHead(signal?: AbortSignal): Promise<ClaimedHead>
   /**
    * Wakes a run waiting after a failure it does not retry by itself (a full store, an expired
    * checkpoint, validators that are not the checkpoint's).

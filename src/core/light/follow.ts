@@ -329,8 +329,6 @@ export function startLightClient(d: LightClientDeps): LightClient {
       consistency.guard(s.head()?.header.number ?? 0)
       return store
     },
-    claimedHead: () => s.claimed(),
-    nextClaimedHead: (signal) => s.nextClaimed(signal ?? task.signal),
     retry: () => wakeRetry?.(),
     markRepair: (r) => markRepair(r, 'read-damage'),
     peers: () => lightSummary(s.ledger),

@@ -211,8 +211,6 @@ export interface StatusRoundOptions {
    * as the first took). 0: the round is decided by the first answer.
    */
   graceMs: number
-  /** Each answer on our chain, in time or late, as it arrives. */
-  onAnswer?: (a: Answered) => void
   /** A peer that answers after the round was decided (offer it to a running sync). */
   onLate?: (a: Answered) => void
 }
@@ -260,7 +258,6 @@ export function statusRound(
             else {
               ledger.refuse(peer.id, null, null)
               const a = { peer, status, rttMs: clock.now() - askedAt }
-              o.onAnswer?.(a)
               if (decided) o.onLate?.(a)
               else {
                 got.push(a)

@@ -5,8 +5,7 @@
  *
  * Security considerations: the newest verified head is written to the store WITH its quorum
  * signatures, its validator sets and the trust path from the checkpoint's block to it (trust.ts),
- * so the next session can re-check all of it instead of trusting it blindly. The head a status
- * answer claims (`claimed`) is only a hint for speculative requests, never trusted.
+ * so the next session can re-check all of it instead of trusting it blindly.
  */
 import { toHex } from '../bytes.ts'
 import type { LightBlock, TrustedHeader } from '../chain/header.ts'
@@ -76,13 +75,6 @@ export interface SessionDeps {
   options?: Partial<LightOptions>
 }
 
-/** A head a peer claimed in its status answer: unverified, a hint for speculative requests only. */
-export interface ClaimedHead {
-  number: number
-  root: Uint8Array
-  peer: string
-}
-
 /** What verifying heads has cost this session (the `trust` events summed). */
 export interface TrustCost {
   fetched: number
@@ -108,10 +100,6 @@ export interface Session {
   peersHead(): number
   /** Trusts a head verified earlier with its trust path (already re-checked by the caller). */
   seed(h: LightBlock, path: LightBlock[]): void
-  /** The head the first peer on our chain claimed in the newest round (null before any answer). */
-  claimed(): ClaimedHead | null
-  /** Resolves with `claimed()` once there is one. */
-  nextClaimed(signal: AbortSignal): Promise<ClaimedHead>
   /** What verifying heads from the network has cost so far. */
   trustCost(): TrustCost
   /** Asks every peer for its status (first answer + grace); peers on our chain. */
@@ -131,8 +119,6 @@ export function createSession(d: SessionDeps): Session {
   /** The trust path from the checkpoint's block to `head` (pruned). */
   let path: LightBlock[] = []
   let peersHead = 0
-  let claimed: ClaimedHead | null = null
-  const claimWaiters = new Set<(c: ClaimedHead) => void>()
   /** Peers of the newest round that answered after it was decided (verification may use them). */
   let lateOfRound: Answered[] = []
   const cost: TrustCost = { fetched: 0, signatures: 0, bisections: 0, ms: 0 }
@@ -162,40 +148,16 @@ export function createSession(d: SessionDeps): Session {
       head = h
       path = p
     },
-    claimed: () => claimed,
-    nextClaimed: (signal) =>
-      claimed
-        ? Promise.resolve(claimed)
-        : new Promise((resolve, reject) => {
-            const done = (c: ClaimedHead) => {
-              signal.removeEventListener('abort', onAbort)
-              resolve(c)
-            }
-            const onAbort = () => {
-              claimWaiters.delete(done)
-              reject(signal.reason)
-            }
-            claimWaiters.add(done)
-            signal.addEventListener('abort', onAbort, { once: true })
-          }),
     trustCost: () => ({ ...cost }),
     async status(signal) {
       signalOfRound = signal
       const list = d.peers.list()
       const round: Answered[] = []
       lateOfRound = round
-      let firstOfRound = true
       const answered = await statusRound(list, ledger, d.clock, signal, {
         chainId: cp.chainId,
         timeoutMs: o.requestTimeoutMs,
         graceMs: head ? o.statusGraceMs : (o.firstStatusGraceMs ?? o.statusGraceMs),
-        onAnswer(a) {
-          if (!firstOfRound) return
-          firstOfRound = false
-          claimed = { number: a.status.headNumber, root: a.status.headStateRoot, peer: a.peer.id }
-          for (const w of [...claimWaiters]) w(claimed)
-          claimWaiters.clear()
-        },
         onLate(a) {
           round.push(a)
           late.add(a)
