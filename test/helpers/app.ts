@@ -9,7 +9,6 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { BrowserContext } from 'playwright-core'
 import { build } from 'vite'
 import { toHex } from '../../src/core/bytes.ts'
-import type { DevnetOptions } from '../../src/core/chain/devnet.ts'
 import { genesisHeader, genesisStateRoot } from '../../src/core/chain/genesis.ts'
 import { headerHash } from '../../src/core/chain/header.ts'
 import { PeerClient } from '../../src/net/client.ts'
@@ -46,7 +45,7 @@ export interface AppFixtureOptions {
  * several nodes they go to `node-0` only (so at most one producer).
  */
 export async function startAppFixture(
-  devnet: Partial<DevnetOptions>,
+  devnet: Parameters<typeof makeDevnetFiles>[0],
   serveArgs: (files: ReturnType<typeof makeDevnetFiles>) => string[] = () => [],
   opts: AppFixtureOptions = {},
 ): Promise<AppFixture> {
