@@ -9,6 +9,7 @@
  *   checkpoint=<number>:<0x header hash>     e.g. 0:0xabc…  (the genesis header, or a later one)
  *   validators=0x…,0x…                       the validator set that signs from the checkpoint
  *   peers=<multiaddr>,<multiaddr>            each ending in /p2p/<peer id>
+ *   trustingPeriod=SECONDS                   how old a trusted header may be (default 14 days)
  *   address=0x…                              an account to look up as soon as possible
  *
  * and the app's behaviour (`appOptionsFromUrl`):
@@ -37,6 +38,7 @@ export interface ConfigFields {
   checkpoint?: string
   validators?: string
   peers?: string
+  trustingPeriod?: string
 }
 
 export const SETTINGS_KEY = 'rootsync.settings'
@@ -92,6 +94,10 @@ export function resolveConfig(base: BootstrapInfo | null, f: ConfigFields): Boot
     c.validators = v.map((a) => a.toLowerCase())
   }
   if (f.peers?.trim()) c.peers = parsePeers(f.peers)
+  if (f.trustingPeriod?.trim()) {
+    // Checked (an integer of at least 60 seconds) by the one parser below.
+    c.trustingPeriodSec = Number(f.trustingPeriod.trim())
+  }
   if (c.chainId === undefined)
     throw new ConfigError('chainId', 'not set (no bootstrap.json, URL or settings)')
   if (!c.checkpoint) throw new ConfigError('checkpoint', 'not set')
@@ -104,7 +110,7 @@ export function resolveConfig(base: BootstrapInfo | null, f: ConfigFields): Boot
 export function fieldsFromUrl(search: string): ConfigFields {
   const q = new URLSearchParams(search)
   const f: ConfigFields = {}
-  for (const k of ['chainId', 'checkpoint', 'validators', 'peers'] as const) {
+  for (const k of ['chainId', 'checkpoint', 'validators', 'peers', 'trustingPeriod'] as const) {
     const v = q.get(k)
     if (v !== null) f[k] = v
   }
@@ -118,6 +124,7 @@ export function fieldsOf(c: BootstrapInfo): Required<ConfigFields> {
     checkpoint: `${c.checkpoint.number}:${c.checkpoint.hash}`,
     validators: c.validators.join('\n'),
     peers: c.peers.flatMap((p) => p.addrs).join('\n'),
+    trustingPeriod: c.trustingPeriodSec === undefined ? '' : String(c.trustingPeriodSec),
   }
 }
 

@@ -3,7 +3,7 @@
  * field by field through the same parser the worker and the CLI use.
  */
 import { describe, expect, it } from 'vitest'
-import { ConfigError, resolveConfig } from '../../src/client/config.ts'
+import { ConfigError, fieldsFromUrl, resolveConfig } from '../../src/client/config.ts'
 
 const ID = '12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp'
 const base = {
@@ -46,6 +46,12 @@ describe('resolveConfig', () => {
     expect(c.validators).toHaveLength(2)
     expect(c.peers).toHaveLength(1) // two addresses of one peer
     expect(c.peers[0]!.addrs).toHaveLength(2)
+  })
+
+  it('takes a trusting period from the URL (seconds, at least a minute)', () => {
+    expect(resolveConfig(base, fieldsFromUrl('?trustingPeriod=3600')).trustingPeriodSec).toBe(3600)
+    expect(refusal({ trustingPeriod: '30' }).field).toBe('trustingPeriodSec')
+    expect(refusal({ trustingPeriod: 'a week' }).field).toBe('trustingPeriodSec')
   })
 
   it('names the field it refuses', () => {
