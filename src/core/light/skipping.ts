@@ -162,20 +162,25 @@ interface Pending {
   signers: Set<number>
 }
 
+/** For each slot of `u.validators`: whether that validator is in `t.nextValidators` (hashed once per pair). */
+function inTrustedSet(t: LightBlock, u: LightBlock): boolean[] {
+  const trusted = new Set(t.nextValidators.map(toHex))
+  return u.validators.map((a) => trusted.has(toHex(a)))
+}
+
 /**
- * How many of `signers` (indexes into `u.validators`) are in `t.nextValidators`, against the trust
- * level: `overlap·den ≥ |t.next|·num`.
+ * Whether the members of `t.nextValidators` among `signers` (indexes into `u.validators`, marked by
+ * `inTrusted`) meet the trust level: `overlap·den ≥ |t.next|·num`.
  */
 function trusts(
   t: LightBlock,
-  u: LightBlock,
+  inTrusted: boolean[],
   signers: ReadonlySet<number>,
   level: SkipOptions['trustLevel'],
 ) {
   const { num, den } = level ?? DEFAULT_TRUST_LEVEL
-  const trusted = new Set(t.nextValidators.map(toHex))
   let overlap = 0
-  for (const i of signers) if (trusted.has(toHex(u.validators[i]!))) overlap++
+  for (const i of signers) if (inTrusted[i]) overlap++
   return overlap * den >= t.nextValidators.length * num
 }
 
@@ -218,9 +223,19 @@ export function tallyFrom(
 ): Pending & { trusted: boolean } {
   const adjacent = u.header.number === t.header.number + 1
   const n = u.validators.length
-  const inTrusted = new Set(t.nextValidators.map(toHex))
-  const enough = (s: ReadonlySet<number>) => hasQuorum(s.size, n) && (adjacent || trusts(t, u, s, level))
-  const signers = tallySigners(chainId, u.signed, u.validators, enough, (a) => inTrusted.has(toHex(a)), stats)
+  // Membership computed once: `enough` runs after every signature recovered.
+  const inTrusted = inTrustedSet(t, u)
+  const slotOf = new Map(u.validators.map((a, i) => [a, i]))
+  const enough = (s: ReadonlySet<number>) =>
+    hasQuorum(s.size, n) && (adjacent || trusts(t, inTrusted, s, level))
+  const signers = tallySigners(
+    chainId,
+    u.signed,
+    u.validators,
+    enough,
+    (a) => inTrusted[slotOf.get(a)!]!,
+    stats,
+  )
   if (!hasQuorum(signers.size, n))
     throw new ChainError(
       'NO_QUORUM',
@@ -264,7 +279,7 @@ export function startSkip(
         checkStep(verified, top.b)
         const adjacent = top.b.header.number === verified.header.number + 1
         // Signers of a block still pending were all recovered when it fell short of the trust level.
-        if (adjacent || trusts(verified, top.b, top.signers, o.trustLevel)) {
+        if (adjacent || trusts(verified, inTrustedSet(verified, top.b), top.signers, o.trustLevel)) {
           accept(top)
           continue
         }
