@@ -234,3 +234,59 @@ export type WebRtcBridgeFn = (
   worker: Pick<Worker, 'postMessage'>,
   opts: { allowLocal: boolean; onEvent?: (e: BridgeEvent) => void },
 ) => Promise<{ close(): Promise<void> }>
+
+/**
+ * Which verified header a read is answered at: `latest` (the newest verified head) or a height. A
+ * height other than the head's is answered only where a header at it can be verified (linked by
+ * parent hashes to a verified header) and a peer still serves that state; otherwise the read
+ * rejects with BLOCK_UNAVAILABLE or STATE_UNAVAILABLE.
+ */
+export type BlockTag = 'latest' | number
+
+/** A verified header, every field (hex strings 0x…; `number` and `timestamp` as numbers). */
+export interface BlockHeaderAnswer {
+  number: number
+  hash: string
+  parentHash: string
+  stateRoot: string
+  transactionsRoot: string
+  /** Seconds since the Unix epoch, as the validators signed it. */
+  timestamp: number
+  validatorsHash: string
+  nextValidatorsHash: string
+  extraData: string
+  /**
+   * How it was verified: `head` (the verified head itself, by skipping verification from the
+   * checkpoint) or `parent-hashes` (linked by parent hashes to a verified header).
+   */
+  verifiedBy: 'head' | 'parent-hashes'
+}
+
+/**
+ * An account with its EIP-1186 proof, verified against `header.stateRoot`: the proof nodes (RLP,
+ * hex, root first) are returned as verified, so the caller can verify them again independently.
+ */
+export interface ProofAnswer {
+  address: string
+  /** `null`: proven absent (the proof then proves the absence). */
+  account: AccountAnswer['account']
+  accountProof: string[]
+  /** One per requested slot, in order: the key as given (32 bytes, hex), its value, its proof. */
+  storage: { key: string; value: string; proof: string[] }[]
+  source: 'local' | 'proof'
+  cached?: boolean
+  peer?: string
+  header: HeaderView
+  ms: number
+}
+
+/** An account's code (hex, `0x` for none), whose keccak256 equals the proven account's code hash. */
+export interface CodeAnswer {
+  address: string
+  code: string
+  codeHash: string
+  source: 'local' | 'proof'
+  peer?: string
+  header: HeaderView
+  ms: number
+}
