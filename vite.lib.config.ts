@@ -82,8 +82,14 @@ export default defineConfig({
       formats: ['es'],
       fileName: (_format, name) => `${name}.js`,
     },
-    rollupOptions: {
-      output: { chunkFileNames: '[name]-[hash].js', assetFileNames: '[name]-[hash][extname]' },
+    rolldownOptions: {
+      output: {
+        chunkFileNames: '[name]-[hash].js',
+        assetFileNames: '[name]-[hash][extname]',
+        // Minified in full: vite's library mode keeps ES output's whitespace for a bundler to
+        // minify later, but a page without a bundler downloads these files as they are.
+        minify: true,
+      },
     },
   },
 })
