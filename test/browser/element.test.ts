@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type LibFixture, startLibFixture } from '../helpers/lib.ts'
 
 const PAGE = `<!doctype html>
-<html><head><meta charset="utf-8"><title>element</title></head><body>
+<html><head><meta charset="utf-8"><title>element</title><link rel="icon" href="data:,"></head><body>
 <rootsync-status bootstrap="/bootstrap.json"></rootsync-status>
 <span class="phase" id="outside">not the element's</span>
 <script type="module">

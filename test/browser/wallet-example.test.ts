@@ -44,6 +44,10 @@ describe('example wallet', () => {
     await expect.poll(() => page.getByTestId('provider').textContent()).toMatch(/rootsync/)
     await expect.poll(async () => (await rows(page)).length, { timeout: 60_000 }).toBeGreaterThan(0)
     const shown = await rows(page)
+    // The known accounts the server lists (the genesis's first few), each with its balance.
+    const known: string[] = await fetch(`${app.url}accounts.json`).then((r) => r.json())
+    expect(known.length).toBeGreaterThan(0)
+    expect(shown.map((r) => r.address).sort()).toEqual(known.map((a) => a.toLowerCase()).sort())
     for (const r of shown) {
       expect(balances.has(r.address), `${r.address} is a genesis account`).toBe(true)
       expect(BigInt(r.wei), r.address).toBe(balances.get(r.address))
