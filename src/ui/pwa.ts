@@ -1,21 +1,12 @@
 /**
  * The app's service worker (src/sw/service-worker.ts, built to `service-worker.js` next to
- * index.html), registered and updated with workbox-window. main.ts imports this module lazily after
- * the app has mounted, so neither it nor workbox-window is in the page's initial JS. Only a built app
- * has a worker: under `vite` dev this does nothing.
- *
- * Updates: a new build's worker installs and then waits (the worker never skips waiting by itself),
- * so a running page is never served half by one build and half by another. The page offers it
- * (`onUpdateAvailable`); only when the user accepts does the waiting worker take over, and the page
- * reloads once, when the new worker controls it. Declining keeps the old build running; the offer
- * comes back on the next periodic check, not in a loop. A long-open tab learns of a new build by
- * asking the server (`wb.update()`) every `checkEveryMs` and when it becomes visible again; the
- * browser also checks on every navigation.
- *
- * Security: nothing a worker caches is trusted for correctness (see the worker's comment); the
- * update prompt only decides which build of the code runs, and that code is the server's either way.
+ * index.html), registered and updated with workbox-window; when a new build is offered and what
+ * taking it does is src/ui/pwa-updates.ts. main.ts imports this module lazily after the app has
+ * mounted, so neither it nor workbox-window is in the page's initial JS. Only a built app has a
+ * worker: under `vite` dev this does nothing.
  */
 import { Workbox } from 'workbox-window'
+import { type UpdateOptions, type UpdatePorts, watchForUpdates } from './pwa-updates.ts'
 
 /** Set by vite.config.ts: true in `vite build`, false under `vite` dev. */
 declare const __PWA_SERVICE_WORKER__: boolean
@@ -25,17 +16,18 @@ export interface ServiceWorkerResult {
   error?: string
 }
 
-export interface ServiceWorkerOptions {
-  /**
-   * A new build is ready. `update()` lets it take over (the page then reloads once onto it); until
-   * then the page keeps running the build it has. Called again on a later check while it waits.
-   */
-  onUpdateAvailable?: (update: () => void) => void
-  /** How often a long-open page asks the server for a new build (default 30 minutes). */
-  checkEveryMs?: number
-}
+export type ServiceWorkerOptions = UpdateOptions
 
-const DEFAULT_CHECK_MS = 30 * 60_000
+const browserPorts: UpdatePorts = {
+  reload: () => window.location.reload(),
+  every: (ms, f) => {
+    setInterval(() => void f(), ms)
+  },
+  onVisible: (f) =>
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') void f()
+    }),
+}
 
 export async function registerServiceWorker(
   options: ServiceWorkerOptions = {},
@@ -48,72 +40,16 @@ export async function registerServiceWorker(
     const wb = new Workbox('./service-worker.js')
     const registration = await wb.register()
     if (!registration) return { state: 'failed', error: 'registration did not complete' }
-    watchForUpdates(wb, registration, options)
+    const source = {
+      update: () => wb.update(),
+      skipWaiting: () => wb.messageSkipWaiting(),
+      onControlling: (f: () => void) => wb.addEventListener('controlling', f),
+    }
+    watchForUpdates(source, registration, options, browserPorts)
     return await whenActive(registration)
   } catch (e) {
     return { state: 'failed', error: e instanceof Error ? e.message : String(e) }
   }
-}
-
-/**
- * Offers every build that waits, and swaps it in only on request. Waiting builds are found from the
- * registration itself rather than from workbox-window's `waiting` event, which it stops sending
- * after its first update (later ones count as "external" to it).
- */
-function watchForUpdates(
-  wb: Workbox,
-  registration: ServiceWorkerRegistration,
-  options: ServiceWorkerOptions,
-): void {
-  let accepted = false
-  let reloading = false
-  // The waiting worker last offered: if the user said "later", a visibility check does not offer it
-  // again, the next periodic check does.
-  let offered: ServiceWorker | null = null
-
-  const reloadOnce = () => {
-    if (reloading) return
-    reloading = true
-    window.location.reload()
-  }
-  const accept = () => {
-    if (accepted) return
-    accepted = true
-    // Another tab may have swapped it in already: then this page is controlled by it and reloads.
-    if (!registration.waiting) reloadOnce()
-    else wb.messageSkipWaiting()
-  }
-  const offer = (force: boolean) => {
-    const waiting = registration.waiting
-    if (!waiting || accepted || (!force && waiting === offered)) return
-    offered = waiting
-    options.onUpdateAvailable?.(accept)
-  }
-
-  // The new worker controls the page: the one that accepted reloads onto it. Another tab of the old
-  // build is now served by the new worker's caches, so it is offered a reload too.
-  wb.addEventListener('controlling', () => {
-    if (accepted) reloadOnce()
-    else options.onUpdateAvailable?.(reloadOnce)
-  })
-  registration.addEventListener('updatefound', () => {
-    const sw = registration.installing
-    sw?.addEventListener('statechange', () => {
-      if (sw.state === 'installed') offer(true)
-    })
-  })
-  offer(true) // a build that was already waiting when the page opened
-
-  const check = (force: boolean) => {
-    if (accepted) return
-    wb.update()
-      .then(() => offer(force))
-      .catch(() => {}) // offline or the server is down: the next check tries again
-  }
-  setInterval(() => check(true), options.checkEveryMs ?? DEFAULT_CHECK_MS)
-  document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible') check(false)
-  })
 }
 
 /** Resolves once the registration has an active worker, or with `failed` if its install fails. */
