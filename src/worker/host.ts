@@ -16,12 +16,14 @@ import { pickAddr } from '../core/light/config.ts'
 import { readRecoveryReport } from '../core/recovery/manager.ts'
 import type { AttemptReport } from '../core/recovery/types.ts'
 import { IdbNodeStore } from '../store/idb-store.ts'
+import { blockAnswer, blockReadsOf, parseBlockRef } from './block-reads.ts'
 import { BridgedPeer } from './bridged-peer.ts'
+import { getCode } from './code-reads.ts'
 import { peerSourceOf } from './driver-ports.ts'
 import { createLightClient, type LightClient } from './light-client.ts'
 import { createPeerRegistry } from './peer-registry.ts'
 import { loadProofCache } from './proof-cache.ts'
-import { getAccount, getStorage } from './verified-reads.ts'
+import { getAccount, getProof, getStorage } from './verified-reads.ts'
 
 /**
  * Where the worker's messages go: set by the entry (`serve`). A dedicated worker posts to its page;
@@ -161,6 +163,13 @@ function answer<T>(
     )
 }
 
+/** A verified header by height, `latest` or hash (block-reads.ts: one cache per light client). */
+async function blockHeader(c: LightClient, block: unknown, signal: AbortSignal) {
+  const ref = parseBlockRef(block)
+  const reads = blockReadsOf(c)
+  return blockAnswer(await (ref instanceof Uint8Array ? reads.byHash(ref, signal) : reads.at(ref, signal)))
+}
+
 function verifyRepair(id: number): void {
   if (!ready) {
     post({ type: 'verify-repair-error', id, code: 'NOT_STARTED', message: 'the worker has not been started' })
@@ -225,7 +234,7 @@ function receive(m: ToWorker): void {
     case 'getAccount':
       answer(
         m.id,
-        (c, signal) => getAccount(c, m.address, signal),
+        (c, signal) => getAccount(c, m.address, signal, m.block),
         (a) => {
           milestone('answer')
           return { type: 'account', id: m.id, answer: a }
@@ -235,8 +244,29 @@ function receive(m: ToWorker): void {
     case 'getStorage':
       answer(
         m.id,
-        (c, signal) => getStorage(c, m.address, m.slot, signal),
+        (c, signal) => getStorage(c, m.address, m.slot, signal, m.block),
         (a) => ({ type: 'storage', id: m.id, answer: a }),
+      )
+      break
+    case 'getProof':
+      answer(
+        m.id,
+        (c, signal) => getProof(c, m.address, m.slots, signal, m.block),
+        (a) => ({ type: 'proof', id: m.id, answer: a }),
+      )
+      break
+    case 'getCode':
+      answer(
+        m.id,
+        (c, signal) => getCode(c, m.address, signal, m.block),
+        (a) => ({ type: 'code', id: m.id, answer: a }),
+      )
+      break
+    case 'getBlock':
+      answer(
+        m.id,
+        (c, signal) => blockHeader(c, m.block, signal),
+        (a) => ({ type: 'block', id: m.id, answer: a }),
       )
       break
     case 'cancel': {
