@@ -180,13 +180,9 @@ const failure = (m: Pending['msg'], code: string, message: string, attempts?: At
 
 /** A reply's payload, by its type (the request it answers is found by `id`). */
 function payload(m: Extract<FromWorker, { id: number }>): unknown {
+  // Reads (account, storage, proof, code, block) answer with `answer`.
+  if ('answer' in m) return m.answer
   switch (m.type) {
-    case 'account':
-    case 'storage':
-    case 'proof':
-    case 'code':
-    case 'block':
-      return m.answer
     case 'verify-repair-done':
       return { damage: m.damage, report: m.report }
     case 'check-done':

@@ -10,7 +10,6 @@ import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { verifyMerkleProof } from '@ethereumjs/mpt'
 import { RLP } from '@ethereumjs/rlp'
-import { build } from 'esbuild'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BlockHeaderAnswer, CodeAnswer, ProofAnswer } from '../../src/api/worker-protocol.ts'
@@ -18,7 +17,7 @@ import { fromHex, toHex } from '../../src/core/bytes.ts'
 import type { GenesisJson } from '../../src/core/chain/genesis.ts'
 import { headerHash } from '../../src/core/chain/header.ts'
 import { type AppFixture, nodeClient, producing, startAppFixture } from '../helpers/app.ts'
-import { ROOT } from '../helpers/cli.ts'
+import { bundleEntry } from '../store/page-server.ts'
 
 let app: AppFixture
 let server: Server
@@ -43,25 +42,13 @@ const codeOf = async (method: string, ...args: unknown[]) => {
   return 'error' in r ? r.error.code : 'resolved'
 }
 
-/** The page and the sync worker, each bundled by esbuild (the worker with its lazy imports inlined). */
-async function bundle(entry: string): Promise<string> {
-  const r = await build({
-    entryPoints: [join(ROOT, entry)],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    write: false,
-    logLevel: 'error',
-  })
-  return r.outputFiles[0]!.text
-}
-
 beforeAll(async () => {
   app = await startAppFixture({ accounts: 300, contracts: 6, slots: 4 }, producing(400, 3))
   genesis = JSON.parse(readFileSync(app.files.genesisFile, 'utf8'))
+  // The page and the sync worker, each bundled by esbuild (the worker with its lazy imports inlined).
   const [pageJs, workerJs] = await Promise.all([
-    bundle('test/browser/light-client.page.ts'),
-    bundle('src/worker/sync-worker.ts'),
+    bundleEntry('test/browser/light-client.page.ts'),
+    bundleEntry('src/worker/sync-worker.ts'),
   ])
   const bootstrap = readFileSync(join(app.files.dir, 'bootstrap.json'))
   server = createServer((req, res) => {
@@ -96,19 +83,27 @@ const contracts = () =>
 
 /** What the independent verifier proves from a ProofAnswer's hex nodes, under `root`. */
 async function independently(p: ProofAnswer, root: string) {
-  const raw = await verifyMerkleProof(fromHex(p.address), p.accountProof.map((x) => fromHex(x)), {
-    root: fromHex(root),
-    useKeyHashing: true,
-  })
+  const raw = await verifyMerkleProof(
+    fromHex(p.address),
+    p.accountProof.map((x) => fromHex(x)),
+    {
+      root: fromHex(root),
+      useKeyHashing: true,
+    },
+  )
   if (!raw) return { account: null, storage: [] }
   const [nonce, balance, storageRoot, codeHash] = RLP.decode(raw) as Uint8Array[]
   const big = (b: Uint8Array) => BigInt(b.length ? toHex(b) : 0)
   const storage = await Promise.all(
     p.storage.map(async (s) => {
-      const v = await verifyMerkleProof(fromHex(s.key), s.proof.map((x) => fromHex(x)), {
-        root: storageRoot!,
-        useKeyHashing: true,
-      })
+      const v = await verifyMerkleProof(
+        fromHex(s.key),
+        s.proof.map((x) => fromHex(x)),
+        {
+          root: storageRoot!,
+          useKeyHashing: true,
+        },
+      )
       return v ? big(RLP.decode(v) as Uint8Array) : 0n
     }),
   )
