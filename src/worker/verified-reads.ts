@@ -1,5 +1,7 @@
 /**
- * Verified reads: an account, or one storage slot, under the newest verified header.
+ * Verified reads: an account, one storage slot, or an EIP-1186 proof (the account and any slots,
+ * with the nodes they were verified from), under the newest verified header or, with a height, under
+ * a header linked to it by parent hashes (block-reads.ts; code: code-reads.ts).
  *
  * When the local state for that header's root is complete, the answer comes from IndexedDB: the
  * proof path is read through the trie (every node re-hashed against the hash that pointed to it) and
@@ -17,6 +19,11 @@
  * (`ReadContext.damaged`, which flags the state for repair, repair-flag.ts) and the same read is
  * answered by proof from a peer instead, verified the same way. From then on the local state is not
  * used as complete.
+ *
+ * At an older height the state root is that header's: answered locally only if the complete local
+ * state is that very root, else by proof from peers at that root; peers keep a window of recent
+ * states, so when every peer asked no longer keeps it the read fails with STATE_UNAVAILABLE.
+ * Only the head's answers go into the proof cache (it serves the next visit's first answer).
  */
 import type {
   AccountAnswer,
