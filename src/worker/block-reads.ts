@@ -183,11 +183,11 @@ export function createBlockReads(src: HeaderSource): BlockReads {
       return linked(tag, top, signal)
     },
     async byHash(hash, signal) {
-      const top = await head(signal)
+      await head(signal) // the current head is one of the cached
       const hex = toHex(hash)
       const n = numberOf.get(hex)
       const v = n === undefined ? undefined : byNumber.get(n)
-      if (v) return v === top || v.hash === top.hash ? top : v
+      if (v) return v
       throw new BlockUnavailableError(
         hex,
         `block ${hex} is neither the verified head nor a header verified in this session; read it by height first`,
