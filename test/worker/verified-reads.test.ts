@@ -80,7 +80,11 @@ describe('verified code', () => {
 
   it('reads code from the complete local state without asking for it, and 0x for none', async () => {
     const asked: string[] = []
-    const { ctx } = context([{ name: 'p', nodes: async () => (asked.push('nodes'), []) }], { local: true })
+    const nodes = async () => {
+      asked.push('nodes')
+      return []
+    }
+    const { ctx } = context([{ name: 'p', nodes }], { local: true })
     const [address, account] = contracts[2]!
     expect(await getCode(ctx, toHex(address))).toMatchObject({ code: toHex(account.code), source: 'local' })
     expect((await getCode(ctx, toHex(eoa))).code).toBe('0x')
