@@ -203,3 +203,14 @@ export function blockReadsOf(src: HeaderSource): BlockReads {
   if (!b) instances.set(src, (b = createBlockReads(src)))
   return b
 }
+
+/** A verified header by `latest`, height or 0x hash, answered with every field. */
+export async function getBlock(
+  src: HeaderSource,
+  block: unknown,
+  signal?: AbortSignal,
+): Promise<BlockHeaderAnswer> {
+  const ref = parseBlockRef(block)
+  const reads = blockReadsOf(src)
+  return blockAnswer(await (ref instanceof Uint8Array ? reads.byHash(ref, signal) : reads.at(ref, signal)))
+}

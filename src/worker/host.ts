@@ -16,7 +16,7 @@ import { pickAddr } from '../core/light/config.ts'
 import { readRecoveryReport } from '../core/recovery/manager.ts'
 import type { AttemptReport } from '../core/recovery/types.ts'
 import { IdbNodeStore } from '../store/idb-store.ts'
-import { blockAnswer, blockReadsOf, parseBlockRef } from './block-reads.ts'
+import { getBlock } from './block-reads.ts'
 import { BridgedPeer } from './bridged-peer.ts'
 import { getCode } from './code-reads.ts'
 import { peerSourceOf } from './driver-ports.ts'
@@ -167,13 +167,6 @@ function answer<T>(
     )
 }
 
-/** A verified header by height, `latest` or hash (block-reads.ts: one cache per light client). */
-async function blockHeader(c: LightClient, block: unknown, signal: AbortSignal) {
-  const ref = parseBlockRef(block)
-  const reads = blockReadsOf(c)
-  return blockAnswer(await (ref instanceof Uint8Array ? reads.byHash(ref, signal) : reads.at(ref, signal)))
-}
-
 function verifyRepair(id: number): void {
   if (!ready) {
     post({ type: 'verify-repair-error', id, code: 'NOT_STARTED', message: 'the worker has not been started' })
@@ -269,7 +262,7 @@ function receive(m: ToWorker): void {
     case 'getBlock':
       answer(
         m.id,
-        (c, signal) => blockHeader(c, m.block, signal),
+        (c, signal) => getBlock(c, m.block, signal),
         (a) => ({ type: 'block', id: m.id, answer: a }),
       )
       break
