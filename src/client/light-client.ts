@@ -59,6 +59,8 @@ export interface LightClient extends Omit<RootsyncClient, 'start' | 'getAccount'
   getBlock(block: BlockTag | string, opts?: ReadOptions): Promise<BlockHeaderAnswer>
   /** The newest verified header, or null before the first. */
   head(): HeaderView | null
+  /** The configured chain's id once `start()` has its configuration, else null (the provider's eth_chainId). */
+  chainId(): number | null
   /** Resolves once the complete local state under the verified head is verified (phase `synced`). */
   waitSynced(opts?: ReadOptions): Promise<HeaderView>
   /** How this page takes part in the origin's one sync. */
