@@ -52,7 +52,7 @@ function counted(): { provider: RootsyncProvider; asked: string[] } {
 }
 
 const rt = {
-  connected,
+  connected: () => connected,
   discovered: () => discover().map((d) => ({ ...d.info, same: d.provider === provider })),
   /** Every read through viem at one block (the head when asked). */
   async viem(account: Hex, contract: Hex, slot: Hex) {

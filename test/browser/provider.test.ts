@@ -81,6 +81,11 @@ beforeAll(async () => {
   page = await app.browser.newPage()
   page.on('pageerror', (err) => pageErrors.push(err.message))
   await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`)
+  await page.waitForFunction(() => {
+    const w = window as unknown as { __rt?: unknown; __error?: string }
+    return w.__rt || w.__error
+  })
+  expect(await page.evaluate(() => (window as unknown as { __error?: string }).__error)).toBeUndefined()
   expect(await rt<{ chainId: string }>('connected')).toEqual({ chainId: '0x539' })
 }, 180_000)
 
