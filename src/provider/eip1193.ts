@@ -21,14 +21,16 @@
  *   4900    not started, stopped (phase `stopped`), closed (a read says  { code, reason } when the
  *           STOPPED / NOT_STARTED), or the provider's `signal` aborted     client said why
  *   4901    started, but no header verified yet (wait for `connect`);    { code, reason } when the
- *           also the client's NO_VERIFIED_HEAD                             client said why
+ *           also the client's NO_VERIFIED_HEADER                           client said why
  *   -32600  the request is not `{ method: string, params? }`             —
  *   -32602  a malformed param (address, slot, block, flag, count); the   { code, reason } for the
  *           message names it; also the client's INPUT_INVALID              client's INPUT_INVALID
  *   -32050  no verified answer: the light client's read failed with any  { code, reason }: the
  *           other code — NO_VALID_PROOF (no peer gave a proof that         client's ReadError code
- *           verifies), EQUIVOCATION_HALT, BLOCK_UNAVAILABLE,               and its message
- *           STATE_UNAVAILABLE, HEIGHT_AHEAD, BELOW_CHECKPOINT, …
+ *           verifies), NO_VALID_CODE, EQUIVOCATION_HALT (unacknowledged    and its message
+ *           equivocation evidence), BLOCK_UNAVAILABLE (no verified header
+ *           at that block), STATE_UNAVAILABLE (no peer keeps that state),
+ *           READ_FAILED (anything else the worker met)
  *   -32603  an unexpected failure without a code (a bug)                 { reason }
  *
  * 4200 and -32602 are never retried by viem (nor is 4900/4901); -32050 is a code viem does not know,

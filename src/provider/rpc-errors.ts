@@ -52,16 +52,16 @@ export const chainDisconnected = () =>
 /** The light client's codes that mean "no longer running" (a closed or stopped client). */
 const GONE = new Set(['NOT_STARTED', 'STOPPED', 'READ_CANCELLED'])
 
-/** The light client's codes that mean "nothing is verified yet". */
-const NOT_YET = new Set(['NO_VERIFIED_HEAD'])
+/** The light client's codes that mean "nothing is verified yet" (the client's, and core's). */
+const NOT_YET = new Set(['NO_VERIFIED_HEADER', 'NO_VERIFIED_HEAD'])
 
 /** The light client's codes that mean the request itself was malformed (the worker's own check). */
 const BAD_INPUT = new Set(['INPUT_INVALID'])
 
 /**
  * The provider's error for a light-client failure: a lifecycle code → 4900/4901, refused input →
- * -32602, any other coded failure (NO_VALID_PROOF, EQUIVOCATION_HALT, BLOCK_UNAVAILABLE,
- * STATE_UNAVAILABLE, HEIGHT_AHEAD…) → UNVERIFIED with `data: { code, reason }`; an error without a
+ * -32602, any other coded failure (NO_VALID_PROOF, NO_VALID_CODE, EQUIVOCATION_HALT,
+ * BLOCK_UNAVAILABLE, STATE_UNAVAILABLE, READ_FAILED…) → UNVERIFIED with `data: { code, reason }`; an error without a
  * code → INTERNAL.
  */
 export function rpcErrorOf(e: unknown): ProviderRpcError {

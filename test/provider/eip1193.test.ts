@@ -240,6 +240,19 @@ describe('errors', () => {
     expect(await provider.request({ method: 'eth_getBalance', params: [ALICE] })).toBe('0xde0b6b3a7640005')
   })
 
+  it('maps the client not having a verified header to 4901, and input it refuses to -32602', async () => {
+    const { client, provider } = setup()
+    client.failNext('getAccount', 'NO_VERIFIED_HEADER', 'no header verified yet')
+    const e = await rejection(provider.request({ method: 'eth_getBalance', params: [ALICE] }))
+    expect(e).toMatchObject({
+      code: 4901,
+      data: { code: 'NO_VERIFIED_HEADER', reason: 'no header verified yet' },
+    })
+    client.failNext('getProof', 'INPUT_INVALID', 'more than 64 slots')
+    const f = await rejection(provider.request({ method: 'eth_getProof', params: [ALICE, []] }))
+    expect(f).toMatchObject({ code: -32602, data: { code: 'INPUT_INVALID' } })
+  })
+
   it('maps an error without a code to -32603', async () => {
     const { client, provider } = setup()
     client.getAccount = () => Promise.reject(new TypeError('boom'))
