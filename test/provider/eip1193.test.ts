@@ -5,7 +5,7 @@
  */
 import { describe, expect, it, vi } from 'vitest'
 import { createEip1193Provider, type ProviderRpcError, RPC_CODE } from '../../src/provider/eip1193.ts'
-import { fakeLightClient, header } from './fake-light-client.ts'
+import { fakeLightClient, header, startedClient } from './fake-light-client.ts'
 
 const ALICE = '0x00000000000000000000000000000000000a11ce'
 const TOKEN = '0x000000000000000000000000000000000000c0de'
@@ -14,24 +14,19 @@ const SLOT1 = `0x${'00'.repeat(31)}01`
 
 /** A started client with a verified head at 5 and two accounts. */
 function setup() {
-  const client = fakeLightClient(1337)
-  client.accounts.set(ALICE, {
-    balance: 10n ** 18n + 5n,
-    nonce: 7,
-    code: '0x',
-    codeHash: `0x${'c5'.repeat(32)}`,
-    storageRoot: `0x${'56'.repeat(32)}`,
-    storage: {},
-  })
-  client.accounts.set(TOKEN, {
-    balance: 0n,
-    nonce: 1,
-    code: '0x6080604052',
-    codeHash: `0x${'ab'.repeat(32)}`,
-    storageRoot: `0x${'cd'.repeat(32)}`,
-    storage: { [SLOT1]: `0x${'00'.repeat(30)}0400` },
-  })
-  for (let n = 0; n <= 5; n++) client.advance(n)
+  const client = startedClient(
+    {
+      [ALICE]: { balance: 10n ** 18n + 5n, nonce: 7 },
+      [TOKEN]: {
+        nonce: 1,
+        code: '0x6080604052',
+        codeHash: `0x${'ab'.repeat(32)}`,
+        storageRoot: `0x${'cd'.repeat(32)}`,
+        storage: { [SLOT1]: `0x${'00'.repeat(30)}0400` },
+      },
+    },
+    5,
+  )
   const provider = createEip1193Provider(client)
   return { client, provider }
 }

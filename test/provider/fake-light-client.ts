@@ -189,3 +189,20 @@ export function fakeLightClient(chainId: number | null = 1337): FakeLightClient 
   }
   return fake
 }
+
+/** A started client with a verified head at `head` (headers 0…head) and these accounts (defaults: none). */
+export function startedClient(accounts: Record<string, Partial<FakeAccount>>, head: number): FakeLightClient {
+  const client = fakeLightClient(1337)
+  for (const [address, a] of Object.entries(accounts))
+    client.accounts.set(address, {
+      balance: 0n,
+      nonce: 0,
+      code: '0x',
+      codeHash: `0x${'c5'.repeat(32)}`,
+      storageRoot: `0x${'56'.repeat(32)}`,
+      storage: {},
+      ...a,
+    })
+  for (let n = 0; n <= head; n++) client.advance(n)
+  return client
+}

@@ -7,30 +7,25 @@ import { BrowserProvider } from 'ethers'
 import { createPublicClient, custom } from 'viem'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createEip1193Provider, type RequestArguments } from '../../src/provider/eip1193.ts'
-import { fakeLightClient, header } from './fake-light-client.ts'
+import { header, startedClient } from './fake-light-client.ts'
 
 const ALICE = '0x00000000000000000000000000000000000a11ce'
 const TOKEN = '0x000000000000000000000000000000000000c0de'
 
 function setup() {
-  const client = fakeLightClient(1337)
-  client.accounts.set(ALICE, {
-    balance: 123456789n,
-    nonce: 3,
-    code: '0x',
-    codeHash: `0x${'c5'.repeat(32)}`,
-    storageRoot: `0x${'56'.repeat(32)}`,
-    storage: {},
-  })
-  client.accounts.set(TOKEN, {
-    balance: 0n,
-    nonce: 1,
-    code: '0x60806040',
-    codeHash: `0x${'ab'.repeat(32)}`,
-    storageRoot: `0x${'cd'.repeat(32)}`,
-    storage: { [`0x${'00'.repeat(31)}02`]: `0x${'00'.repeat(31)}2a` },
-  })
-  for (let n = 0; n <= 12; n++) client.advance(n)
+  const client = startedClient(
+    {
+      [ALICE]: { balance: 123456789n, nonce: 3 },
+      [TOKEN]: {
+        nonce: 1,
+        code: '0x60806040',
+        codeHash: `0x${'ab'.repeat(32)}`,
+        storageRoot: `0x${'cd'.repeat(32)}`,
+        storage: { [`0x${'00'.repeat(31)}02`]: `0x${'00'.repeat(31)}2a` },
+      },
+    },
+    12,
+  )
   const provider = createEip1193Provider(client)
   const asked: string[] = []
   /** The same provider, counting the requests a library makes. */
