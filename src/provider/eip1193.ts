@@ -12,7 +12,8 @@
  * Block parameters: `latest`, `pending`, `safe`, `finalized` (all the verified head: a verified header
  * is final on this chain and no pending block is known), `earliest` (0), a hex number, or EIP-1898's
  * `{ blockNumber }` / `{ blockHash }`. Block objects: see format.ts for the neutral values of the
- * fields this chain's headers lack.
+ * fields this chain's headers lack; eth_getBlockByNumber above the verified head answers null (no
+ * such block verified yet), any other block the client cannot verify is an error (-32050).
  *
  * Errors (`ProviderRpcError`: numeric `code`, `message`, `data`):
  *

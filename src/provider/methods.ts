@@ -101,6 +101,9 @@ export const METHODS: ReadonlyMap<string, Method> = new Map([
     2,
     (p) => ({ block: blockRef(p[0]), hydrated: p[1] === undefined ? false : bool(p[1], 'hydrated') }),
     async ({ block }, ctx) => {
+      // Above the verified head: no such block yet, as far as verified headers go (null, as an
+      // Ethereum node answers for a block it does not have; viem and ethers expect that).
+      if ('number' in block && block.number > (ctx.client.head()?.number ?? -1)) return null
       const b = 'hash' in block ? block.hash : 'tag' in block ? 'latest' : block.number
       return blockObject(await ctx.client.getBlock(b, { signal: ctx.signal }))
     },

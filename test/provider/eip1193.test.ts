@@ -131,6 +131,8 @@ describe('methods', () => {
     }
     expect(latest.number).toBe('0x5')
     expect(latest.transactions).toEqual([])
+    // Above the verified head: null, as for a block a node does not have.
+    expect(await provider.request({ method: 'eth_getBlockByNumber', params: ['0x6', false] })).toBeNull()
   })
 
   it('answers eth_getProof in the EIP-1186 shape, absent accounts and slots included', async () => {
@@ -222,7 +224,7 @@ describe('errors', () => {
       ['NO_VALID_PROOF', 'getAccount', ['eth_getBalance', [ALICE]]],
       ['EQUIVOCATION_HALT', 'getStorage', ['eth_getStorageAt', [TOKEN, '0x1']]],
       ['STATE_UNAVAILABLE', 'getProof', ['eth_getProof', [TOKEN, [], '0x1']]],
-      ['BLOCK_UNAVAILABLE', 'getBlock', ['eth_getBlockByNumber', ['0x99', false]]],
+      ['BLOCK_UNAVAILABLE', 'getBlock', ['eth_getBlockByNumber', ['0x2', false]]],
       ['NO_VALID_PROOF', 'getCode', ['eth_getCode', [TOKEN]]],
     ] as const) {
       client.failNext(method, code, `${code} because`)

@@ -69,6 +69,13 @@ describe('viem custom() transport', () => {
     expect(e).toMatchObject({ code: 4200 })
     expect(asked).toEqual(['eth_gasPrice'])
   })
+
+  it('finds no block above the verified head, asking once', async () => {
+    const { counted, asked } = setup()
+    const viem = createPublicClient({ transport: custom(counted) })
+    await expect(viem.getBlock({ blockNumber: 13n })).rejects.toMatchObject({ name: 'BlockNotFoundError' })
+    expect(asked).toEqual(['eth_getBlockByNumber'])
+  })
 })
 
 describe('ethers BrowserProvider', () => {
