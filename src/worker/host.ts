@@ -40,8 +40,12 @@ const milestone = (name: WorkerMilestone) => {
 }
 milestone('worker-start')
 
-/** Started at load, while the page is still fetching its configuration. */
-const keccakReady = useWasmKeccak()
+/**
+ * Started at load, while the page is still fetching its configuration. A page whose
+ * Content-Security-Policy forbids WebAssembly (no 'wasm-unsafe-eval') keeps the JavaScript keccak:
+ * the same digests, several times slower.
+ */
+const keccakReady = useWasmKeccak().catch(() => {})
 
 let libp2pImport: Promise<typeof import('./libp2p-browser.ts')> | null = null
 const loadLibp2p = () => {
