@@ -111,7 +111,10 @@ export function createEip1193Provider(client: LightClient, opts: ProviderOptions
         subscriptions.clear()
         emit('disconnect', disconnected(signal?.aborted ? 'the provider was aborted' : 'the client stopped'))
       } else if (o.event === 'connect') emit('connect', { chainId: quantity(o.chainId) })
-      else emit('chainChanged', quantity(o.chainId))
+      else {
+        lastSent = -1 // another chain's heads: numbered afresh
+        emit('chainChanged', quantity(o.chainId))
+      }
     }
   }
 

@@ -330,6 +330,23 @@ describe('connection', () => {
     expect(await provider.request({ method: 'eth_chainId' })).toBe('0x7')
   })
 
+  it("sends the new chain's heads to subscriptions made after chainChanged, though numbered lower", async () => {
+    const { client, provider } = setup()
+    const messages: { data: { result: { number: string } } }[] = []
+    provider.on('message', (m: never) => messages.push(m))
+    await provider.request({ method: 'eth_subscribe', params: ['newHeads'] })
+    client.advance(9)
+    await vi.waitFor(() => expect(messages).toHaveLength(1))
+    client.emit({ type: 'phase', phase: 'stopped' })
+    client.configure(7)
+    client.emit({ type: 'phase', phase: 'connecting' })
+    client.advance(2)
+    await provider.request({ method: 'eth_subscribe', params: ['newHeads'] })
+    client.advance(3)
+    await vi.waitFor(() => expect(messages).toHaveLength(2))
+    expect(messages[1]!.data.result.number).toBe('0x3')
+  })
+
   it('stops answering (4900) and disconnects once its signal aborts, aborting reads in flight', async () => {
     const client = fakeLightClient(1337)
     client.advance(1)
