@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { svelte } from '@sveltejs/vite-plugin-svelte'
 import { defineConfig, type Plugin } from 'vite'
 import { VitePWA } from 'vite-plugin-pwa'
@@ -37,7 +38,15 @@ function startWorkerEarly(): Plugin {
 export default defineConfig(({ command, mode }) => ({
   base: './',
   // `src/ui/pwa.ts` registers the service worker only in a built app, never under `vite` dev.
-  define: { __PWA_SERVICE_WORKER__: JSON.stringify(command === 'build') },
+  define: {
+    __PWA_SERVICE_WORKER__: JSON.stringify(command === 'build'),
+    // The build's name, shown in the app's footer and on <html data-build> so a person (or a test)
+    // can tell two builds apart: ROOTSYNC_BUILD_ID, else the package version and the build time.
+    __ROOTSYNC_BUILD__: JSON.stringify(
+      process.env.ROOTSYNC_BUILD_ID ||
+        `${JSON.parse(readFileSync(new URL('package.json', import.meta.url), 'utf8')).version}+${new Date().toISOString().replace(/[-:]|\.\d+/g, '')}`,
+    ),
+  },
   plugins: [
     svelte(),
     startWorkerEarly(),

@@ -140,8 +140,17 @@ export type ToWorker =
     }
   /** Stops the light client's task; answered by a `phase: 'stopped'` event once it has stopped. */
   | { type: 'stop'; reason?: string }
-  | { type: 'getAccount'; id: number; address: string }
-  | { type: 'getStorage'; id: number; address: string; slot: string }
+  /**
+   * Verified reads (answered by `account`, `storage`, `proof`, `code`, `block`, or `read-error`
+   * with a code: see src/client/errors.ts `ReadErrorCode`). `block` (default `latest`): the
+   * verified header to answer at.
+   */
+  | { type: 'getAccount'; id: number; address: string; block?: BlockTag }
+  | { type: 'getStorage'; id: number; address: string; slot: string; block?: BlockTag }
+  | { type: 'getProof'; id: number; address: string; slots: string[]; block?: BlockTag }
+  | { type: 'getCode'; id: number; address: string; block?: BlockTag }
+  /** A verified header: `latest`, a height, or a 0x block hash. */
+  | { type: 'getBlock'; id: number; block: BlockTag | string }
   /** Abandons read `id`: it is answered with a `read-error` of code READ_CANCELLED. */
   | { type: 'cancel'; id: number }
   /** A peer whose connection the page owns (WebRTC): requests go over `port` (BridgeRequest). */
@@ -176,6 +185,9 @@ export type FromWorker =
   | { type: 'peers'; peers: PeerView[] }
   | { type: 'account'; id: number; answer: AccountAnswer }
   | { type: 'storage'; id: number; answer: StorageAnswer }
+  | { type: 'proof'; id: number; answer: ProofAnswer }
+  | { type: 'code'; id: number; answer: CodeAnswer }
+  | { type: 'block'; id: number; answer: BlockHeaderAnswer }
   /** A read, or a consistency request (check-now, results, evidence, acknowledge), failed. */
   | { type: 'read-error'; id: number; code: string; message: string }
   /**

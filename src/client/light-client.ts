@@ -23,7 +23,16 @@ import type {
   HeaderView,
   ProofAnswer,
 } from '../api/worker-protocol.ts'
-import type { ClientEvent, ReadOptions, RootsyncClient, RootsyncClientOptions } from './rootsync-client.ts'
+import { BootstrapError } from '../core/light/config.ts'
+import { ReadError } from './errors.ts'
+import {
+  type ClientEvent,
+  createRootsyncClient,
+  type ReadOptions,
+  type RootsyncClient,
+  type RootsyncClientOptions,
+} from './rootsync-client.ts'
+import { workerSource } from './worker-source.ts'
 
 export interface LightClientOptions extends Omit<RootsyncClientOptions, 'worker'> {
   /** The configuration, or the URL of a bootstrap.json to fetch at `start()`. */
@@ -69,6 +78,120 @@ export interface LightClient extends Omit<RootsyncClient, 'start' | 'getAccount'
 
 export type { ClientEvent }
 
-export function createLightClient(_options: LightClientOptions = {}): LightClient {
-  throw new Error('createLightClient: not built yet (issue 13, contract commit)')
+const cancelled = () => new ReadError('READ_CANCELLED', 'the read was cancelled')
+
+/**
+ * The configuration from `bootstrap`: as given, or fetched from its URL. Every failure is a
+ * `BootstrapError` (code BAD_BOOTSTRAP, field `bootstrap`) saying what to fix.
+ */
+async function loadBootstrap(b: LightClientOptions['bootstrap'], signal?: AbortSignal): Promise<unknown> {
+  if (b === undefined)
+    throw new BootstrapError(
+      'bootstrap',
+      'no configuration: pass the `bootstrap` option, or a config to start()',
+    )
+  if (typeof b !== 'string' && !(b instanceof URL)) return b
+  const url = String(b)
+  let res: Response
+  try {
+    res = await fetch(url, { signal })
+  } catch (e) {
+    if (signal?.aborted) throw cancelled()
+    throw new BootstrapError(
+      'bootstrap',
+      `could not fetch ${url} (${(e as Error).message}): check the URL, and that its server allows this origin (CORS)`,
+    )
+  }
+  if (!res.ok)
+    throw new BootstrapError(
+      'bootstrap',
+      `${url} answered HTTP ${res.status}: check the URL of bootstrap.json`,
+    )
+  try {
+    return await res.json()
+  } catch (e) {
+    if (signal?.aborted) throw cancelled()
+    throw new BootstrapError(
+      'bootstrap',
+      `${url} is not JSON (${(e as Error).message}): it must be a bootstrap.json`,
+    )
+  }
 }
+
+export function createLightClient(options: LightClientOptions = {}): LightClient {
+  const { bootstrap, workerUrl, sharedWorkerUrl, sharing, worker, ...rest } = options
+  const source = workerSource({ worker, workerUrl, sharedWorkerUrl, sharing })
+  // The one protocol client: this wraps it, adding the configuration's URL, the head and waitSynced.
+  const inner = createRootsyncClient({ ...rest, worker: source.create })
+  let head: HeaderView | null = null
+  let synced = false
+  /** waitSynced calls in progress: resolved at `synced`, rejected when the client stops or closes. */
+  const waiters = new Set<{ resolve(h: HeaderView): void; reject(e: Error): void }>()
+  const settle = (fn: (w: { resolve(h: HeaderView): void; reject(e: Error): void }) => void) => {
+    for (const w of [...waiters]) fn(w)
+  }
+  const stopped = () =>
+    settle((w) => w.reject(new ReadError('STOPPED', 'the client was stopped before its state was synced')))
+  inner.subscribe((e) => {
+    if (e.type === 'header') head = e.header
+    if (e.type !== 'phase') return
+    synced = e.phase === 'synced'
+    if (synced && head) {
+      const h = head
+      settle((w) => w.resolve(h))
+    }
+  })
+
+  return {
+    ...inner,
+    get dbName() {
+      return inner.dbName
+    },
+    get role() {
+      return source.role()
+    },
+    async start(config, opts) {
+      if (opts?.signal?.aborted) throw cancelled()
+      const c = config ?? (await loadBootstrap(bootstrap, opts?.signal))
+      if (opts?.signal?.aborted) throw cancelled()
+      // The one configuration parser (BootstrapError naming the field) runs in here.
+      inner.start(c as BootstrapInfo)
+    },
+    async stop() {
+      stopped()
+      synced = false
+      await inner.stop()
+    },
+    close() {
+      stopped()
+      synced = false
+      inner.close()
+    },
+    head: () => head,
+    waitSynced(opts) {
+      const signal = opts?.signal
+      if (signal?.aborted) return Promise.reject(cancelled())
+      if (synced && head) return Promise.resolve(head)
+      return new Promise<HeaderView>((resolve, reject) => {
+        const onAbort = () => w.reject(cancelled())
+        const w = {
+          resolve(h: HeaderView) {
+            waiters.delete(w)
+            signal?.removeEventListener('abort', onAbort)
+            resolve(h)
+          },
+          reject(e: Error) {
+            waiters.delete(w)
+            signal?.removeEventListener('abort', onAbort)
+            reject(e)
+          },
+        }
+        waiters.add(w)
+        signal?.addEventListener('abort', onAbort, { once: true })
+      })
+    },
+  }
+}
+
+export { BootstrapError } from '../core/light/config.ts'
+export { ReadError, type ReadErrorCode } from './errors.ts'

@@ -22,7 +22,10 @@
 import type {
   AccountAnswer,
   AttemptReport,
+  BlockHeaderAnswer,
+  BlockTag,
   BootstrapInfo,
+  CodeAnswer,
   ConsistencyConfig,
   ConsistencyOptions,
   ConsistencyResult,
@@ -30,6 +33,7 @@ import type {
   FromWorker,
   LightEvent,
   PeerView,
+  ProofAnswer,
   RecoveryConfig,
   RecoveryReport,
   StorageAnswer,
@@ -79,6 +83,11 @@ export interface ReadOptions {
   signal?: AbortSignal
 }
 
+/** A read at a verified header: `block` (default `latest`) is the head or a height below it. */
+export interface AtBlockOptions extends ReadOptions {
+  block?: BlockTag
+}
+
 export interface RootsyncClient {
   /**
    * Starts the worker's light client. Again with the same configuration after `stop()`, it resumes
@@ -88,8 +97,15 @@ export interface RootsyncClient {
   start(config: BootstrapInfo): void
   /** Stops sync, follow and prune cleanly (the store stays consistent); reads keep answering. */
   stop(): Promise<void>
-  getAccount(address: string, opts?: ReadOptions): Promise<AccountAnswer>
-  getStorage(address: string, slot: string, opts?: ReadOptions): Promise<StorageAnswer>
+  /** Rejects with `ReadError` (codes: `ReadErrorCode`, src/client/errors.ts). */
+  getAccount(address: string, opts?: AtBlockOptions): Promise<AccountAnswer>
+  getStorage(address: string, slot: string, opts?: AtBlockOptions): Promise<StorageAnswer>
+  /** EIP-1186: the account and `slots` (at most 64) with the proof nodes they were verified from. */
+  getProof(address: string, slots: string[], opts?: AtBlockOptions): Promise<ProofAnswer>
+  /** The account's code (`0x` for none), whose keccak256 is the proven account's code hash. */
+  getCode(address: string, opts?: AtBlockOptions): Promise<CodeAnswer>
+  /** A verified header: `latest`, a height, or a 0x block hash. */
+  getBlock(block: BlockTag | string, opts?: ReadOptions): Promise<BlockHeaderAnswer>
   subscribe(listener: (e: ClientEvent) => void): () => void
   /** Resume after a failure the worker waits on (a full store, once space is freed). */
   retry(): void
@@ -164,10 +180,9 @@ const failure = (m: Pending['msg'], code: string, message: string, attempts?: At
 
 /** A reply's payload, by its type (the request it answers is found by `id`). */
 function payload(m: Extract<FromWorker, { id: number }>): unknown {
+  // Reads (account, storage, proof, code, block) answer with `answer`.
+  if ('answer' in m) return m.answer
   switch (m.type) {
-    case 'account':
-    case 'storage':
-      return m.answer
     case 'verify-repair-done':
       return { damage: m.damage, report: m.report }
     case 'check-done':
@@ -214,6 +229,9 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
     switch (m.type) {
       case 'account':
       case 'storage':
+      case 'proof':
+      case 'code':
+      case 'block':
       case 'verify-repair-done':
       case 'check-done':
       case 'consistency-results':
@@ -359,8 +377,14 @@ export function createRootsyncClient(opts: RootsyncClientOptions = {}): Rootsync
       send({ type: 'stop' })
       return stopped
     },
-    getAccount: (address, o) => read({ type: 'getAccount', id: nextId++, address }, o?.signal),
-    getStorage: (address, slot, o) => read({ type: 'getStorage', id: nextId++, address, slot }, o?.signal),
+    getAccount: (address, o) =>
+      read({ type: 'getAccount', id: nextId++, address, block: o?.block }, o?.signal),
+    getStorage: (address, slot, o) =>
+      read({ type: 'getStorage', id: nextId++, address, slot, block: o?.block }, o?.signal),
+    getProof: (address, slots, o) =>
+      read({ type: 'getProof', id: nextId++, address, slots, block: o?.block }, o?.signal),
+    getCode: (address, o) => read({ type: 'getCode', id: nextId++, address, block: o?.block }, o?.signal),
+    getBlock: (block, o) => read({ type: 'getBlock', id: nextId++, block }, o?.signal),
     subscribe(l) {
       listeners.add(l)
       return () => listeners.delete(l)

@@ -1,10 +1,12 @@
 /**
- * Registers the app's service worker (src/sw/service-worker.ts, built to `service-worker.js` next to
- * index.html) with workbox-window. main.ts imports this module lazily after the app has mounted, so
- * neither it nor workbox-window is in the page's initial JS. Only a built app has a worker: under
- * `vite` dev this does nothing.
+ * The app's service worker (src/sw/service-worker.ts, built to `service-worker.js` next to
+ * index.html), registered and updated with workbox-window; when a new build is offered and what
+ * taking it does is src/ui/pwa-updates.ts. main.ts imports this module lazily after the app has
+ * mounted, so neither it nor workbox-window is in the page's initial JS. Only a built app has a
+ * worker: under `vite` dev this does nothing.
  */
 import { Workbox } from 'workbox-window'
+import { type UpdateOptions, type UpdatePorts, watchForUpdates } from './pwa-updates.ts'
 
 /** Set by vite.config.ts: true in `vite build`, false under `vite` dev. */
 declare const __PWA_SERVICE_WORKER__: boolean
@@ -14,12 +16,17 @@ export interface ServiceWorkerResult {
   error?: string
 }
 
-export interface ServiceWorkerOptions {
-  /**
-   * A new build's worker is installed and waiting. Call `update()` to let it take over; the page
-   * then reloads once it controls the page. Until then the page keeps running the build it has.
-   */
-  onUpdateAvailable?: (update: () => void) => void
+export type ServiceWorkerOptions = UpdateOptions
+
+const browserPorts: UpdatePorts = {
+  reload: () => window.location.reload(),
+  every: (ms, f) => {
+    setInterval(() => void f(), ms)
+  },
+  onVisible: (f) =>
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') void f()
+    }),
 }
 
 export async function registerServiceWorker(
@@ -31,14 +38,14 @@ export async function registerServiceWorker(
   }
   try {
     const wb = new Workbox('./service-worker.js')
-    wb.addEventListener('waiting', () => {
-      options.onUpdateAvailable?.(() => {
-        wb.addEventListener('controlling', () => window.location.reload())
-        wb.messageSkipWaiting()
-      })
-    })
     const registration = await wb.register()
     if (!registration) return { state: 'failed', error: 'registration did not complete' }
+    const source = {
+      update: () => wb.update(),
+      skipWaiting: () => wb.messageSkipWaiting(),
+      onControlling: (f: () => void) => wb.addEventListener('controlling', f),
+    }
+    watchForUpdates(source, registration, options, browserPorts)
     return await whenActive(registration)
   } catch (e) {
     return { state: 'failed', error: e instanceof Error ? e.message : String(e) }
@@ -62,12 +69,16 @@ function whenActive(registration: ServiceWorkerRegistration): Promise<ServiceWor
   })
 }
 
-/** A small bar at the bottom of the page offering the new build; dismissing it keeps the old one. */
+/**
+ * A small bar at the bottom of the page offering the new build: "Reload" takes it (once), "Later"
+ * keeps the running one. Shown at most once at a time.
+ */
 export function showUpdateBar(update: () => void): void {
   if (document.getElementById('pwa-update')) return
   const bar = document.createElement('div')
   bar.id = 'pwa-update'
   bar.setAttribute('role', 'status')
+  bar.dataset.testid = 'update-bar'
   bar.style.cssText =
     'position:fixed;left:0;right:0;bottom:0;padding:0.5rem 1rem;background:#2f7d32;color:#fff;display:flex;gap:1rem;align-items:center;font:inherit'
   const text = document.createElement('span')

@@ -16,12 +16,14 @@ import { pickAddr } from '../core/light/config.ts'
 import { readRecoveryReport } from '../core/recovery/manager.ts'
 import type { AttemptReport } from '../core/recovery/types.ts'
 import { IdbNodeStore } from '../store/idb-store.ts'
+import { getBlock } from './block-reads.ts'
 import { BridgedPeer } from './bridged-peer.ts'
+import { getCode } from './code-reads.ts'
 import { peerSourceOf } from './driver-ports.ts'
 import { createLightClient, type LightClient } from './light-client.ts'
 import { createPeerRegistry } from './peer-registry.ts'
 import { loadProofCache } from './proof-cache.ts'
-import { getAccount, getStorage } from './verified-reads.ts'
+import { getAccount, getProof, getStorage } from './verified-reads.ts'
 
 /**
  * Where the worker's messages go: set by the entry (`serve`). A dedicated worker posts to its page;
@@ -229,7 +231,7 @@ function receive(m: ToWorker): void {
     case 'getAccount':
       answer(
         m.id,
-        (c, signal) => getAccount(c, m.address, signal),
+        (c, signal) => getAccount(c, m.address, signal, m.block),
         (a) => {
           milestone('answer')
           return { type: 'account', id: m.id, answer: a }
@@ -239,8 +241,29 @@ function receive(m: ToWorker): void {
     case 'getStorage':
       answer(
         m.id,
-        (c, signal) => getStorage(c, m.address, m.slot, signal),
+        (c, signal) => getStorage(c, m.address, m.slot, signal, m.block),
         (a) => ({ type: 'storage', id: m.id, answer: a }),
+      )
+      break
+    case 'getProof':
+      answer(
+        m.id,
+        (c, signal) => getProof(c, m.address, m.slots, signal, m.block),
+        (a) => ({ type: 'proof', id: m.id, answer: a }),
+      )
+      break
+    case 'getCode':
+      answer(
+        m.id,
+        (c, signal) => getCode(c, m.address, signal, m.block),
+        (a) => ({ type: 'code', id: m.id, answer: a }),
+      )
+      break
+    case 'getBlock':
+      answer(
+        m.id,
+        (c, signal) => getBlock(c, m.block, signal),
+        (a) => ({ type: 'block', id: m.id, answer: a }),
       )
       break
     case 'cancel': {

@@ -1,5 +1,7 @@
 /**
- * Verified reads: an account, or one storage slot, under the newest verified header.
+ * Verified reads: an account, one storage slot, or an EIP-1186 proof (the account and any slots,
+ * with the nodes they were verified from), under the newest verified header or, with a height, under
+ * a header linked to it by parent hashes (block-reads.ts; code: code-reads.ts).
  *
  * When the local state for that header's root is complete, the answer comes from IndexedDB: the
  * proof path is read through the trie (every node re-hashed against the hash that pointed to it) and
@@ -17,19 +19,34 @@
  * (`ReadContext.damaged`, which flags the state for repair, repair-flag.ts) and the same read is
  * answered by proof from a peer instead, verified the same way. From then on the local state is not
  * used as complete.
+ *
+ * At an older height the state root is that header's: answered locally only if the complete local
+ * state is that very root, else by proof from peers at that root; peers keep a window of recent
+ * states, so when every peer asked no longer keeps it the read fails with STATE_UNAVAILABLE.
+ * Only the head's answers go into the proof cache (it serves the next visit's first answer).
  */
-import type { AccountAnswer, HeaderView, StorageAnswer } from '../api/worker-protocol.ts'
+import type {
+  AccountAnswer,
+  BlockTag,
+  HeaderView,
+  ProofAnswer,
+  StorageAnswer,
+} from '../api/worker-protocol.ts'
 import type { Account } from '../core/account.ts'
-import { verifyRequestedProof } from '../core/account-proof.ts'
+import { type AccountProof, type VerifiedAccount, verifyRequestedProof } from '../core/account-proof.ts'
 import { equals, fromHexExact, padLeft, toHex } from '../core/bytes.ts'
+import type { Header } from '../core/chain/header.ts'
 import { accountProof } from '../core/chain/state-proof.ts'
 import { timeoutSignal } from '../core/clock.ts'
 import { InputError, RootsyncError } from '../core/errors.ts'
+import { LIMITS } from '../core/protocol/messages.ts'
+import { isUnavailable } from '../core/protocol/range.ts'
 import type { NodeStore } from '../core/store.ts'
-import { throwIfStopped } from '../core/task.ts'
 import { realClock } from '../platform/clock.ts'
+import { blockReadsOf, parseBlockTag } from './block-reads.ts'
 import type { PeerRegistry, RegisteredPeer } from './peer-registry.ts'
 import type { ProofCache } from './proof-cache.ts'
+import { ask, peersFor, READ_REQUEST_TIMEOUT_MS } from './read-peers.ts'
 import { damageOf, type RepairFlag } from './repair-flag.ts'
 
 export interface ReadContext {
@@ -37,7 +54,7 @@ export interface ReadContext {
    * The newest verified header; waits for one (the first header verification) if there is none,
    * until `signal` aborts.
    */
-  head(signal?: AbortSignal): Promise<HeaderView & { root: Uint8Array }>
+  head(signal?: AbortSignal): Promise<HeaderView & { root: Uint8Array; full: Header }>
   /** The store, when the state under `root` is complete in it (and not flagged for repair). */
   localState(root: Uint8Array): NodeStore | null
   /** A local read met damage: flag the state for repair (persisted, reported); idempotent. */
@@ -49,32 +66,6 @@ export interface ReadContext {
   cache: ProofCache | null
 }
 
-const PROOF_TIMEOUT_MS = 5000
-/** How long a read that must go by proof waits for a first connected peer. */
-const PEER_WAIT_MS = 10_000
-
-/**
- * The usable peers; while there are none, waits (bounded) for the first to connect: a return visit
- * answers from IndexedDB before it connects, so a read that must go by proof (the local state is
- * damaged) can come before any peer is up.
- */
-async function peersFor(ctx: ReadContext, stop?: AbortSignal): Promise<RegisteredPeer[]> {
-  if (ctx.peers.usable().length) return ctx.peers.usable()
-  const { signal, clear } = timeoutSignal(realClock, stop, PEER_WAIT_MS)
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      off()
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    const off = ctx.peers.onJoin(done)
-    signal.addEventListener('abort', done, { once: true })
-  })
-  clear()
-  if (stop) throwIfStopped(stop, 'read')
-  return ctx.peers.usable()
-}
-
 const shape = (a: Account | null): AccountAnswer['account'] =>
   a && {
     balance: a.balance.toString(),
@@ -83,47 +74,54 @@ const shape = (a: Account | null): AccountAnswer['account'] =>
     storageRoot: toHex(a.storageRoot),
   }
 
-function parseSlot(slotHex: string): Uint8Array {
-  const s = slotHex.trim()
+function parseSlot(slotHex: unknown): Uint8Array {
+  const s = typeof slotHex === 'string' ? slotHex.trim() : ''
   if (!/^0x[0-9a-fA-F]{1,64}$/.test(s))
     throw new InputError('slot: expected 0x followed by 1 to 64 hex digits')
   return padLeft(fromHexExact(s.length % 2 ? `0x0${s.slice(2)}` : s, (s.length - 1) >> 1, 'slot'), 32)
 }
 
-function parseAddress(addressHex: string): Uint8Array {
-  const a = addressHex.trim()
+export function parseAddress(addressHex: unknown): Uint8Array {
+  const a = typeof addressHex === 'string' ? addressHex.trim() : ''
   if (!/^0x[0-9a-fA-F]{40}$/.test(a)) throw new InputError('address: expected 0x followed by 40 hex digits')
   return fromHexExact(a, 20, 'address')
 }
 
-/** Asks peers in turn for a proof of `address` (and `slots`) until one verifies. */
+/**
+ * Asks peers in turn for a proof of `address` (and `slots`) until one verifies. `height`: the
+ * block of an older root (not the head's): when every peer asked no longer keeps that state, the
+ * read fails with STATE_UNAVAILABLE naming it.
+ */
 async function proven(
   ctx: ReadContext,
   root: Uint8Array,
   address: Uint8Array,
   slots: Uint8Array[],
   stop?: AbortSignal,
+  height?: number,
 ) {
   const errors: string[] = []
-  for (const p of await peersFor(ctx, stop)) {
-    let proof: Awaited<ReturnType<typeof p.client.proof>>
-    const { signal, clear } = timeoutSignal(realClock, stop, PROOF_TIMEOUT_MS)
-    try {
-      proof = await p.client.proof({ stateRoot: root, address, slots }, signal)
-    } catch (e) {
-      if (stop) throwIfStopped(stop, 'read')
-      errors.push(`${p.view.name}: ${(e as Error).message}`)
+  let unavailable = 0
+  for (const p of await peersFor(ctx.peers, stop)) {
+    const r = await ask((signal) => p.client.proof({ stateRoot: root, address, slots }, signal), stop)
+    if (!r.ok) {
+      if (isUnavailable(r.error)) unavailable++
+      errors.push(`${p.view.name}: ${r.error.message}`)
       continue
-    } finally {
-      clear()
     }
     try {
-      return { v: verifyRequestedProof(root, address, slots, proof), peer: p.view.name, proof }
+      return { v: verifyRequestedProof(root, address, slots, r.value), peer: p.view.name, proof: r.value }
     } catch (e) {
       ctx.peers.charge(p, 'bad', `invalid proof: ${(e as Error).message}`)
       errors.push(`${p.view.name}: invalid proof (${(e as Error).message})`)
     }
   }
+  if (height !== undefined && unavailable && unavailable === errors.length)
+    throw new RootsyncError(
+      'STATE_UNAVAILABLE',
+      `no connected peer keeps the state of block ${height} any more: ${errors.join('; ')}`,
+      { block: height },
+    )
   throw new RootsyncError(
     'NO_VALID_PROOF',
     errors.length
@@ -156,10 +154,10 @@ function speculate(
   stop?.addEventListener('abort', cancel, { once: true })
   const spec: Speculation = { root: null, result: Promise.resolve(null), cancel }
   spec.result = (async () => {
-    const p = (await peersFor(ctx, ac.signal)).find((x) => x.status)
+    const p = (await peersFor(ctx.peers, ac.signal)).find((x) => x.status)
     if (!p?.status) return null
     spec.root = p.status.headStateRoot
-    const { signal, clear } = timeoutSignal(realClock, ac.signal, PROOF_TIMEOUT_MS)
+    const { signal, clear } = timeoutSignal(realClock, ac.signal, READ_REQUEST_TIMEOUT_MS)
     try {
       return { peer: p, proof: await p.client.proof({ stateRoot: spec.root, address, slots }, signal) }
     } finally {
@@ -192,23 +190,39 @@ async function settled(spec: Speculation | null, root: Uint8Array, address: Uint
   }
 }
 
+/** A verified read's result: the verified account, the proof it was verified from, where from, at which header. */
+export interface VerifiedRead {
+  v: VerifiedAccount
+  proof: AccountProof
+  source: 'local' | 'proof'
+  cached: boolean
+  peer?: string
+  header: HeaderView
+  /** The state root it is proven against (`header.stateRoot`'s bytes). */
+  root: Uint8Array
+}
+
 /**
  * One verified read: from the proof cache, else from the complete local state, else by proof from
  * a peer. Local reads build the same EIP-1186 proof from IndexedDB and verify it, so every path
- * ends in `verifyRequestedProof` against the verified header's root.
+ * ends in `verifyRequestedProof` against the verified header's root. At a height other than the
+ * head's, the header is verified by parent hashes first (block-reads.ts) and its root used.
  */
-async function read(ctx: ReadContext, address: Uint8Array, slots: Uint8Array[], signal?: AbortSignal) {
-  const early = speculate(ctx, address, slots, signal)
-  const { root, ...header } = await ctx.head(signal).catch((e) => {
-    early?.cancel()
-    throw e
-  })
+export async function read(
+  ctx: ReadContext,
+  address: Uint8Array,
+  slots: Uint8Array[],
+  signal?: AbortSignal,
+  block: BlockTag = 'latest',
+): Promise<VerifiedRead> {
+  const at = await atBlock(ctx, block, address, slots, signal)
+  const { root, header, early, height } = at
   const cached = ctx.cache?.get(root, address, slots)
   if (cached) {
     try {
       const v = verifyRequestedProof(root, address, slots, cached)
       early?.cancel()
-      return { v, source: 'local' as const, cached: true, header }
+      return { v, proof: cached, source: 'local', cached: true, header, root }
     } catch {
       // A stale or damaged entry: read it again below.
     }
@@ -218,9 +232,9 @@ async function read(ctx: ReadContext, address: Uint8Array, slots: Uint8Array[], 
     try {
       const proof = await accountProof(local, root, address, slots)
       const v = verifyRequestedProof(root, address, slots, proof)
-      ctx.cache?.put(root, proof, slots)
+      if (height === undefined) ctx.cache?.put(root, proof, slots)
       early?.cancel()
-      return { v, source: 'local' as const, cached: false, peer: undefined, header }
+      return { v, proof, source: 'local', cached: false, header, root }
     } catch (e) {
       const damage = damageOf(e)
       if (!damage) throw e
@@ -228,19 +242,49 @@ async function read(ctx: ReadContext, address: Uint8Array, slots: Uint8Array[], 
     }
   }
   const { v, peer, proof } =
-    (await settled(early, root, address, slots)) ?? (await proven(ctx, root, address, slots, signal))
-  ctx.cache?.put(root, proof, slots)
-  return { v, source: 'proof' as const, cached: false, peer, header }
+    (await settled(early, root, address, slots)) ?? (await proven(ctx, root, address, slots, signal, height))
+  // Only the head's answers are cached: the cache is for the next visit's first answer.
+  if (height === undefined) ctx.cache?.put(root, proof, slots)
+  return { v, proof, source: 'proof', cached: false, peer, header, root }
+}
+
+/**
+ * The verified header a read is answered at: `latest`, the head (with a speculative proof on a cold
+ * start), or the one at a height (`height` set: its state may no longer be served).
+ */
+async function atBlock(
+  ctx: ReadContext,
+  block: BlockTag,
+  address: Uint8Array,
+  slots: Uint8Array[],
+  signal?: AbortSignal,
+): Promise<{ root: Uint8Array; header: HeaderView; early: Speculation | null; height?: number }> {
+  if (block === 'latest') {
+    const early = speculate(ctx, address, slots, signal)
+    const {
+      root,
+      full: _,
+      ...header
+    } = await ctx.head(signal).catch((e) => {
+      early?.cancel()
+      throw e
+    })
+    return { root, header, early }
+  }
+  const at = await blockReadsOf(ctx).at(block, signal)
+  const header = { number: at.header.number, hash: at.hash, stateRoot: toHex(at.header.stateRoot) }
+  return { root: at.header.stateRoot, header, early: null, height: at.header.number }
 }
 
 export async function getAccount(
   ctx: ReadContext,
   addressHex: string,
   signal?: AbortSignal,
+  block?: BlockTag,
 ): Promise<AccountAnswer> {
   const t = performance.now()
   const address = parseAddress(addressHex)
-  const { v, source, cached, peer, header } = await read(ctx, address, [], signal)
+  const { v, source, cached, peer, header } = await read(ctx, address, [], signal, parseBlockTag(block))
   return {
     address: toHex(address),
     account: shape(v.account),
@@ -252,25 +296,64 @@ export async function getAccount(
   }
 }
 
+const word = (x: bigint) => `0x${x.toString(16).padStart(64, '0')}`
+
 export async function getStorage(
   ctx: ReadContext,
   addressHex: string,
   slotHex: string,
   signal?: AbortSignal,
+  block?: BlockTag,
 ): Promise<StorageAnswer> {
   const t = performance.now()
   const address = parseAddress(addressHex)
   const slot = parseSlot(slotHex)
-  const { v, source, cached, peer, header } = await read(ctx, address, [slot], signal)
+  const { v, source, cached, peer, header } = await read(ctx, address, [slot], signal, parseBlockTag(block))
   const value = v.account ? (v.storage[0]?.value ?? 0n) : 0n
   return {
     address: toHex(address),
     slot: toHex(slot),
-    value: `0x${value.toString(16).padStart(64, '0')}`,
+    value: word(value),
     source,
     cached,
     peer,
     header,
+    ms: performance.now() - t,
+  }
+}
+
+/**
+ * EIP-1186: the account and `slots` with the proof nodes they were verified from (hex, root
+ * first), so the caller can verify them again. An absent account's proof proves its absence (and
+ * its slots carry empty proofs and zero values); an absent slot's proof proves the slot's absence.
+ */
+export async function getProof(
+  ctx: ReadContext,
+  addressHex: string,
+  slotsHex: string[],
+  signal?: AbortSignal,
+  block?: BlockTag,
+): Promise<ProofAnswer> {
+  const t = performance.now()
+  const address = parseAddress(addressHex)
+  if (!Array.isArray(slotsHex)) throw new InputError('slots: expected an array of 0x slots')
+  if (slotsHex.length > LIMITS.maxProofSlots)
+    throw new InputError(`slots: at most ${LIMITS.maxProofSlots} in one proof, got ${slotsHex.length}`)
+  const slots = slotsHex.map(parseSlot)
+  const r = await read(ctx, address, slots, signal, parseBlockTag(block))
+  return {
+    address: toHex(address),
+    account: shape(r.v.account),
+    accountProof: r.proof.accountProof.map(toHex),
+    storage: slots.map((key, i) => ({
+      key: toHex(key),
+      value: word(r.v.account ? (r.v.storage[i]?.value ?? 0n) : 0n),
+      proof: (r.proof.storageProof[i]?.proof ?? []).map(toHex),
+    })),
+    source: r.source,
+    cached: r.cached,
+    peer: r.peer,
+    header: r.header,
     ms: performance.now() - t,
   }
 }

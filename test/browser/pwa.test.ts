@@ -1,13 +1,20 @@
 /**
  * The web app as a PWA in real headless Chromium: its service worker activates and controls the
- * page, Chromium finds it installable with the declared manifest, and once opened it loads offline,
- * with the chain config from the cached bootstrap.json.
+ * page, Chromium finds it installable with the declared manifest, once opened it loads offline,
+ * with the chain config from the cached bootstrap.json, and a new build of the app is offered,
+ * declined or taken (one reload) without losing the stored verified state.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type AppFixture, startAppFixture } from '../helpers/app.ts'
+import { toHex } from '../../src/core/bytes.ts'
+import { addressOf } from '../../src/core/chain/keys.ts'
+import { serveApp } from '../../src/node/static-server.ts'
+import { ether } from '../../src/ui/format.ts'
+import { type AppFixture, builtApp, startAppFixture } from '../helpers/app.ts'
 import { launchBrowser } from '../helpers/browser.ts'
 
 let app: AppFixture
@@ -197,4 +204,108 @@ describe('PWA in Chromium', () => {
       await ctx.close()
     }
   }, 90_000)
+})
+
+/** The second build of the same sources, as a server would deploy it: another build id. */
+const NEXT_BUILD = 'pwa-test-next'
+
+describe('PWA updates in Chromium', () => {
+  it('a new build is offered while the page is open: "Later" keeps the running build, "Reload" reloads once onto the new one; offline, a reload shows the stored verified state', async () => {
+    // Its own origin (port): a service worker and a store of its own, and a server whose files can
+    // be swapped from one build to the next, as a deployment does.
+    const current = await builtApp()
+    const next = await builtApp(NEXT_BUILD)
+    const root = mkdtempSync(join(tmpdir(), 'rootsync-pwa-update-'))
+    const live = join(root, 'live')
+    const deploy = (dist: string) => {
+      symlinkSync(dist, join(root, 'incoming'))
+      renameSync(join(root, 'incoming'), live)
+    }
+    deploy(current)
+    const server = await serveApp({
+      dist: live,
+      bootstrapFile: join(app.files.dir, 'bootstrap.json'),
+      host: '127.0.0.1',
+      port: 0,
+    })
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+    const page = await browser.newPage()
+    const spender = app.files.genesis.alloc.find(
+      ([a]) => toHex(a) === toHex(addressOf(app.files.keys.spenders[0]!)),
+    )!
+    const balance = ether(spender[1].balance.toString())
+    const build = () => page.evaluate(() => document.documentElement.dataset.build ?? null).catch(() => null)
+    const lookUpBalance = async () => {
+      await page.getByLabel('Address', { exact: true }).fill(toHex(spender[0]))
+      await page.getByRole('button', { name: 'Look up' }).click()
+      await expect.poll(() => page.getByTestId('balance').textContent(), { timeout: 20_000 }).toBe(balance)
+      expect(await page.getByTestId('source').textContent()).toBe('local state')
+    }
+    try {
+      // The page asks the server for a new build every second (default: every 30 minutes).
+      await page.goto(`${origin}?updateCheckMs=1000`)
+      await expect.poll(() => swState(page), { timeout: 30_000 }).toBe('activated')
+      await page.reload()
+      expect(await controlled(page)).toBe(`${origin}service-worker.js`)
+      await expect
+        .poll(() => page.getByTestId('synced-root').textContent(), { timeout: 60_000 })
+        .toBe(app.genesisRoot)
+      const oldBuild = await build()
+      expect(oldBuild).toBeTruthy()
+      expect(oldBuild).not.toBe(NEXT_BUILD)
+      expect(await page.getByTestId('build').textContent()).toBe(`rootsync build ${oldBuild}`)
+      const bar = page.getByTestId('update-bar')
+      expect(await bar.count()).toBe(0)
+
+      // A new build is deployed: the open page learns of it and offers it.
+      deploy(next)
+      await expect.poll(() => bar.isVisible(), { timeout: 30_000 }).toBe(true)
+      expect(await bar.textContent()).toContain('A new version of rootsync is available.')
+
+      // Declined: the old build keeps running and answering; the offer comes back on a later check.
+      // (Clicked in the page, so the next check, a second away, cannot put the bar back in between.)
+      const gone = await page.evaluate(() => {
+        const later = [...document.querySelectorAll('#pwa-update button')].find(
+          (b) => b.textContent === 'Later',
+        )
+        ;(later as HTMLButtonElement).click()
+        return document.getElementById('pwa-update') === null
+      })
+      expect(gone).toBe(true)
+      expect(await build()).toBe(oldBuild)
+      await lookUpBalance()
+      await expect.poll(() => bar.isVisible(), { timeout: 30_000 }).toBe(true)
+      expect(await build()).toBe(oldBuild)
+
+      // Accepted: exactly one navigation, onto the new build, which the new worker controls.
+      let navigations = 0
+      page.on('framenavigated', (f) => f === page.mainFrame() && navigations++)
+      await bar.getByRole('button', { name: 'Reload' }).click()
+      await expect.poll(build, { timeout: 30_000 }).toBe(NEXT_BUILD)
+      expect(await page.getByTestId('build').textContent()).toBe(`rootsync build ${NEXT_BUILD}`)
+      await expect
+        .poll(() => page.getByTestId('verified-root').textContent(), { timeout: 30_000 })
+        .toBe(app.genesisRoot)
+      await expect.poll(() => swState(page)).toBe('activated')
+      await lookUpBalance()
+      expect(navigations).toBe(1)
+      expect(await bar.count()).toBe(0) // nothing newer waits: no prompt on the new build
+
+      // Offline: the new build's shell from its precache, the verified head and the balance from
+      // the state stored in IndexedDB before the update.
+      await browser.setOffline(true)
+      const offline = await page.reload()
+      expect(offline?.fromServiceWorker()).toBe(true)
+      expect(await build()).toBe(NEXT_BUILD)
+      await expect
+        .poll(() => page.getByTestId('verified-root').textContent(), { timeout: 30_000 })
+        .toBe(app.genesisRoot)
+      await lookUpBalance()
+    } finally {
+      await browser.setOffline(false)
+      await page.close()
+      server.close()
+      rmSync(root, { recursive: true, force: true })
+    }
+  }, 180_000)
 })

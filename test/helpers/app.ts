@@ -127,13 +127,21 @@ const BUILD_INPUTS = ['src', 'public', 'index.html', 'vite.config.ts', 'tsconfig
  * same build instead of building it again (a build is several seconds of a 2-core CI machine's
  * time). The build goes to a temporary directory renamed into place when complete, so a build
  * interrupted half-way is never served. The served directory is only read (bootstrap.json comes from
- * the devnet's directory).
+ * the devnet's directory). `buildId` names another build of the same sources (ROOTSYNC_BUILD_ID,
+ * e.g. a "new version" for the update test), cached the same way.
  */
-async function builtApp(): Promise<string> {
-  const dir = join(tmpdir(), `rootsync-app-${sourcesHash(BUILD_INPUTS)}`)
+export async function builtApp(buildId?: string): Promise<string> {
+  const dir = join(tmpdir(), `rootsync-app-${sourcesHash(BUILD_INPUTS, buildId ?? '')}`)
   if (existsSync(dir)) return dir
   const out = mkdtempSync(join(tmpdir(), 'rootsync-dist-'))
-  await build({ root: ROOT, logLevel: 'error', build: { outDir: out, emptyOutDir: true } })
+  const saved = process.env.ROOTSYNC_BUILD_ID
+  if (buildId !== undefined) process.env.ROOTSYNC_BUILD_ID = buildId
+  try {
+    await build({ root: ROOT, logLevel: 'error', build: { outDir: out, emptyOutDir: true } })
+  } finally {
+    if (saved === undefined) delete process.env.ROOTSYNC_BUILD_ID
+    else process.env.ROOTSYNC_BUILD_ID = saved
+  }
   moveIntoPlace(out, dir)
   return dir
 }

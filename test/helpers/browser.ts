@@ -3,21 +3,16 @@
  * (`.ci/run` installs it; `npx playwright install` cannot download browsers here). The flags keep it
  * off the network (this machine refuses outside connections) and quiet.
  */
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type BrowserContext, chromium } from 'playwright-core'
+import { CHROMIUM_HELP, findChromium } from '../../scripts/chromium.mjs'
 
 export function chromiumPath(): string {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH
-  try {
-    return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim()
-  } catch {
-    throw new Error(
-      "Chromium not found: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH",
-    )
-  }
+  const found = findChromium()
+  if (found.path === undefined) throw new Error(`Chromium not found (${found.error}).\n${CHROMIUM_HELP}`)
+  return found.path
 }
 
 /** `userDataDir`: reuse a profile (a browser restarted after a kill); default a fresh one. */

@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { build } from 'esbuild'
 import { ROOT } from '../helpers/cli.ts'
 
-export async function servePage(entry: string): Promise<{ url: string; close: () => void }> {
+/** `entry` (a path from the repository's root) bundled as one browser ES module, lazy imports inlined. */
+export async function bundleEntry(entry: string): Promise<string> {
   const bundle = await build({
     entryPoints: [join(ROOT, entry)],
     bundle: true,
@@ -16,7 +17,11 @@ export async function servePage(entry: string): Promise<{ url: string; close: ()
     write: false,
     logLevel: 'error',
   })
-  const js = bundle.outputFiles[0]!.text
+  return bundle.outputFiles[0]!.text
+}
+
+export async function servePage(entry: string): Promise<{ url: string; close: () => void }> {
+  const js = await bundleEntry(entry)
   const server = createServer((req, res) => {
     if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js)
     else

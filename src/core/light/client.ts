@@ -4,6 +4,7 @@
  * complete, repair, recovery and consistency checks. Kept apart from the driver so the worker, the
  * page protocol and tests read the contract without the machinery.
  */
+import type { Header } from '../chain/header.ts'
 import type { ConsistencyResult, EquivocationEvidence } from '../consistency/types.ts'
 import type { RecoveryReport } from '../recovery/types.ts'
 import type { StateStore } from '../store.ts'
@@ -39,8 +40,9 @@ export interface LightClient {
   /**
    * The head reads use: waits (up to `headWaitMs`) for the peers' head, or a stored one. Rejects with
    * `EquivocationHaltError` (EQUIVOCATION_HALT) while unacknowledged evidence halts reads at its height.
+   * `full`: every field of that verified header (block reads answer it, and link older headers to it).
    */
-  head(): Promise<HeaderView & { root: Uint8Array }>
+  head(): Promise<HeaderView & { root: Uint8Array; full: Header }>
   /**
    * The store, if the state under `root` is complete in it (and not flagged for repair). Throws
    * `EquivocationHaltError` while reads at the head's height are halted.

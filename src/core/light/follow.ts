@@ -321,7 +321,7 @@ export function startLightClient(d: LightClientDeps): LightClient {
       }
       const h = s.head()!
       consistency.guard(h.header.number)
-      return { ...headerView(h), root: h.header.stateRoot }
+      return { ...headerView(h), root: h.header.stateRoot, full: h.header }
     },
     localState(root) {
       if (repair || completeRoot !== toHex(root)) return null
