@@ -68,6 +68,8 @@ export interface LightClient extends Omit<RootsyncClient, 'start' | 'getAccount'
   getBlock(block: BlockTag | string, opts?: ReadOptions): Promise<BlockHeaderAnswer>
   /** The newest verified header, or null before the first. */
   head(): HeaderView | null
+  /** The configured chain's id once `start()` has its configuration, else null (the provider's eth_chainId). */
+  chainId(): number | null
   /** Resolves once the complete local state under the verified head is verified (phase `synced`). */
   waitSynced(opts?: ReadOptions): Promise<HeaderView>
   /** How this page takes part in the origin's one sync. */
@@ -122,6 +124,7 @@ export function createLightClient(options: LightClientOptions = {}): LightClient
   // The one protocol client: this wraps it, adding the configuration's URL, the head and waitSynced.
   const inner = createRootsyncClient({ ...rest, worker: source.create })
   let head: HeaderView | null = null
+  let chainId: number | null = null
   let synced = false
   /** waitSynced calls in progress: resolved at `synced`, rejected when the client stops or closes. */
   const waiters = new Set<{ resolve(h: HeaderView): void; reject(e: Error): void }>()
@@ -154,6 +157,7 @@ export function createLightClient(options: LightClientOptions = {}): LightClient
       if (opts?.signal?.aborted) throw cancelled()
       // The one configuration parser (BootstrapError naming the field) runs in here.
       inner.start(c as BootstrapInfo)
+      chainId = (c as BootstrapInfo).chainId
     },
     async stop() {
       stopped()
@@ -166,6 +170,7 @@ export function createLightClient(options: LightClientOptions = {}): LightClient
       inner.close()
     },
     head: () => head,
+    chainId: () => chainId,
     waitSynced(opts) {
       const signal = opts?.signal
       if (signal?.aborted) return Promise.reject(cancelled())
