@@ -32,7 +32,7 @@ export type {
   RecoveryReport,
   StorageAnswer,
 } from '../api/worker-protocol.ts'
-export { ConsistencyError, ReadError, RecoveryError } from '../client/errors.ts'
+export { ConsistencyError, ReadError, type ReadErrorCode, RecoveryError } from '../client/errors.ts'
 export {
   type BlockReadOptions,
   type ClientEvent,
@@ -45,9 +45,11 @@ export { RootsyncError } from '../core/errors.ts'
 export { BootstrapError, BootstrapError as ConfigError } from '../core/light/config.ts'
 export {
   createEip1193Provider,
+  type ProviderEvent,
   type ProviderOptions,
-  type ProviderRpcError,
+  ProviderRpcError,
   type RequestArguments,
   type RootsyncProvider,
+  RPC_CODE,
 } from '../provider/eip1193.ts'
-export { announceProvider, type ProviderInfo } from '../provider/eip6963.ts'
+export { announceProvider, type ProviderInfo, ROOTSYNC_ICON } from '../provider/eip6963.ts'
