@@ -20,13 +20,21 @@ function startWorkerEarly(): Plugin {
       order: 'post',
       handler(_html, ctx) {
         const worker = find(ctx.bundle ?? {}, /^assets\/sync-worker-[\w-]+\.js$/)
+        const shared = find(ctx.bundle ?? {}, /^assets\/shared-worker-[\w-]+\.js$/)
         const libp2p = find(ctx.bundle ?? {}, /^assets\/libp2p-browser-[\w-]+\.js$/)
-        if (!worker || !libp2p)
-          throw new Error('rootsync: the sync worker or its libp2p chunk is not in the build')
-        const spawn = `self.rootsyncWorker=new Worker(${JSON.stringify(`./${worker}`)},{type:"module",name:"rootsync-sync"});performance.mark("rootsync:worker-created")`
+        if (!worker || !shared || !libp2p)
+          throw new Error(
+            'rootsync: the sync worker, the shared worker or their libp2p chunk is not in the build',
+          )
+        // One sync per origin (src/client/worker-source.ts): where the browser has SharedWorker, the
+        // app joins the shared worker named after the chain's database, which only the config names:
+        // its script is prefetched instead. Elsewhere a leader tab runs the dedicated worker: it is
+        // started here, adopted if this tab leads, ended if it follows.
+        const spawn = `if(typeof SharedWorker!=="function"){self.rootsyncWorker=new Worker(${JSON.stringify(`./${worker}`)},{type:"module",name:"rootsync-sync"});performance.mark("rootsync:worker-created")}`
         return [
           // First in <head>: a classic script waits for the stylesheets above it.
           { tag: 'script', children: spawn, injectTo: 'head-prepend' as const },
+          { tag: 'link', attrs: { rel: 'prefetch', href: `./${shared}` }, injectTo: 'head' as const },
           { tag: 'link', attrs: { rel: 'prefetch', href: `./${libp2p}` }, injectTo: 'head' as const },
         ]
       },

@@ -1,9 +1,22 @@
 /**
  * Where a page's light client gets its worker: its own dedicated worker, or a share of the origin's
- * one sync (a SharedWorker, or the worker of a leader tab). Every kind looks like a `Worker` to the
- * client (postMessage/onmessage/onerror/terminate); `terminate` on a shared one leaves the sync
- * running for the other pages. (Contract: the sharing kinds arrive with issue 13's sharing part.)
+ * one sync (a SharedWorker, or the worker of a leader tab: leader.ts). Every kind looks like a
+ * `Worker` to the client (postMessage/onmessage/onerror/terminate).
+ *
+ * The shared kinds connect at the first `start`, whose database names what they join: the shared
+ * worker is named `rootsync:<db>` and the leader lock `rootsync-leader:<db>`, so another chain gets
+ * its own sync instead of the host's WORKER_BOUND refusal. What one page's calls do to the shared sync:
+ * - `start()` joins it (starting it if no page runs it);
+ * - `stop()` resolves at once for that page; the sync stops once no connected page wants it;
+ * - `close()` (the client's `terminate`) leaves: its reads are cancelled, and it counts as stopped;
+ *   closing the leader tab hands the sync to another tab, which resumes from the store;
+ * - `clearData()` leaves, then deletes the database: the other pages' stores close on the
+ *   deletion's `versionchange` and report STORE_VERSION_CHANGED (the shared worker then ends, so the
+ *   next start gets a fresh one).
  */
+import type { FromWorker, ToWorker } from '../api/worker-protocol.ts'
+import type { PageMessage } from '../worker/multiplex.ts'
+import { connectLeader, type Endpoint } from './leader.ts'
 import type { LightClient, LightClientOptions } from './light-client.ts'
 
 export interface WorkerSource {
@@ -12,19 +25,116 @@ export interface WorkerSource {
   role(): LightClient['role']
 }
 
+type Sharing = NonNullable<LightClientOptions['sharing']>
+type Role = LightClient['role']
+
+/** The bundled dedicated worker, or the one index.html started ahead of the entry (adopted once). */
+export function dedicatedWorker(url?: string | URL): Worker {
+  const early = (globalThis as { rootsyncWorker?: Worker }).rootsyncWorker
+  if (early) {
+    delete (globalThis as { rootsyncWorker?: Worker }).rootsyncWorker
+    return early
+  }
+  if (url) return new Worker(url, { type: 'module', name: 'rootsync-sync' })
+  return new Worker(new URL('../worker/sync-worker.ts', import.meta.url), {
+    type: 'module',
+    name: 'rootsync-sync',
+  })
+}
+
+function sharedWorker(dbName: string, url?: string | URL): SharedWorker {
+  const name = `rootsync:${dbName}`
+  if (url) return new SharedWorker(url, { type: 'module', name })
+  return new SharedWorker(new URL('../worker/shared-worker.ts', import.meta.url), { type: 'module', name })
+}
+
+/** Joins the shared worker of `dbName`; a tab that goes away leaves (its ports die unannounced). */
+function connectShared(
+  dbName: string,
+  deliver: (m: FromWorker) => void,
+  fail: (message: string) => void,
+  url?: string | URL,
+): Endpoint {
+  const w = sharedWorker(dbName, url)
+  w.port.onmessage = (ev: MessageEvent<FromWorker>) => deliver(ev.data)
+  w.onerror = (e) => fail(e.message || 'the shared sync worker failed')
+  w.port.start()
+  const leave = () => w.port.postMessage({ type: 'leave' } satisfies PageMessage)
+  addEventListener('pagehide', leave)
+  return {
+    post: (m, transfer) => w.port.postMessage(m, transfer),
+    close() {
+      removeEventListener('pagehide', leave)
+      leave()
+      w.port.close()
+    },
+  }
+}
+
+/**
+ * A `Worker` stand-in that connects on the first `start` (the database name decides what it joins):
+ * messages before it wait; `terminate` leaves.
+ */
+function lazyWorker(
+  connect: (dbName: string, deliver: (m: FromWorker) => void, fail: (msg: string) => void) => Endpoint,
+): Worker {
+  let endpoint: Endpoint | null = null
+  let ended = false
+  const before: [ToWorker, Transferable[]][] = []
+  const self = {
+    onmessage: null as ((ev: MessageEvent<FromWorker>) => void) | null,
+    onerror: null as ((ev: ErrorEvent) => void) | null,
+    postMessage(m: ToWorker, transfer: Transferable[] = []) {
+      if (ended) return
+      if (endpoint) return endpoint.post(m, transfer)
+      before.push([m, transfer])
+      if (m.type !== 'start') return
+      endpoint = connect(
+        m.dbName,
+        (data) => self.onmessage?.(new MessageEvent('message', { data })),
+        (message) => self.onerror?.(new ErrorEvent('error', { message })),
+      )
+      for (const [b, t] of before.splice(0)) endpoint.post(b, t)
+    },
+    terminate() {
+      ended = true
+      endpoint?.close()
+      endpoint = null
+    },
+  }
+  return self as unknown as Worker
+}
+
+/** `auto`: a SharedWorker where the browser has one, else a leader tab. */
+export const resolveSharing = (s: Sharing | undefined): Exclude<Sharing, 'auto'> =>
+  !s || s === 'auto' ? (typeof SharedWorker === 'function' ? 'shared-worker' : 'leader') : s
+
 export function workerSource(
   o: Pick<LightClientOptions, 'worker' | 'workerUrl' | 'sharedWorkerUrl' | 'sharing'>,
 ): WorkerSource {
-  let role: LightClient['role'] = null
+  let role: Role = null
   return {
     create() {
-      role = 'dedicated'
-      if (o.worker) return o.worker()
-      if (o.workerUrl) return new Worker(o.workerUrl, { type: 'module', name: 'rootsync-sync' })
-      return new Worker(new URL('../worker/sync-worker.ts', import.meta.url), {
-        type: 'module',
-        name: 'rootsync-sync',
-      })
+      const kind = o.worker ? 'off' : resolveSharing(o.sharing)
+      if (kind === 'off') {
+        role = 'dedicated'
+        return o.worker ? o.worker() : dedicatedWorker(o.workerUrl)
+      }
+      if (kind === 'shared-worker') {
+        role = 'shared-worker'
+        return lazyWorker((db, deliver, fail) => connectShared(db, deliver, fail, o.sharedWorkerUrl))
+      }
+      return lazyWorker((db, deliver) =>
+        connectLeader(db, deliver, {
+          dedicated: () => dedicatedWorker(o.workerUrl),
+          onRole: (r) => {
+            role = r
+            // index.html's early worker is for a leader: a follower ends it unused.
+            if (r === 'follower') (globalThis as { rootsyncWorker?: Worker }).rootsyncWorker?.terminate()
+            if (r === 'follower') delete (globalThis as { rootsyncWorker?: Worker }).rootsyncWorker
+          },
+        }),
+      )
     },
     role: () => role,
   }

@@ -91,7 +91,10 @@ export class IdbNodeStore implements StateStore {
    * `onVersionChange` hears (once) that a newer version of the database was asked for elsewhere:
    * the store has closed itself by then (an open connection would block that upgrade forever).
    */
-  static async open(name: string, onVersionChange?: (e: StoreVersionChangedError) => void): Promise<IdbNodeStore> {
+  static async open(
+    name: string,
+    onVersionChange?: (e: StoreVersionChangedError) => void,
+  ): Promise<IdbNodeStore> {
     let store: IdbNodeStore | null = null
     const db = await openDB(name, DB_VERSION, {
       blocking() {

@@ -4,8 +4,9 @@
  * ids collide between pages: requests are renumbered on the way in and replies routed back, under
  * the page's own id, to the page that asked. Everything else the host says (events, peers, timing,
  * the last recovery) goes to every page, and a page that connects late is sent the current state at
- * once (the last phase, header, progress, store, peers, last recovery, milestones…) so its UI is
- * complete without waiting for the next event.
+ * once (the last phase, header, progress, store, peers, last recovery…) so its UI is complete
+ * without waiting for the next event. Start-up milestones (`timing`) are not replayed: they are
+ * marks on the timeline of the page that was there.
  *
  * Sharing the sync: `start` from any page joins (the host resumes on a same-database start); `stop`
  * from one page stops the shared sync only once no connected page still wants it running — the page
@@ -59,12 +60,10 @@ export function createMultiplex(toHost: (m: ToWorker) => void): Multiplex {
   const routes = new Map<number, { page: Page; id: number }>()
   let nextId = 1
   let hostRunning = false
-  const timings: FromWorker[] = []
   const state = new Map<string, FromWorker>()
 
   const remember = (m: FromWorker) => {
-    if (m.type === 'timing') timings.push(m)
-    else if (m.type === 'peers' || m.type === 'last-recovery') keep(m.type, m)
+    if (m.type === 'peers' || m.type === 'last-recovery') keep(m.type, m)
     else if (m.type === 'event' && STATE_EVENTS.has(m.event.type)) keep(`event:${m.event.type}`, m)
   }
   /** Latest last: a late page hears the state in the order it arose. */
@@ -104,7 +103,6 @@ export function createMultiplex(toHost: (m: ToWorker) => void): Multiplex {
   function connect(post: (m: FromWorker) => void): (m: PageMessage) => void {
     const page: Page = { post, ids: new Map(), running: false }
     pages.add(page)
-    for (const m of timings) post(m)
     for (const m of state.values()) post(m)
     return (m) => {
       if (!pages.has(page)) return
@@ -123,7 +121,10 @@ export function createMultiplex(toHost: (m: ToWorker) => void): Multiplex {
         case 'stop':
           page.running = false
           if (hostRunning && [...pages].some((p) => p.running))
-            post({ type: 'event', event: { type: 'phase', phase: 'stopped', detail: 'other pages keep syncing' } })
+            post({
+              type: 'event',
+              event: { type: 'phase', phase: 'stopped', detail: 'other pages keep syncing' },
+            })
           else if (hostRunning) maybeStop(m.reason)
           else toHost(m)
           return
