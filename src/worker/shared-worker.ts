@@ -21,7 +21,8 @@ const scope = self as unknown as SharedScope
 const mux = createMultiplex((m) => receive(m))
 const receive = serve((m: FromWorker) => {
   mux.fromHost(m)
-  if (m.type === 'event' && m.event.type === 'error' && m.event.code === 'STORE_VERSION_CHANGED') scope.close()
+  if (m.type === 'event' && m.event.type === 'error' && m.event.code === 'STORE_VERSION_CHANGED')
+    scope.close()
 })
 
 scope.onconnect = (ev) => {
