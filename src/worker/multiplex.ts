@@ -109,7 +109,10 @@ export function createMultiplex(toHost: (m: ToWorker) => void): Multiplex {
       switch (m.type) {
         case 'leave':
           pages.delete(page)
-          for (const id of page.ids.values()) toHost({ type: 'cancel', id })
+          for (const id of page.ids.values()) {
+            routes.delete(id)
+            toHost({ type: 'cancel', id })
+          }
           page.running = false
           maybeStop('every page left')
           return
