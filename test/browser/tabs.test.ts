@@ -53,6 +53,46 @@ async function openTabs(browser: BrowserContext, n: number, query = ''): Promise
   return pages
 }
 
+/**
+ * Freezes `page` and its workers: no task of theirs runs until `thaw()`. The DevTools protocol's
+ * `Page.setWebLifecycleState` is sent as a browser would, but headless Chromium keeps a page it
+ * considers visible running (timers still fire: it cannot be hidden here), so the page's and its
+ * dedicated workers' JavaScript is also paused with the debugger — the effect of a real freeze.
+ */
+async function freeze(page: Page): Promise<() => Promise<void>> {
+  const cdp = await page.context().newCDPSession(page)
+  await cdp.send('Page.setWebLifecycleState', { state: 'frozen' })
+  const { targetInfos } = (await cdp.send('Target.getTargets')) as {
+    targetInfos: { type: string; targetId: string; url: string }[]
+  }
+  const mine = new Set(page.workers().map((w) => w.url()))
+  const sessions: string[] = []
+  let id = 1
+  const toWorker = (sessionId: string, method: string) =>
+    cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: id++, method }) })
+  for (const t of targetInfos.filter((t) => t.type === 'worker' && mine.has(t.url))) {
+    const { sessionId } = (await cdp.send('Target.attachToTarget', {
+      targetId: t.targetId,
+      flatten: false,
+    })) as {
+      sessionId: string
+    }
+    sessions.push(sessionId)
+    await toWorker(sessionId, 'Debugger.enable')
+    await toWorker(sessionId, 'Debugger.pause')
+  }
+  await cdp.send('Debugger.enable')
+  await cdp.send('Debugger.pause')
+  return async () => {
+    // The page first: a leader that lost its lock ends its worker before that worker runs again
+    // (an ended worker's session is gone: resuming it fails, harmlessly).
+    await cdp.send('Debugger.resume')
+    for (const s of sessions) await toWorker(s, 'Debugger.resume').catch(() => {})
+    await cdp.send('Page.setWebLifecycleState', { state: 'active' })
+    await cdp.detach()
+  }
+}
+
 /** The tab running the sync worker (leader mode: only the leader has a dedicated worker). */
 const leaderOf = (pages: Page[]) => pages.filter((p) => !p.isClosed() && p.workers().length > 0)
 
@@ -101,11 +141,10 @@ describe('three tabs, one sync', () => {
     const follower = tabs.find((t) => t !== leader)!
     await expect.poll(() => progressOf(follower), { timeout: 60_000, interval: 20 }).toBeGreaterThan(5)
     expect(await follower.getByTestId('synced').count()).toBe(0)
-    const cdp = await browser.newCDPSession(leader)
-    await cdp.send('Page.setWebLifecycleState', { state: 'frozen' })
+    const thaw = await freeze(leader)
     await expect.poll(() => follower.workers().length, { timeout: 30_000 }).toBe(1)
     await expectSynced([follower])
-    await cdp.send('Page.setWebLifecycleState', { state: 'active' })
+    await thaw()
     // Thawed, the old leader finds its lock taken and ends its worker: one sync worker again.
     await expect.poll(() => leader.workers().length, { timeout: 30_000 }).toBe(0)
     expect(follower.workers()).toHaveLength(1)
