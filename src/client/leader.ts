@@ -10,7 +10,9 @@
  * their `start` and their requests still unanswered. A frozen leader (a background tab the browser
  * froze) keeps its lock but stops heart-beating: after `staleMs` without a beat a follower takes the
  * lock with `steal`. The old leader, once thawed, finds its lock request rejected (or hears another
- * leader's beat) and terminates its worker before it does anything more.
+ * leader's beat) and terminates its worker before it does anything more. Each lead has a term, one
+ * more than any this tab has seen: a beat of a higher term than a leader's own deposes it, and
+ * followers follow the highest term, so a thawed leader's stale beat moves nobody.
  *
  * Security considerations: one writer at a time is what keeps the store consistent; the lock
  * enforces it between live tabs. A frozen page's dedicated worker is frozen with it, so a stolen
@@ -23,11 +25,11 @@ import { createMultiplex, type PageMessage } from '../worker/multiplex.ts'
 
 /** What the channel carries. */
 type Wire =
-  | { kind: 'beat'; leader: string }
+  | { kind: 'beat'; leader: string; term: number }
   | { kind: 'hello'; from: string }
   | { kind: 'leave'; from: string }
   | { kind: 'to'; from: string; m: ToWorker }
-  | { kind: 'from'; to: string; m: FromWorker }
+  | { kind: 'from'; leader: string; to: string; m: FromWorker }
 
 export interface LeaderOptions {
   /** The dedicated sync worker this tab runs while it leads. */
@@ -61,6 +63,8 @@ export function connectLeader(
   const unanswered = new Map<number, Extract<ToWorker, { id: number }>>()
   /** The leader this tab follows (null: none known yet, or this tab leads). */
   let leader: string | null = null
+  /** The highest term heard (a lead's number: each new lead takes the next). */
+  let term = 0
   let lastBeat = performance.now()
   /** While this tab leads: its worker, the multiplexer's input for this tab, followers' inputs. */
   let lead: {
@@ -107,13 +111,14 @@ export function connectLeader(
           retryInMs: null,
         },
       })
+    const myTerm = ++term
     let lastTick = performance.now()
     const beat = () => {
       // A tick long overdue: this tab was frozen, and a follower may hold the lock by now. Its worker
       // stops here rather than write beside the new leader's (it takes the lock again if free).
       if (performance.now() - lastTick > staleMs) return resign()
       lastTick = performance.now()
-      channel.postMessage({ kind: 'beat', leader: me } satisfies Wire)
+      channel.postMessage({ kind: 'beat', leader: me, term: myTerm } satisfies Wire)
     }
     lead = {
       worker,
@@ -126,7 +131,9 @@ export function connectLeader(
     const follower = (id: string) => {
       let input = lead?.followers.get(id)
       if (!input && lead) {
-        input = mux.connect((m) => channel.postMessage({ kind: 'from', to: id, m } satisfies Wire))
+        input = mux.connect((m) =>
+          channel.postMessage({ kind: 'from', leader: me, to: id, m } satisfies Wire),
+        )
         lead.followers.set(id, input)
       }
       return input
@@ -140,7 +147,7 @@ export function connectLeader(
       else if (w.kind === 'leave') {
         lead?.followers.get(w.from)?.({ type: 'leave' })
         lead?.followers.delete(w.from)
-      } else if (w.kind === 'beat' && w.leader !== me) resign() // another tab took the lock
+      } else if (w.kind === 'beat' && w.leader !== me && w.term > myTerm) resign() // another tab took the lock
     }
     leader = null
     opts.onRole?.('leader')
@@ -196,13 +203,15 @@ export function connectLeader(
     const w = ev.data
     if (lead) return leaderInbox?.(w)
     if (w.kind === 'beat') {
+      if (w.term < term) return // a deposed leader, thawed: not followed
+      term = w.term
       lastBeat = performance.now()
       if (w.leader !== leader) {
         leader = w.leader
         channel.postMessage({ kind: 'hello', from: me } satisfies Wire)
         rejoin((m) => channel.postMessage({ kind: 'to', from: me, m } satisfies Wire))
       }
-    } else if (w.kind === 'from' && w.to === me) receive(w.m)
+    } else if (w.kind === 'from' && w.to === me && w.leader === leader) receive(w.m)
   }
 
   const watchdog = setInterval(() => {
