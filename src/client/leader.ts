@@ -147,7 +147,10 @@ export function connectLeader(
       else if (w.kind === 'leave') {
         lead?.followers.get(w.from)?.({ type: 'leave' })
         lead?.followers.delete(w.from)
-      } else if (w.kind === 'beat' && w.leader !== me && w.term > myTerm) resign() // another tab took the lock
+      } else if (w.kind === 'beat' && w.leader !== me) {
+        term = Math.max(term, w.term)
+        if (w.term > myTerm) resign() // another tab took the lock
+      }
     }
     leader = null
     opts.onRole?.('leader')
@@ -164,6 +167,8 @@ export function connectLeader(
     lead = null
     leaderInbox = null
     clearInterval(l.beat)
+    // The tab that holds the lock now gets a full `staleMs` to be heard before anyone steals it.
+    lastBeat = performance.now()
     l.worker.terminate()
     l.release()
     if (!closed) {
