@@ -96,6 +96,17 @@ async function freeze(page: Page): Promise<() => Promise<void>> {
 /** The tab running the sync worker (leader mode: only the leader has a dedicated worker). */
 const leaderOf = (pages: Page[]) => pages.filter((p) => !p.isClosed() && p.workers().length > 0)
 
+/** `n` tabs of a fresh browser sharing by leader, once a follower shows the sync under way. */
+async function leaderTabsMidSync(n: number): Promise<{ tabs: Page[]; leader: Page }> {
+  const tabs = await openTabs(await app.freshBrowser(), n, '?sharing=leader')
+  await expect.poll(() => leaderOf(tabs).length, { timeout: 30_000 }).toBe(1)
+  const leader = leaderOf(tabs)[0]!
+  const follower = tabs.find((t) => t !== leader)!
+  await expect.poll(() => progressOf(follower), { timeout: 60_000, interval: 20 }).toBeGreaterThan(5)
+  expect(await follower.getByTestId('synced').count()).toBe(0) // still mid-sync
+  return { tabs, leader }
+}
+
 const expectSynced = (pages: Page[]) =>
   Promise.all(
     pages.map((p) =>
@@ -119,12 +130,7 @@ describe('three tabs, one sync', () => {
   }, 180_000)
 
   it('leader tabs: closing the leader mid-sync lets another tab finish; the store verifies', async () => {
-    const browser = await app.freshBrowser()
-    const tabs = await openTabs(browser, 3, '?sharing=leader')
-    await expect.poll(() => leaderOf(tabs).length, { timeout: 30_000 }).toBe(1)
-    const leader = leaderOf(tabs)[0]!
-    await expect.poll(() => progressOf(tabs[2]!), { timeout: 60_000, interval: 20 }).toBeGreaterThan(5)
-    expect(await leader.getByTestId('synced').count()).toBe(0) // still mid-sync
+    const { tabs, leader } = await leaderTabsMidSync(3)
     await leader.close()
     const rest = tabs.filter((t) => t !== leader)
     await expect.poll(() => leaderOf(rest).length, { timeout: 30_000 }).toBe(1)
@@ -134,13 +140,8 @@ describe('three tabs, one sync', () => {
   }, 180_000)
 
   it('leader tabs: a frozen leader loses the lead to a follower, which finishes; the thawed one ends its worker', async () => {
-    const browser = await app.freshBrowser()
-    const tabs = await openTabs(browser, 2, '?sharing=leader')
-    await expect.poll(() => leaderOf(tabs).length, { timeout: 30_000 }).toBe(1)
-    const leader = leaderOf(tabs)[0]!
+    const { tabs, leader } = await leaderTabsMidSync(2)
     const follower = tabs.find((t) => t !== leader)!
-    await expect.poll(() => progressOf(follower), { timeout: 60_000, interval: 20 }).toBeGreaterThan(5)
-    expect(await follower.getByTestId('synced').count()).toBe(0)
     const thaw = await freeze(leader)
     await expect.poll(() => follower.workers().length, { timeout: 30_000 }).toBe(1)
     await expectSynced([follower])
