@@ -60,11 +60,13 @@ function connectShared(
   w.onerror = (e) => fail(e.message || 'the shared sync worker failed')
   w.port.start()
   const leave = () => w.port.postMessage({ type: 'leave' } satisfies PageMessage)
-  addEventListener('pagehide', leave)
+  // A page kept in the back-forward cache stays a member (like a frozen tab) and may come back.
+  const hide = (e: PageTransitionEvent) => e.persisted || leave()
+  addEventListener('pagehide', hide)
   return {
     post: (m, transfer) => w.port.postMessage(m, transfer),
     close() {
-      removeEventListener('pagehide', leave)
+      removeEventListener('pagehide', hide)
       leave()
       w.port.close()
     },
