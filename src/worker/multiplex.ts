@@ -5,8 +5,8 @@
  * the page's own id, to the page that asked. Everything else the host says (events, peers, timing,
  * the last recovery) goes to every page, and a page that connects late is sent the current state at
  * once (the last phase, header, progress, store, peers, last recovery…) so its UI is complete
- * without waiting for the next event. Start-up milestones (`timing`) are not replayed: they are
- * marks on the timeline of the page that was there.
+ * without waiting for the next event. Start-up milestones (`timing`) are marks on the timeline of
+ * the page that was there: only the first page gets those from before it connected.
  *
  * Sharing the sync: `start` from any page joins (the host resumes on a same-database start); `stop`
  * from one page stops the shared sync only once no connected page still wants it running — the page
@@ -61,6 +61,11 @@ export function createMultiplex(toHost: (m: ToWorker) => void): Multiplex {
   let nextId = 1
   let hostRunning = false
   const state = new Map<string, FromWorker>()
+  /**
+   * Milestones from before the first page connected (the worker's own start): that page created
+   * the worker, so they fall on its timeline. Later pages get none from the past.
+   */
+  let beforeFirst: FromWorker[] | null = []
 
   const remember = (m: FromWorker) => {
     if (m.type === 'peers' || m.type === 'last-recovery') keep(m.type, m)
@@ -81,6 +86,7 @@ export function createMultiplex(toHost: (m: ToWorker) => void): Multiplex {
       r.page.post({ ...m, id: r.id })
       return
     }
+    if (m.type === 'timing' && beforeFirst) beforeFirst.push(m)
     remember(m)
     if (m.type === 'event' && m.event.type === 'phase' && m.event.phase === 'stopped') hostRunning = false
     for (const p of pages) p.post(m)
@@ -103,6 +109,8 @@ export function createMultiplex(toHost: (m: ToWorker) => void): Multiplex {
   function connect(post: (m: FromWorker) => void): (m: PageMessage) => void {
     const page: Page = { post, ids: new Map(), running: false }
     pages.add(page)
+    for (const m of beforeFirst ?? []) post(m)
+    beforeFirst = null
     for (const m of state.values()) post(m)
     return (m) => {
       if (!pages.has(page)) return

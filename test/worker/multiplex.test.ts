@@ -29,6 +29,14 @@ function setup() {
 }
 
 describe('multiplex', () => {
+  it('gives the worker’s start-up milestones from before any page to the first page only', () => {
+    const { mux, page } = setup()
+    const early: FromWorker = { type: 'timing', name: 'worker-start', epochMs: 1 }
+    mux.fromHost(early)
+    expect(page().got).toEqual([early])
+    expect(page().got).toEqual([])
+  })
+
   it('renumbers colliding request ids and routes each reply to the page that asked, under its own id', () => {
     const { host, mux, page } = setup()
     const a = page()
