@@ -152,6 +152,28 @@ describe('three tabs, one sync', () => {
     expectConsistent(await checkStore(follower, app), app, distinct)
   }, 180_000)
 
+  it('clearing the data in one tab: it syncs again from the checkpoint; another tab is told to reload', async () => {
+    const [page] = app.browser.pages().filter((p) => p.url().startsWith(app.url))
+    const other = await app.browser.newPage()
+    await other.goto(app.url)
+    await expect
+      .poll(() => other.getByTestId('synced-root').textContent(), { timeout: 30_000 })
+      .toBe(app.genesisRoot)
+    page!.once('dialog', (d) => d.accept())
+    await page!.getByTestId('clear-data').click()
+    await expect
+      .poll(() => page!.getByTestId('phase').getAttribute('data-phase'), { timeout: 30_000, interval: 20 })
+      .not.toBe('synced')
+    await expect
+      .poll(() => other.getByTestId('sync-error').textContent(), { timeout: 30_000 })
+      .toContain('STORE_VERSION_CHANGED')
+    await expect
+      .poll(() => page!.getByTestId('phase').getAttribute('data-phase'), { timeout: 90_000 })
+      .toBe('synced')
+    expectConsistent(await checkStore(page!, app), app, distinct)
+    await other.close()
+  }, 180_000)
+
   it('an upgrade of the database in another tab completes while the app is open; the app says to reload', async () => {
     const [page] = app.browser.pages().filter((p) => p.url().startsWith(app.url))
     await expect
