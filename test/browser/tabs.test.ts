@@ -16,13 +16,27 @@ let distinct = 0
 
 beforeAll(async () => {
   // Big enough that a sync takes a few seconds on this machine: there is a "mid-sync" to act in.
-  app = await startAppFixture({ accounts: 20_000, contracts: 10, slots: 10, seed: 'tabs' })
+  app = await startAppFixture({ accounts: 20_000, contracts: 10, slots: 10, seed: 'tabs' }, () => [
+    '--metrics',
+    '127.0.0.1:0',
+  ])
   const seen = new Set<string>()
   genesisStateRoot(app.files.genesis, (h) => seen.add(toHex(h)))
   distinct = seen.size
 }, 120_000)
 
 afterAll(() => app?.stop())
+
+/** The serving node's open connections (its metrics endpoint): the browser's only peer. */
+async function nodeConnections(): Promise<number> {
+  const text = await (await fetch(app.node.ready.metrics!)).text()
+  return Number(
+    text
+      .split('\n')
+      .find((l) => l.startsWith('rootsync_connections '))
+      ?.split(' ')[1],
+  )
+}
 
 /** Every worker target of the browser, by type (the DevTools protocol sees shared ones too). */
 async function workerTargets(page: Page): Promise<{ shared: number; dedicated: number }> {
@@ -123,6 +137,8 @@ describe('three tabs, one sync', () => {
     for (const t of tabs)
       await expect.poll(() => progressOf(t), { timeout: 60_000, interval: 50 }).toBeGreaterThan(0)
     expect(await workerTargets(tabs[0]!)).toEqual({ shared: 1, dedicated: 0 })
+    // One set of network connections for the three tabs (a worker per tab would dial three).
+    expect(await nodeConnections()).toBe(1)
     await expectSynced(tabs)
     expect(await workerTargets(tabs[0]!)).toEqual({ shared: 1, dedicated: 0 })
     expectConsistent(await checkStore(tabs[0]!, app), app, distinct)
