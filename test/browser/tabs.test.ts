@@ -68,10 +68,12 @@ async function openTabs(browser: BrowserContext, n: number, query = ''): Promise
 }
 
 /**
- * Freezes `page` and its workers: no task of theirs runs until `thaw()`. The DevTools protocol's
+ * Freezes `page` and its workers: no task of theirs runs. The DevTools protocol's
  * `Page.setWebLifecycleState` is sent as a browser would, but headless Chromium keeps a page it
  * considers visible running (timers still fire: it cannot be hidden here), so the page's and its
  * dedicated workers' JavaScript is also paused with the debugger — the effect of a real freeze.
+ * `thaw()` resumes the page only: a leader that lost its lock must end its worker without letting
+ * it run again (a worker it keeps stays paused, and the test sees it).
  */
 async function freeze(page: Page): Promise<() => Promise<void>> {
   const cdp = await page.context().newCDPSession(page)
@@ -80,10 +82,7 @@ async function freeze(page: Page): Promise<() => Promise<void>> {
     targetInfos: { type: string; targetId: string; url: string }[]
   }
   const mine = new Set(page.workers().map((w) => w.url()))
-  const sessions: string[] = []
   let id = 1
-  const toWorker = (sessionId: string, method: string) =>
-    cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: id++, method }) })
   for (const t of targetInfos.filter((t) => t.type === 'worker' && mine.has(t.url))) {
     const { sessionId } = (await cdp.send('Target.attachToTarget', {
       targetId: t.targetId,
@@ -91,19 +90,17 @@ async function freeze(page: Page): Promise<() => Promise<void>> {
     })) as {
       sessionId: string
     }
-    sessions.push(sessionId)
-    await toWorker(sessionId, 'Debugger.enable')
-    await toWorker(sessionId, 'Debugger.pause')
+    for (const method of ['Debugger.enable', 'Debugger.pause'])
+      await cdp.send('Target.sendMessageToTarget', {
+        sessionId,
+        message: JSON.stringify({ id: id++, method }),
+      })
   }
   await cdp.send('Debugger.enable')
   await cdp.send('Debugger.pause')
   return async () => {
-    // The page first: a leader that lost its lock ends its worker before that worker runs again
-    // (an ended worker's session is gone: resuming it fails, harmlessly).
     await cdp.send('Debugger.resume')
-    for (const s of sessions) await toWorker(s, 'Debugger.resume').catch(() => {})
     await cdp.send('Page.setWebLifecycleState', { state: 'active' })
-    await cdp.detach()
   }
 }
 
@@ -153,19 +150,24 @@ describe('three tabs, one sync', () => {
     await expectSynced(rest)
     expect(leaderOf(rest)).toHaveLength(1)
     expectConsistent(await checkStore(rest[0]!, app), app, distinct)
+    await rest[0]!.context().close()
   }, 180_000)
 
-  it('leader tabs: a frozen leader loses the lead to a follower, which finishes; the thawed one ends its worker', async () => {
+  it('leader tabs: a frozen leader loses the lead to a follower; thawed, it ends its worker; the follower finishes', async () => {
     const { tabs, leader } = await leaderTabsMidSync(2)
     const follower = tabs.find((t) => t !== leader)!
     const thaw = await freeze(leader)
+    // The leader's silence hands the lock to the follower, which starts its own worker.
     await expect.poll(() => follower.workers().length, { timeout: 30_000 }).toBe(1)
-    await expectSynced([follower])
+    // Thawed, the old leader finds its lock taken and ends its (still paused) worker. A paused
+    // worker's open IndexedDB transaction would hold the new one's writes back until it ends.
     await thaw()
-    // Thawed, the old leader finds its lock taken and ends its worker: one sync worker again.
     await expect.poll(() => leader.workers().length, { timeout: 30_000 }).toBe(0)
+    await expectSynced([follower])
     expect(follower.workers()).toHaveLength(1)
+    expect(leader.workers()).toHaveLength(0)
     expectConsistent(await checkStore(follower, app), app, distinct)
+    await follower.context().close()
   }, 180_000)
 
   it('clearing the data in one tab: it syncs again from the checkpoint; another tab is told to reload', async () => {
