@@ -17,8 +17,15 @@
  * Security considerations: one writer at a time is what keeps the store consistent; the lock
  * enforces it between live tabs. A frozen page's dedicated worker is frozen with it, so a stolen
  * lock does not leave two workers writing at once; on thaw the old worker is terminated as its page
- * learns of the loss (a batch it had in flight commits atomically or not at all). Every tab of the
+ * learns of the loss (a batch it had in flight commits atomically or not at all). A writer frozen
+ * inside an IndexedDB transaction keeps it open: the new leader's transactions wait behind it (the
+ * database's own locking, so never two writes at once) until the old worker ends. Every tab of the
  * origin is trusted alike (they share the database anyway).
+ *
+ * Limits: a MessagePort cannot cross a BroadcastChannel, so a follower's WebRTC-only peers are not
+ * bridged (the leader's are). A background leader whose timers the browser throttles below one per
+ * `staleMs` (Chrome's intensive throttling after minutes hidden) looks frozen and is replaced; the
+ * hand-over is safe, only wasteful.
  */
 import type { FromWorker, ToWorker } from '../api/worker-protocol.ts'
 import { createMultiplex, type PageMessage } from '../worker/multiplex.ts'
