@@ -15,7 +15,7 @@
  *   next start gets a fresh one).
  */
 import type { FromWorker, ToWorker } from '../api/worker-protocol.ts'
-import type { PageMessage } from '../worker/multiplex.ts'
+import type { PageMessage, SharedControl } from '../worker/multiplex.ts'
 import { connectLeader, type Endpoint } from './leader.ts'
 import type { LightClient, LightClientOptions } from './light-client.ts'
 
@@ -48,30 +48,71 @@ function sharedWorker(dbName: string, url?: string | URL): SharedWorker {
   return new SharedWorker(new URL('../worker/shared-worker.ts', import.meta.url), { type: 'module', name })
 }
 
-/** Joins the shared worker of `dbName`; a tab that goes away leaves (its ports die unannounced). */
+/**
+ * Joins the shared worker of `dbName`. A page that goes away leaves (its port would die unannounced);
+ * one that comes back from the back-forward cache joins again. It joins again too when the worker
+ * says so (`rootsync:rejoin`: another configuration needs a fresh worker), or when no
+ * `rootsync:joined` arrives (it reached a worker that was closing): each time with its last `start`
+ * and its unanswered requests.
+ */
 function connectShared(
   dbName: string,
   deliver: (m: FromWorker) => void,
   fail: (message: string) => void,
   url?: string | URL,
 ): Endpoint {
-  const w = sharedWorker(dbName, url)
-  w.port.onmessage = (ev: MessageEvent<FromWorker>) => deliver(ev.data)
-  w.onerror = (e) => fail(e.message || 'the shared sync worker failed')
-  w.port.start()
-  const leave = () => w.port.postMessage({ type: 'leave' } satisfies PageMessage)
-  // A page kept in the back-forward cache stays a member (like a frozen tab) and may come back.
-  const hide = (e: PageTransitionEvent) => e.persisted || leave()
-  addEventListener('pagehide', hide)
+  let lastStart: ToWorker | null = null
+  const unanswered = new Map<number, ToWorker>()
+  let watchdog: ReturnType<typeof setTimeout> | undefined
+  const join = (): MessagePort => {
+    const w = sharedWorker(dbName, url)
+    const p = w.port
+    p.onmessage = (ev: MessageEvent<FromWorker | SharedControl>) => {
+      const m = ev.data
+      if (m.type === 'rootsync:joined') clearTimeout(watchdog)
+      else if (m.type === 'rootsync:rejoin') rejoin()
+      else {
+        if ('id' in m) unanswered.delete(m.id)
+        deliver(m)
+      }
+    }
+    w.onerror = (e) => fail(e.message || 'the shared sync worker failed')
+    p.start()
+    clearTimeout(watchdog)
+    watchdog = setTimeout(rejoin, JOIN_TIMEOUT_MS)
+    return p
+  }
+  let port = join()
+  const leave = () => port.postMessage({ type: 'leave' } satisfies PageMessage)
+  function rejoin() {
+    leave()
+    port.close()
+    port = join()
+    if (lastStart) port.postMessage(lastStart)
+    for (const m of unanswered.values()) port.postMessage(m)
+  }
+  const show = (e: PageTransitionEvent) => e.persisted && rejoin()
+  addEventListener('pagehide', leave)
+  addEventListener('pageshow', show)
   return {
-    post: (m, transfer) => w.port.postMessage(m, transfer),
+    post(m, transfer) {
+      if (m.type === 'start') lastStart = m
+      if ('id' in m && m.type !== 'cancel') unanswered.set(m.id, m)
+      if (m.type === 'cancel') unanswered.delete(m.id)
+      port.postMessage(m, transfer)
+    },
     close() {
-      removeEventListener('pagehide', hide)
+      clearTimeout(watchdog)
+      removeEventListener('pagehide', leave)
+      removeEventListener('pageshow', show)
       leave()
-      w.port.close()
+      port.close()
     },
   }
 }
+
+/** How long a page waits for a shared worker to say it serves the page's port. */
+const JOIN_TIMEOUT_MS = 10_000
 
 /**
  * A `Worker` stand-in that connects on the first `start` (the database name decides what it joins):

@@ -23,6 +23,13 @@ import type { FromWorker, LightEvent, ToWorker } from '../api/worker-protocol.ts
 /** What a page may send: the worker protocol, or that it leaves. */
 export type PageMessage = ToWorker | { type: 'leave' }
 
+/**
+ * The shared worker's own word to a page, beside the protocol: `joined` (this port is served: a
+ * page that hears nothing connected to a worker that was closing, and connects again), `rejoin`
+ * (this worker ends: connect again, to a fresh one, and send `start` and the unanswered requests).
+ */
+export type SharedControl = { type: 'rootsync:joined' } | { type: 'rootsync:rejoin' }
+
 export interface Multiplex {
   /** The host's output. */
   fromHost(m: FromWorker): void
