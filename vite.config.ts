@@ -8,28 +8,48 @@ import { VitePWA } from 'vite-plugin-pwa'
  * would create the sync worker only once its own entry has loaded and run, and the worker would
  * load libp2p only once it runs. Instead index.html starts the worker itself, from a tiny inline
  * script ahead of the entry (`self.rootsyncWorker`, which the client adopts: src/client/
- * rootsync-client.ts), and prefetches the libp2p chunk into the HTTP cache the worker reads from.
+ * worker-source.ts), and prefetches the libp2p chunk into the HTTP cache the worker reads from.
  * The file names carry content hashes that only the build knows, so this runs on the built bundle
  * (`vite` dev creates the worker from the page, as before).
  */
 function startWorkerEarly(): Plugin {
-  const find = (bundle: object, re: RegExp) => Object.keys(bundle).find((f) => re.test(f))
+  type Bundle = Record<string, { type: string; code?: string; source?: string | Uint8Array }>
+  const find = (bundle: Bundle, re: RegExp) => Object.keys(bundle).find((f) => re.test(f))
+  /** The libp2p chunk `worker` imports (each worker bundle has its own copy). */
+  const libp2pOf = (bundle: Bundle, worker: string) => {
+    const c = bundle[worker]
+    const text = c?.type === 'chunk' ? (c.code ?? '') : String(c?.source ?? '')
+    const name = /libp2p-browser-[\w-]+\.js/.exec(text)?.[0]
+    return name && find(bundle, new RegExp(`^assets/${name.replace('.', '\\.')}$`))
+  }
   return {
     name: 'rootsync:start-worker-early',
     apply: 'build',
     transformIndexHtml: {
       order: 'post',
       handler(_html, ctx) {
-        const worker = find(ctx.bundle ?? {}, /^assets\/sync-worker-[\w-]+\.js$/)
-        const libp2p = find(ctx.bundle ?? {}, /^assets\/libp2p-browser-[\w-]+\.js$/)
-        if (!worker || !libp2p)
-          throw new Error('rootsync: the sync worker or its libp2p chunk is not in the build')
-        const spawn = `self.rootsyncWorker=new Worker(${JSON.stringify(`./${worker}`)},{type:"module",name:"rootsync-sync"});performance.mark("rootsync:worker-created")`
-        return [
-          // First in <head>: a classic script waits for the stylesheets above it.
-          { tag: 'script', children: spawn, injectTo: 'head-prepend' as const },
-          { tag: 'link', attrs: { rel: 'prefetch', href: `./${libp2p}` }, injectTo: 'head' as const },
-        ]
+        const bundle = (ctx.bundle ?? {}) as Bundle
+        const worker = find(bundle, /^assets\/sync-worker-[\w-]+\.js$/)
+        const shared = find(bundle, /^assets\/shared-worker-[\w-]+\.js$/)
+        const libp2p = worker && libp2pOf(bundle, worker)
+        const sharedLibp2p = shared && libp2pOf(bundle, shared)
+        if (!worker || !shared || !libp2p || !sharedLibp2p)
+          throw new Error(
+            'rootsync: the sync worker, the shared worker or their libp2p chunks are not in the build',
+          )
+        const at = (f: string) => JSON.stringify(`./${f}`)
+        // One sync per origin (src/client/worker-source.ts): where the browser has SharedWorker, the
+        // app joins the shared worker named after the chain's database, which only the config names,
+        // so its script and its libp2p are prefetched instead. Elsewhere a leader tab runs the
+        // dedicated worker: it is started here (adopted if this tab leads, ended if it follows).
+        const spawn = [
+          '(function(){var s=typeof SharedWorker==="function",d=document;',
+          `if(!s){self.rootsyncWorker=new Worker(${at(worker)},{type:"module",name:"rootsync-sync"});performance.mark("rootsync:worker-created")}`,
+          `(s?[${at(shared)},${at(sharedLibp2p)}]:[${at(libp2p)}]).forEach(function(h){var l=d.createElement("link");l.rel="prefetch";l.href=h;d.head.appendChild(l)})`,
+          '})()',
+        ].join('')
+        // First in <head>: a classic script waits for the stylesheets above it.
+        return [{ tag: 'script', children: spawn, injectTo: 'head-prepend' as const }]
       },
     },
   }

@@ -43,6 +43,7 @@ import type {
 } from '../api/worker-protocol.ts'
 import { BootstrapError, parseBootstrap, pickAddr } from '../core/light/config.ts'
 import { errorFor, ReadError } from './errors.ts'
+import { dedicatedWorker } from './worker-source.ts'
 
 export { ConsistencyError, ReadError, RecoveryError } from './errors.ts'
 
@@ -145,21 +146,12 @@ export const dbNameOf = (c: BootstrapInfo) =>
   `rootsync-${c.chainId}-${(c.genesisHash || c.checkpoint.hash).slice(2, 10)}`
 
 /**
- * The bundled sync worker. The built app's index.html starts it ahead of the page's own code
- * (vite.config.ts, `self.rootsyncWorker`): the first client adopts that one, so the worker's code
- * loads while the page's does.
+ * The bundled dedicated sync worker (worker-source.ts): the built app's index.html may start it
+ * ahead of the page's own code (vite.config.ts, `self.rootsyncWorker`), and the first client adopts
+ * that one, so the worker's code loads while the page's does. One sync per origin: `worker:
+ * workerSource({ sharing }).create`.
  */
-function defaultWorker(): Worker {
-  const early = (globalThis as { rootsyncWorker?: Worker }).rootsyncWorker
-  if (early) {
-    delete (globalThis as { rootsyncWorker?: Worker }).rootsyncWorker
-    return early
-  }
-  return new Worker(new URL('../worker/sync-worker.ts', import.meta.url), {
-    type: 'module',
-    name: 'rootsync-sync',
-  })
-}
+const defaultWorker = (): Worker => dedicatedWorker()
 
 /**
  * Peers the worker cannot reach itself (WebRTC-direct only: no WebSocket address) are dialled on

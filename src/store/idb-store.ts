@@ -60,7 +60,25 @@ export class StoreFullError extends RootsyncError {
   }
 }
 
+/**
+ * A newer rootsync (another tab, after an update) asked to upgrade this database: this store closed
+ * its connection so the upgrade can complete, and refuses every further read and write. The page
+ * should reload to run the new version.
+ */
+export class StoreVersionChangedError extends RootsyncError {
+  constructor(name: string) {
+    super(
+      'STORE_VERSION_CHANGED',
+      `a newer rootsync opened this database (${name}) in another tab: reload this page`,
+      { name },
+    )
+    this.name = 'StoreVersionChangedError'
+  }
+}
+
 export class IdbNodeStore implements StateStore {
+  /** Set when another connection asked for a version change: this one closed itself. */
+  private versionChanged: StoreVersionChangedError | null = null
   private index = new IdbIndex()
   private readonly packs: PackCache
   private indexLoaded: Promise<void> = Promise.resolve()
@@ -69,8 +87,22 @@ export class IdbNodeStore implements StateStore {
     this.packs = new PackCache(db)
   }
 
-  static async open(name: string): Promise<IdbNodeStore> {
+  /**
+   * `onVersionChange` hears (once) that a newer version of the database was asked for elsewhere:
+   * the store has closed itself by then (an open connection would block that upgrade forever).
+   */
+  static async open(
+    name: string,
+    onVersionChange?: (e: StoreVersionChangedError) => void,
+  ): Promise<IdbNodeStore> {
+    let store: IdbNodeStore | null = null
     const db = await openDB(name, DB_VERSION, {
+      blocking() {
+        db.close()
+        if (!store || store.versionChanged) return
+        store.versionChanged = new StoreVersionChangedError(name)
+        onVersionChange?.(store.versionChanged)
+      },
       upgrade(d, oldVersion) {
         // Version 1 stored full hashes in packs and index; its data is dropped (synced again).
         if (oldVersion > 0) for (const n of [...d.objectStoreNames]) d.deleteObjectStore(n)
@@ -79,7 +111,7 @@ export class IdbNodeStore implements StateStore {
         d.createObjectStore(STORES.meta)
       },
     })
-    const store = new IdbNodeStore(db)
+    store = new IdbNodeStore(db)
     // Metadata (the stored head, the proof cache) is readable at once; node reads and writes wait
     // for the index, which takes a while to load for a large state.
     store.indexLoaded = IdbIndex.load(db).then((index) => {
@@ -87,6 +119,11 @@ export class IdbNodeStore implements StateStore {
     })
     store.indexLoaded.catch(() => {})
     return store
+  }
+
+  /** Refuses work on a connection closed for a version change (typed, instead of IndexedDB's InvalidStateError). */
+  private assertOpen(): void {
+    if (this.versionChanged) throw this.versionChanged
   }
 
   /** Resolves once the node index is loaded (`stats()` is then exact). */
@@ -127,6 +164,7 @@ export class IdbNodeStore implements StateStore {
   /** The node bytes (a copy) if stored: the bytes under a matching prefix whose keccak is `hash`. */
   async getNode(hash: Uint8Array): Promise<Uint8Array | undefined> {
     await this.indexLoaded
+    this.assertOpen()
     for (let attempt = 0; ; attempt++) {
       const table = this.index.table
       try {
@@ -168,11 +206,13 @@ export class IdbNodeStore implements StateStore {
   }
 
   async getMeta(key: string): Promise<Uint8Array | undefined> {
+    this.assertOpen()
     const v = (await this.db.get(STORES.meta, key)) as Uint8Array | undefined
     return v ?? undefined
   }
 
   async *metaKeys(prefix: string): AsyncIterable<string> {
+    this.assertOpen()
     const keys = (await this.db.getAllKeys(
       STORES.meta,
       IDBKeyRange.bound(prefix, `${prefix}\uffff`),
@@ -210,6 +250,7 @@ export class IdbNodeStore implements StateStore {
 
   async write(batch: WriteBatch): Promise<void> {
     await this.indexLoaded
+    this.assertOpen()
     const stage = [...(batch.stage ?? [])]
     const deletes = [...(batch.deleteNodes ?? [])]
     const meta = [...(batch.meta ?? [])]
@@ -263,6 +304,7 @@ export class IdbNodeStore implements StateStore {
       await tx.done
       if (pack) this.packs.remember(packId, pack)
     } catch (e) {
+      if (this.versionChanged) throw this.versionChanged
       const err = e as DOMException
       if (err?.name === 'QuotaExceededError') throw new StoreFullError(err.message)
       throw new RootsyncError(

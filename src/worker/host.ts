@@ -96,7 +96,10 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<LightClie
   }
   if (first) connect().catch(() => {})
   // Reads hash little and do not wait for the wasm keccak (the sync does, in `network`).
-  const store = await IdbNodeStore.open(m.dbName)
+  // A newer rootsync upgrading the database in another tab: the store closed itself; the pages hear why.
+  const store = await IdbNodeStore.open(m.dbName, (e) =>
+    emit({ type: 'error', code: e.code, message: e.message, retryInMs: null }),
+  )
   const cache = await loadProofCache(store)
   // The last recovery on record, before any event of this session (a recovery the driver runs
   // now reports itself with `recovery-finished`).
