@@ -87,7 +87,7 @@ async function productionBuild(config: Parameters<typeof build>[0]): Promise<voi
 }
 
 describe('bundle budget', () => {
-  it(`the initial JavaScript (page entry + sync worker, gzip) is at most ${BUDGET / 1000} KB`, async () => {
+  it(`the initial JavaScript (page entry + its sync worker, gzip) is at most ${BUDGET / 1000} KB`, async () => {
     const graph = chunkGraph()
     // As `npm run build` does: in development mode the bundle is bigger, with dev checks — not what
     // users download.
@@ -106,7 +106,13 @@ describe('bundle budget', () => {
       throw new Error(`no entry chunk for ${suffix} in the build`)
     }
     const page = find('index.html')
-    const worker = find('src/worker/sync-worker.ts')
+    // A page runs one of the two workers: the shared one where the browser has SharedWorker (the
+    // app's default), the dedicated one elsewhere. The heavier of the two is counted.
+    const sizeOf = (w: ReturnType<typeof find>) =>
+      [...initialOf(w.chunks, w.entry)].reduce((n, c) => n + c.gzip, 0)
+    const worker = [find('src/worker/sync-worker.ts'), find('src/worker/shared-worker.ts')].sort(
+      (a, b) => sizeOf(b) - sizeOf(a),
+    )[0]!
     const initial = new Set([
       ...initialOf(page.chunks, page.entry),
       ...initialOf(worker.chunks, worker.entry),
