@@ -6,7 +6,8 @@
  * start the CLI some hundred times (each `rootsync serve` node, each `sync`, `recover`, `verify`…),
  * so they run the same sources bundled once into one JavaScript file (`CLI`): the same code and the
  * same command line, without the loader's start-up cost. Dependencies stay external (loaded from
- * node_modules as the executable loads them). `ROOTSYNC_TEST_BIN=1` runs `bin/rootsync.js` instead.
+ * node_modules as the executable loads them). Test serving scripts (corrupt-serve.ts) are bundled the
+ * same way (`scriptArgv`). `ROOTSYNC_TEST_BIN=1` runs `bin/rootsync.js` (and scripts through tsx) instead.
  */
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -61,22 +62,24 @@ export function moveIntoPlace(out: string, dir: string): void {
 }
 
 /**
- * `src/node/cli.ts` bundled, once for each state of its inputs, outside the repository (a build there
- * would be linted). The bundle sits at the depth of `src/node/commands/` in a directory that links
- * the repository's `node_modules` and `bin`: bare imports resolve to the installed dependencies, and
- * a path a module resolves relative to itself (commands/devnet.ts: `../../../bin/rootsync.js`)
- * reaches the same file as from the sources.
+ * `entry` (a path in the repository) bundled, once for each state of `inputs` (and of `entry`),
+ * outside the repository (a build there would be linted). The bundle sits at the depth of `entry`'s
+ * directory (`at`, default that directory) in a directory that links the repository's `node_modules`
+ * and `bin`: bare imports resolve to the installed dependencies, and a path a module resolves
+ * relative to itself (commands/devnet.ts: `../../../bin/rootsync.js`) reaches the same file as from
+ * the sources.
  */
-function bundledCli(): string {
-  const dir = join(tmpdir(), `rootsync-cli-${sourcesHash(CLI_INPUTS, ROOT)}`)
-  const file = join(dir, 'src', 'node', 'commands', 'cli.mjs')
+function bundled(entry: string, inputs: string[], at = dirname(entry)): string {
+  const name = entry.split('/').at(-1)!.replace(/\.ts$/, '.mjs')
+  const dir = join(tmpdir(), `rootsync-bundle-${sourcesHash([...inputs, entry], `${ROOT}\0${entry}`)}`)
+  const file = join(dir, at, name)
   if (existsSync(file)) return file
-  const out = mkdtempSync(join(tmpdir(), 'rootsync-cli-build-'))
+  const out = mkdtempSync(join(tmpdir(), 'rootsync-bundle-build-'))
   symlinkSync(join(ROOT, 'node_modules'), join(out, 'node_modules'))
   symlinkSync(join(ROOT, 'bin'), join(out, 'bin'))
   buildSync({
-    entryPoints: [join(ROOT, 'src', 'node', 'cli.ts')],
-    outfile: join(out, relative(dir, file)),
+    entryPoints: [join(ROOT, entry)],
+    outfile: join(out, at, name),
     bundle: true,
     packages: 'external',
     platform: 'node',
@@ -90,7 +93,21 @@ function bundledCli(): string {
 }
 
 /** The script a test runs as `rootsync` (`node CLI <command> …`): see the file's comment. */
-export const CLI = process.env.ROOTSYNC_TEST_BIN ? BIN : bundledCli()
+export const CLI = process.env.ROOTSYNC_TEST_BIN
+  ? BIN
+  : bundled('src/node/cli.ts', CLI_INPUTS, join('src', 'node', 'commands'))
+
+/**
+ * A test script (e.g. test/helpers/corrupt-serve.ts, given as an absolute path) as `node` runs it:
+ * bundled like the CLI, for the same reason (a serving script is started dozens of times per run),
+ * rebuilt when its directory or the sources change. Returns the arguments for `node`; with
+ * `ROOTSYNC_TEST_BIN=1`, `--import tsx script` as before.
+ */
+export function scriptArgv(script: string): string[] {
+  if (process.env.ROOTSYNC_TEST_BIN) return ['--import', 'tsx', script]
+  const entry = relative(ROOT, script)
+  return [bundled(entry, [...CLI_INPUTS, dirname(entry)])]
+}
 
 /** Runs the `rootsync` CLI (`CLI`) and collects its output. */
 export function runCli(

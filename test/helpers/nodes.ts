@@ -13,7 +13,7 @@ import { genesisHeader, genesisStateRoot, genesisToJson } from '../../src/core/c
 import { headerHash } from '../../src/core/chain/header.ts'
 import { pickAddr } from '../../src/core/light/config.ts'
 import { genesisBootstrap } from '../../src/node/commands/devnet.ts'
-import { CLI, ROOT } from './cli.ts'
+import { CLI, ROOT, scriptArgv } from './cli.ts'
 
 export interface NodeEvent {
   event: string
@@ -69,8 +69,8 @@ const running = new Set<ChildProcess>()
 export const CORRUPT_SERVE = join(ROOT, 'test', 'helpers', 'corrupt-serve.ts')
 
 /**
- * Starts `rootsync serve --data dataDir ...args`, or with `script`, `node --import tsx script
- * --data dataDir ...args` (a test serving script that prints the same JSON events).
+ * Starts `rootsync serve --data dataDir ...args`, or with `script`, `node script --data dataDir
+ * ...args` (a test serving script that prints the same JSON events; bundled, see `scriptArgv`).
  */
 export function startNode(
   name: string,
@@ -79,7 +79,7 @@ export function startNode(
   opts: { script?: string } = {},
 ): Promise<NodeProc> {
   const argv = opts.script
-    ? ['--import', 'tsx', opts.script, '--data', dataDir, ...args]
+    ? [...scriptArgv(opts.script), '--data', dataDir, ...args]
     : [CLI, 'serve', '--data', dataDir, ...args]
   const child = spawn(process.execPath, argv, {
     cwd: ROOT,

@@ -14,7 +14,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PeerClient } from '../../src/net/client.ts'
 import { createClientLibp2p } from '../../src/node/libp2p.ts'
-import { ROOT } from '../helpers/cli.ts'
+import { ROOT, scriptArgv } from '../helpers/cli.ts'
 import { makeDevnetFiles, type NodeProc, startNode, stopAllNodes } from '../helpers/nodes.ts'
 
 let serving: NodeProc
@@ -45,22 +45,13 @@ function busy(ms: number): void {
 }
 
 /** A client process that asks the node for its status, says so, then idles until killed. */
-const CLIENT = `
-import { multiaddr } from '@multiformats/multiaddr'
-import { PeerClient } from ${JSON.stringify(join(ROOT, 'src', 'net', 'client.ts'))}
-import { createClientLibp2p } from ${JSON.stringify(join(ROOT, 'src', 'node', 'libp2p.ts'))}
-const node = await createClientLibp2p()
-await new PeerClient(node, multiaddr(process.argv[1])).status()
-process.stdout.write('served\\n')
-setInterval(() => {}, 60_000)
-`
+const CLIENT = join(ROOT, 'test', 'node', 'served-client.ts')
 
 function servedClient(): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', CLIENT, serving.ws],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-  )
+  const child = spawn(process.execPath, [...scriptArgv(CLIENT), serving.ws], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`client exited with ${code} before it was served`)))
     createInterface({ input: child.stdout! }).on('line', (l) => {

@@ -45,7 +45,8 @@ beforeAll(async () => {
     '--produce',
     files.keysFile,
     '--block-time',
-    '200',
+    // Fast blocks: the second case waits for the devnet to advance 100 of them.
+    '100',
     '--txs',
     '10',
   ])
@@ -55,13 +56,14 @@ beforeAll(async () => {
     ),
   )
   nodes = [producer, ...followers]
-  const genesisHash = toHex(headerHash(genesisHeader(files.genesis, genesisStateRoot(files.genesis))))
+  // The genesis state is built once: its nodes start the local replay, its root names the checkpoint.
+  const nodesOut: [Uint8Array, Uint8Array][] = []
+  const root = genesisStateRoot(files.genesis, (h, b) => nodesOut.push([h, b]))
+  const genesisHash = toHex(headerHash(genesisHeader(files.genesis, root)))
   bootstrap = join(files.dir, 'bootstrap.json')
   writeFileSync(bootstrap, JSON.stringify(nodesBootstrap(files, genesisHash, nodes)))
   client = await createClientLibp2p()
   peer = new PeerClient(client, multiaddr(producer.ws))
-  const nodesOut: [Uint8Array, Uint8Array][] = []
-  const root = genesisStateRoot(files.genesis, (h, b) => nodesOut.push([h, b]))
   await local.write({ nodes: nodesOut })
   localRoots.set(0, root)
   localState = new StateDB(local, root)
