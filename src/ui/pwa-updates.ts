@@ -49,7 +49,7 @@ export interface UpdateOptions {
 
 export const DEFAULT_UPDATE_CHECK_MS = 30 * 60_000
 
-type Registration = Pick<ServiceWorkerRegistration, 'waiting' | 'installing' | 'addEventListener'>
+type Registration = Pick<ServiceWorkerRegistration, 'active' | 'waiting' | 'installing' | 'addEventListener'>
 
 export function watchForUpdates(
   source: UpdateSource,
@@ -77,7 +77,9 @@ export function watchForUpdates(
   }
   const offer = (force: boolean) => {
     const waiting = registration.waiting
-    if (!waiting || accepted || (!force && waiting === offered)) return
+    // A first install also passes through "installed" (briefly the registration's waiting worker)
+    // on its way to active: with no active worker there is no running build to replace.
+    if (!waiting || !registration.active || accepted || (!force && waiting === offered)) return
     offered = waiting
     options.onUpdateAvailable?.(accept)
   }

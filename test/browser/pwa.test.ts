@@ -60,6 +60,8 @@ describe('PWA in Chromium', () => {
     await expect.poll(() => swState(page), { timeout: 30_000 }).toBe('activated')
     // The first visit ran before the worker existed, and the worker does not claim open pages.
     expect(await controlled(page)).toBeNull()
+    // Its first install passed through "installed" on the way: that is no new version to offer.
+    expect(await page.locator('#pwa-update').count()).toBe(0)
 
     const response = await page.reload()
     expect(response?.fromServiceWorker()).toBe(true)

@@ -19,8 +19,10 @@ function fakeWorker(state: ServiceWorkerState) {
   }
 }
 
-function setup(opts: { waiting?: boolean } = {}) {
+function setup(opts: { waiting?: boolean; firstVisit?: boolean } = {}) {
   const registration = Object.assign(new EventTarget(), {
+    // The build this page runs (none before the first install: `firstVisit`).
+    active: opts.firstVisit ? null : (fakeWorker('activated').sw as ServiceWorker | null),
     waiting: opts.waiting ? fakeWorker('installed').sw : null,
     installing: null as ServiceWorker | null,
   })
@@ -70,6 +72,18 @@ function setup(opts: { waiting?: boolean } = {}) {
       registration.waiting = next.sw
       next.set('installed')
     },
+    /** The first visit's worker installs (briefly waiting), then activates: nothing to replace. */
+    firstInstall() {
+      const first = fakeWorker('installing')
+      registration.installing = first.sw
+      registration.dispatchEvent(new Event('updatefound'))
+      registration.installing = null
+      registration.waiting = first.sw
+      first.set('installed')
+      registration.waiting = null
+      registration.active = first.sw
+      first.set('activating')
+    },
     periodicCheck: () => Promise.all(page.periodic.map((f) => f())),
     visibleAgain: () => Promise.all(page.visible.map((f) => f())),
     controllerChanged: () => {
@@ -85,6 +99,15 @@ describe('PWA updates', () => {
     await t.visibleAgain()
     expect(t.page.updates).toBe(2)
     expect(t.page.offers).toHaveLength(0)
+  })
+
+  it('the first install of the app is not offered as a new version', async () => {
+    const t = setup({ firstVisit: true })
+    t.firstInstall()
+    await t.periodicCheck()
+    expect(t.page.offers).toHaveLength(0)
+    t.deploy() // a real new build later is
+    expect(t.page.offers).toHaveLength(1)
   })
 
   it('a new build found while the page is open is offered once', async () => {
