@@ -182,8 +182,15 @@ function expectRecovered(s: Stored, name: StrategyName) {
   expect(s.report?.strategy).toBe(name)
 }
 
-/** Opens the app with only `name` to recover with, and no sampled start-up check. */
-const openApp = (page: Page, name: StrategyName) => page.goto(`${app.url}?samplePaths=0&recovery=${name}`)
+/**
+ * Opens the app with only `name` to recover with, and no sampled start-up check. Its sync runs in a
+ * dedicated worker (`sharing=off`), which ends with the page: `inspect` reads the store with the app
+ * not running, and a shared worker outlives the page's navigation for a moment (it stops the sync
+ * gracefully, and following or pruning may still write meanwhile). What a kill does to the store is
+ * the same for either kind of worker.
+ */
+const openApp = (page: Page, name: StrategyName) =>
+  page.goto(`${app.url}?samplePaths=0&recovery=${name}&sharing=off`)
 
 /** The app is done: the state synced and verified, no repair pending, no recovery running. */
 async function settled(page: Page) {
