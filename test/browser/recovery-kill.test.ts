@@ -223,6 +223,19 @@ async function kill() {
   execFileSync('pkill', ['-KILL', '-f', dir])
   await ctx?.close().catch(() => {})
   ctx = null
+  // pkill only sends the signal: until every process has exited, the profile's IndexedDB files are
+  // still locked and the next browser cannot open its backing store.
+  await expect.poll(() => alive(dir), { timeout: 15_000, interval: 50 }).toBe(false)
+}
+
+/** Whether any process still runs with `pattern` in its command line. */
+function alive(pattern: string): boolean {
+  try {
+    execFileSync('pgrep', ['-f', pattern], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
 }
 
 describe('Chromium killed during each recovery strategy', () => {
