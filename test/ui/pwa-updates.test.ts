@@ -60,26 +60,24 @@ function setup(opts: { waiting?: boolean; firstVisit?: boolean } = {}) {
       onVisible: (f) => page.visible.push(f),
     },
   )
+  /** A worker is found, installs, and becomes the registration's waiting worker. */
+  const install = () => {
+    const next = fakeWorker('installing')
+    registration.installing = next.sw
+    registration.dispatchEvent(new Event('updatefound'))
+    registration.installing = null
+    registration.waiting = next.sw
+    next.set('installed')
+    return next
+  }
   return {
     registration,
     page,
     /** The server has a new build: it installs, then waits. */
-    deploy() {
-      const next = fakeWorker('installing')
-      registration.installing = next.sw
-      registration.dispatchEvent(new Event('updatefound'))
-      registration.installing = null
-      registration.waiting = next.sw
-      next.set('installed')
-    },
+    deploy: () => void install(),
     /** The first visit's worker installs (briefly waiting), then activates: nothing to replace. */
     firstInstall() {
-      const first = fakeWorker('installing')
-      registration.installing = first.sw
-      registration.dispatchEvent(new Event('updatefound'))
-      registration.installing = null
-      registration.waiting = first.sw
-      first.set('installed')
+      const first = install()
       registration.waiting = null
       registration.active = first.sw
       first.set('activating')
