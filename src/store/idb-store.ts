@@ -116,6 +116,12 @@ export class IdbNodeStore implements StateStore {
     if (this.versionChanged) throw this.versionChanged
   }
 
+  /** Whether writes run in the store-writer worker (false: on this thread; see idb-writer-client.ts). */
+  async writesOffThread(): Promise<boolean> {
+    const w = await this.writer
+    return !!w && !w.dead
+  }
+
   /** Resolves once the node index is loaded (`stats()` is then exact). */
   ready(): Promise<void> {
     return this.indexLoaded
