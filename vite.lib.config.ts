@@ -6,6 +6,7 @@
  *   rootsync-status.js   src/lib/element.ts: defines <rootsync-status>
  *   sync-worker.js       the dedicated sync worker (its libp2p chunk loads lazily)
  *   shared-worker.js     the origin's shared sync worker (when src/worker/shared-worker.ts exists)
+ *   idb-writer.js        the store-writer worker the sync worker starts (src/worker/idb-writer.ts)
  *   *-[hash].js          shared and lazy chunks, beside the entries
  *
  * Everything sits in one flat directory, so a worker's default URL is `./sync-worker.js` relative to
@@ -13,8 +14,11 @@
  * (`new URL('../worker/sync-worker.ts', import.meta.url)`, what the app build bundles as a worker);
  * here that expression becomes `new URL('./sync-worker.js', '' + import.meta.url)` — the built entry
  * beside the library, in a form vite's worker plugin leaves alone (it would otherwise bundle a second
- * copy of the worker as an asset). A build with no such expression left to rewrite fails, so a
- * changed worker-source.ts cannot silently load the wrong file.
+ * copy of the worker as an asset). The sync worker's host names its store-writer worker the same way
+ * (`new URL('./idb-writer.ts', import.meta.url)` in src/worker/host.ts → `./idb-writer.js`: vite would
+ * otherwise emit it under `/assets/`, a path from the site's root, not beside the library). A build
+ * that leaves the sync worker's or the writer's URL unrewritten fails, so a changed worker-source.ts
+ * or host.ts cannot silently load the wrong file.
  *
  * Dependencies are bundled (a bundler-free page has no resolver for bare imports); Svelte compiles
  * src/element/ as custom elements, nothing else (the element defines itself: src/lib/element.ts).
@@ -23,35 +27,40 @@ import { existsSync } from 'node:fs'
 import { svelte } from '@sveltejs/vite-plugin-svelte'
 import { defineConfig, type Plugin } from 'vite'
 
-const WORKERS = ['sync-worker', 'shared-worker'] as const
+const WORKERS = ['sync-worker', 'shared-worker', 'idb-writer'] as const
 
 /** The worker entries whose sources exist (the shared worker arrives with issue 13's sharing part). */
 const workerEntries = Object.fromEntries(
   WORKERS.map((w) => [w, `src/worker/${w}.ts`] as const).filter(([, src]) => existsSync(src)),
 )
 
-/** `new URL('../worker/<w>.ts', import.meta.url)` in src/client/ or src/lib/ → the built `./<w>.js`. */
+/**
+ * `new URL('../worker/<w>.ts', import.meta.url)` in src/client/ or src/lib/, and
+ * `new URL('./idb-writer.ts', import.meta.url)` in src/worker/ → the built `./<w>.js`.
+ */
 function workersBesideLibrary(): Plugin {
   const re =
-    /new\s+URL\(\s*(['"])\.\.\/worker\/(sync-worker|shared-worker)\.ts\1\s*,\s*import\.meta\.url\s*\)/g
-  let rewritten = 0
+    /new\s+URL\(\s*(['"])(?:\.\.\/worker\/(sync-worker|shared-worker)|\.\/(idb-writer))\.ts\1\s*,\s*import\.meta\.url\s*\)/g
+  const rewritten = new Set<string>()
   return {
     name: 'rootsync:workers-beside-library',
     enforce: 'pre',
     transform(code, id) {
-      if (!/[/\\]src[/\\](client|lib)[/\\][^/\\]+\.ts$/.test(id)) return null
+      if (!/[/\\]src[/\\](client|lib|worker)[/\\][^/\\]+\.ts$/.test(id)) return null
       let n = 0
-      const out = code.replace(re, (_m, _q, w: string) => {
+      const out = code.replace(re, (_m, _q, page: string | undefined, inWorker: string | undefined) => {
+        const w = (page ?? inWorker)!
         n++
+        rewritten.add(w)
         return `new URL(${JSON.stringify(`./${w}.js`)}, '' + import.meta.url)`
       })
-      rewritten += n
       return n ? { code: out, map: null } : null
     },
     buildEnd(error) {
-      if (!error && rewritten === 0)
+      const missing = ['sync-worker', 'idb-writer'].filter((w) => w in workerEntries && !rewritten.has(w))
+      if (!error && missing.length)
         this.error(
-          'rootsync: no worker URL to point beside the library (src/client/worker-source.ts changed?)',
+          `rootsync: no worker URL to point beside the library for ${missing.join(', ')} (src/client/worker-source.ts or src/worker/host.ts changed?)`,
         )
     },
   }

@@ -24,56 +24,28 @@
  */
 import { type IDBPDatabase, openDB } from 'idb'
 import { equals } from '../core/bytes.ts'
-import { RootsyncError } from '../core/errors.ts'
 import { keccak256 } from '../core/hash.ts'
-import {
-  assertHash,
-  type CompactResult,
-  type StateStore,
-  type StoreStats,
-  type WriteBatch,
-} from '../core/store.ts'
+import type { CompactResult, StateStore, StoreStats, WriteBatch } from '../core/store.ts'
 import { throwIfStopped } from '../core/task.ts'
 import { walkReachable } from '../core/trie/reachable.ts'
+import { commitOf } from './idb-batch.ts'
 import { sweepPacks } from './idb-compact.ts'
+import { StoreVersionChangedError, WRITER_VERSION_CHANGED, writeError } from './idb-errors.ts'
 import { IdbIndex } from './idb-index.ts'
-import {
-  DB_VERSION,
-  DELETED,
-  entryAt,
-  hashKey,
-  hashOfKey,
-  type IndexRecord,
-  KIND,
-  packEntries,
-  STORES,
-} from './idb-layout.ts'
+import { DB_VERSION, DELETED, entryAt, hashKey, hashOfKey, STORES } from './idb-layout.ts'
 import { PackCache, PackMovedError } from './idb-packs.ts'
+import { type CommitRequest, commitBatch } from './idb-writer.ts'
+import { type SpawnWriter, WriterClient } from './idb-writer-client.ts'
 
-export class StoreFullError extends RootsyncError {
-  constructor(detail: string) {
-    super(
-      'STORE_FULL',
-      `browser storage is full${detail ? ` (${detail})` : ''}: free space on this device or clear old site data, then retry — nothing of the last batch was stored`,
-    )
-    this.name = 'StoreFullError'
-  }
-}
+export { StoreFullError, StoreVersionChangedError } from './idb-errors.ts'
 
-/**
- * A newer rootsync (another tab, after an update) asked to upgrade this database: this store closed
- * its connection so the upgrade can complete, and refuses every further read and write. The page
- * should reload to run the new version.
- */
-export class StoreVersionChangedError extends RootsyncError {
-  constructor(name: string) {
-    super(
-      'STORE_VERSION_CHANGED',
-      `a newer rootsync opened this database (${name}) in another tab: reload this page`,
-      { name },
-    )
-    this.name = 'StoreVersionChangedError'
-  }
+/** Options of `IdbNodeStore.open`. */
+export interface IdbStoreOptions {
+  /**
+   * Runs the write transactions in a store-writer worker (idb-writer.ts) created by this function;
+   * where it cannot run, they stay on this thread (idb-writer-client.ts).
+   */
+  spawnWriter?: SpawnWriter
 }
 
 export class IdbNodeStore implements StateStore {
@@ -82,8 +54,16 @@ export class IdbNodeStore implements StateStore {
   private index = new IdbIndex()
   private readonly packs: PackCache
   private indexLoaded: Promise<void> = Promise.resolve()
+  /** The store-writer worker, once started (null: transactions run on this thread). */
+  private writer: Promise<WriterClient | null> = Promise.resolve(null)
+  /** The latest write's commit (settled: no write in flight). */
+  private inFlight: Promise<unknown> = Promise.resolve()
 
-  private constructor(readonly db: IDBPDatabase) {
+  private constructor(
+    readonly db: IDBPDatabase,
+    private readonly name: string,
+    private readonly onVersionChange?: (e: StoreVersionChangedError) => void,
+  ) {
     this.packs = new PackCache(db)
   }
 
@@ -94,14 +74,13 @@ export class IdbNodeStore implements StateStore {
   static async open(
     name: string,
     onVersionChange?: (e: StoreVersionChangedError) => void,
+    opts: IdbStoreOptions = {},
   ): Promise<IdbNodeStore> {
     let store: IdbNodeStore | null = null
     const db = await openDB(name, DB_VERSION, {
       blocking() {
         db.close()
-        if (!store || store.versionChanged) return
-        store.versionChanged = new StoreVersionChangedError(name)
-        onVersionChange?.(store.versionChanged)
+        store?.versionChange()
       },
       upgrade(d, oldVersion) {
         // Version 1 stored full hashes in packs and index; its data is dropped (synced again).
@@ -111,7 +90,10 @@ export class IdbNodeStore implements StateStore {
         d.createObjectStore(STORES.meta)
       },
     })
-    store = new IdbNodeStore(db)
+    store = new IdbNodeStore(db, name, onVersionChange)
+    // Started after the upgrade above (the writer opens the database as it is); writes wait for it,
+    // reads never do.
+    if (opts.spawnWriter) store.writer = WriterClient.start(opts.spawnWriter, name)
     // Metadata (the stored head, the proof cache) is readable at once; node reads and writes wait
     // for the index, which takes a while to load for a large state.
     store.indexLoaded = IdbIndex.load(db).then((index) => {
@@ -121,9 +103,23 @@ export class IdbNodeStore implements StateStore {
     return store
   }
 
+  /** Another connection asked for a version change: closed, and every later call refused (once). */
+  private versionChange(): void {
+    this.db.close()
+    if (this.versionChanged) return
+    this.versionChanged = new StoreVersionChangedError(this.name)
+    this.onVersionChange?.(this.versionChanged)
+  }
+
   /** Refuses work on a connection closed for a version change (typed, instead of IndexedDB's InvalidStateError). */
   private assertOpen(): void {
     if (this.versionChanged) throw this.versionChanged
+  }
+
+  /** Whether writes run in the store-writer worker (false: on this thread; see idb-writer-client.ts). */
+  async writesOffThread(): Promise<boolean> {
+    const w = await this.writer
+    return !!w && !w.dead
   }
 
   /** Resolves once the node index is loaded (`stats()` is then exact). */
@@ -220,100 +216,37 @@ export class IdbNodeStore implements StateStore {
     yield* keys
   }
 
-  /**
-   * Nodes of this batch that are staged here and unstaged by the same batch (a staged node whose
-   * children all arrived) become promotions: an index entry at the staged bytes, no second copy.
-   */
-  private promotions(nodes: (readonly [Uint8Array, Uint8Array])[], unstage: Uint8Array[]) {
-    const promoted: { hash: Uint8Array; at: [number, number] }[] = []
-    if (!unstage.length || !this.index.staged.size) return { nodes, promoted, unstage }
-    // Keyed by the first 4 bytes, confirmed in full: no hex string per node of the batch.
-    const byHi = new Map<number, Uint8Array[]>()
-    for (const u of unstage) {
-      const k = ((u[0]! << 24) | (u[1]! << 16) | (u[2]! << 8) | u[3]!) >>> 0
-      byHi.set(k, [...(byHi.get(k) ?? []), u])
-    }
-    const done = new Set<Uint8Array>()
-    const rest: (readonly [Uint8Array, Uint8Array])[] = []
-    for (const e of nodes) {
-      const h = e[0]
-      const cands = byHi.get(((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0)
-      const u = cands?.find((c) => !done.has(c) && equals(c, h))
-      const at = u && this.index.staged.get(hashKey(h))
-      if (u && at) {
-        promoted.push({ hash: h, at })
-        done.add(u)
-      } else rest.push(e)
-    }
-    return { nodes: rest, promoted, unstage: unstage.filter((u) => !done.has(u)) }
-  }
-
   async write(batch: WriteBatch): Promise<void> {
-    await this.indexLoaded
+    const writer = await this.writer
+    // A compaction rebuilding the index replaces `indexLoaded`: wait for the one that is current.
+    // No await from here until the commit is under way and in `inFlight` (which that rebuild awaits).
+    for (let p: Promise<void> | null = null; p !== this.indexLoaded; ) await (p = this.indexLoaded)
     this.assertOpen()
-    const stage = [...(batch.stage ?? [])]
-    const deletes = [...(batch.deleteNodes ?? [])]
-    const meta = [...(batch.meta ?? [])]
-    const { nodes, promoted, unstage } = this.promotions([...(batch.nodes ?? [])], [...(batch.unstage ?? [])])
-    const stored = [...nodes, ...stage]
-    const n = stored.length + promoted.length + deletes.length + unstage.length
-    const prefixes = new Uint8Array(8 * n)
-    const offsets = new Uint32Array(n)
-    const kinds = new Uint8Array(n)
-    const packs = promoted.length ? new Uint32Array(n) : undefined
-    const full = new Uint8Array(32 * (stage.length + deletes.length + unstage.length))
-    kinds.fill(KIND.staged, nodes.length, stored.length)
-    kinds.fill(KIND.promoted, stored.length, stored.length + promoted.length)
-    kinds.fill(KIND.staged, stored.length + promoted.length + deletes.length)
-    for (const [h] of stored) assertHash(h)
-    const { pack, size } = packEntries(stored, prefixes, offsets)
-    let f = 0
-    for (let i = nodes.length; i < stored.length; i++) full.set(stored[i]![0], 32 * f++)
-    promoted.forEach(({ hash, at }, j) => {
-      prefixes.set(hash.subarray(0, 8), 8 * (stored.length + j))
-      packs![stored.length + j] = at[0]
-      offsets[stored.length + j] = at[1]
-    })
-    const tail = stored.length + promoted.length
-    ;[...deletes, ...unstage].forEach((h, j) => {
-      assertHash(h)
-      prefixes.set(h.subarray(0, 8), 8 * (tail + j))
-      offsets[tail + j] = DELETED
-      full.set(h, 32 * f++)
-    })
-    let record: IndexRecord | null = null
+    const req = commitOf(this.index, batch)
+    const done = (async (): Promise<[number, CommitRequest]> => {
+      if (writer && !writer.dead) {
+        // Off this thread: the buffers travel to the writer and back (transferred, not copied).
+        const r = await writer.commit(req).catch((e: { name: string; message: string }) => {
+          if (e.name === WRITER_VERSION_CHANGED) this.versionChange()
+          throw e
+        })
+        return [r.packId, r.req]
+      }
+      return [await commitBatch(this.db, req), req]
+    })()
+    this.inFlight = done.catch(() => {})
+    let packId: number
+    let committed: CommitRequest
     try {
-      const tx = this.db.transaction([STORES.packs, STORES.index, STORES.meta], 'readwrite')
-      const packId = pack ? ((await tx.objectStore(STORES.packs).add(pack.buffer)) as number) : 0
-      if (n) {
-        record = {
-          pack: packId,
-          prefixes,
-          offsets,
-          kinds,
-          full,
-          packBytes: size,
-          ...(packs ? { packs } : {}),
-        }
-        await tx.objectStore(STORES.index).add(record)
-      }
-      for (const [k, v] of meta) {
-        if (v === null) await tx.objectStore(STORES.meta).delete(k)
-        else await tx.objectStore(STORES.meta).put(v, k)
-      }
-      await tx.done
-      if (pack) this.packs.remember(packId, pack)
+      ;[packId, committed] = await done
     } catch (e) {
       if (this.versionChanged) throw this.versionChanged
-      const err = e as DOMException
-      if (err?.name === 'QuotaExceededError') throw new StoreFullError(err.message)
-      throw new RootsyncError(
-        'STORE_WRITE_FAILED',
-        `IndexedDB write failed: ${err?.name ?? ''} ${err?.message ?? e}`,
-      )
+      const err = e as { name?: string; message?: string }
+      throw writeError(err?.name, err?.message ?? String(e))
     }
+    if (committed.pack) this.packs.remember(packId, new Uint8Array(committed.pack))
     // Only after the transaction committed: the in-memory index never runs ahead of the disk.
-    if (record) this.index.apply(record)
+    if (committed.record) this.index.apply({ ...committed.record, pack: packId })
   }
 
   /**
@@ -351,9 +284,13 @@ export class IdbNodeStore implements StateStore {
       // Dropped entries still hold slots: rebuild the index from the records as at open, then swap.
       // Reads and writes wait for it; a write already under way committed before the rebuild's
       // read of the index (IndexedDB orders the transactions), so the new index holds it.
-      this.indexLoaded = IdbIndex.load(this.db).then((index) => {
-        this.index = index
-      })
+      // With a store-writer worker, writes commit on another connection: the rebuild starts once
+      // those already sent have committed (later ones wait for the rebuild: see `write`).
+      this.indexLoaded = this.inFlight
+        .then(() => IdbIndex.load(this.db))
+        .then((index) => {
+          this.index = index
+        })
       await this.indexLoaded
     }
     if (opts.signal) throwIfStopped(opts.signal, 'compaction')
@@ -362,5 +299,6 @@ export class IdbNodeStore implements StateStore {
 
   async close(): Promise<void> {
     this.db.close()
+    await (await this.writer)?.close()
   }
 }

@@ -3,7 +3,8 @@
  * into a page (idb-conformance.page.ts), runs there once, and each case is reported here as its own
  * test. The crash cases are driven from here: the page writes batch 1 and then idles or issues batch
  * 2, every process of the browser is SIGKILLed (no unload, no IndexedDB shutdown), and a browser
- * relaunched on the same profile checks what survived.
+ * relaunched on the same profile checks what survived. The store writes through its store-writer
+ * worker here (the app's dedicated sync worker does).
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -44,7 +45,9 @@ function killBrowser(profileDir: string): void {
 }
 
 beforeAll(async () => {
-  ;({ url, close: closeServer } = await servePage('test/store/idb-conformance.page.ts'))
+  ;({ url, close: closeServer } = await servePage('test/store/idb-conformance.page.ts', {
+    writer: 'src/worker/idb-writer.ts',
+  }))
   browser = await launchBrowser()
   results = browser.newPage().then(async (page) => {
     await page.goto(`${url}?run=suite`)
@@ -98,5 +101,20 @@ describe('store conformance: IndexedDB in Chromium', () => {
           expect(r!.skip).toBeUndefined()
         }, 120_000)
     },
+  )
+})
+
+describe('IndexedDB store: the store-writer worker', () => {
+  it.each([
+    ['writer-used', 'the suite above wrote through the store-writer worker'],
+    ['writer-fallback', 'a writer that cannot start: the batch is written on the calling thread, whole'],
+  ])(
+    '%s: %s',
+    async (id) => {
+      const r = (await results).find((c) => c.name === id)
+      expect(r, 'the page reported this case').toBeDefined()
+      expect(r!.error, r!.error).toBeUndefined()
+    },
+    120_000,
   )
 })

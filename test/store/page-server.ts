@@ -20,10 +20,16 @@ export async function bundleEntry(entry: string): Promise<string> {
   return bundle.outputFiles[0]!.text
 }
 
-export async function servePage(entry: string): Promise<{ url: string; close: () => void }> {
-  const js = await bundleEntry(entry)
+/** `scripts`: more entries served as `/<name>.js` (a worker the page starts). */
+export async function servePage(
+  entry: string,
+  scripts: Record<string, string> = {},
+): Promise<{ url: string; close: () => void }> {
+  const js: Record<string, string> = { '/page.js': await bundleEntry(entry) }
+  for (const [name, file] of Object.entries(scripts)) js[`/${name}.js`] = await bundleEntry(file)
   const server = createServer((req, res) => {
-    if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js)
+    const body = js[req.url ?? '']
+    if (body !== undefined) res.writeHead(200, { 'content-type': 'text/javascript' }).end(body)
     else
       res
         .writeHead(200, { 'content-type': 'text/html' })
