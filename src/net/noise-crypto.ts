@@ -12,7 +12,8 @@
  * - Same construction (RFC 8439 ChaCha20-Poly1305), same keys and nonces chosen by noise: both
  *   implementations give identical ciphertext and tag, checked against the RFC vector and each other
  *   on random inputs (test/net/noise-crypto.test.ts). A frame whose tag does not verify throws
- *   `NoiseDecryptError` and noise aborts the connection; no plaintext of it is returned.
+ *   `NoiseDecryptError` and noise aborts the connection; no plaintext of it is returned, and what the
+ *   WASM wrote into noise's `dst` before checking the tag is wiped.
  * - The WASM tag check compares bytes with an early exit (not constant time). That cannot be used as
  *   a forgery oracle here: noise aborts the connection at the first frame that fails, so an attacker
  *   gets one guess per session key (keys come from fresh ephemeral X25519 per connection), while a
@@ -58,7 +59,12 @@ export async function loadWasmNoiseCrypto(): Promise<ICryptoInterface> {
       // Shorter than a tag: nothing to authenticate (the WASM wrapper would read a negative range).
       if (sealed.byteLength < TAG_LENGTH) throw new NoiseDecryptError(sealed.byteLength)
       const plaintext = aead.open(k, nonce, sealed, ad, dst)
-      if (plaintext === null) throw new NoiseDecryptError(sealed.byteLength)
+      if (plaintext === null) {
+        // The WASM wrapper decrypts into `dst` before it checks the tag: wipe that unauthenticated
+        // plaintext, so a rejected frame leaves nothing readable behind (noise's JS checks first).
+        dst?.fill(0)
+        throw new NoiseDecryptError(sealed.byteLength)
+      }
       return plaintext
     },
   }
