@@ -203,7 +203,9 @@ async function benchChromium(tmp: string): Promise<void> {
       () => threadCpuMs(thread.pid, thread.tid),
     )
     report(`Chromium ${chromium} (headless), dedicated worker`, samples)
-    await page.evaluate(() => (window as unknown as { __restart(u: string): void }).__restart('/noise-csp.js'))
+    await page.evaluate(() =>
+      (window as unknown as { __restart(u: string): void }).__restart('/noise-csp.js'),
+    )
     const csp = await ask(page, { type: 'probe' })
     console.log(
       `\nChosen noise crypto in the worker: without CSP "${probe.type === 'probe' ? probe.chosen : '?'}"; ` +
@@ -220,7 +222,9 @@ async function benchChromium(tmp: string): Promise<void> {
 
 const tmp = mkdtempSync(join(tmpdir(), 'rootsync-noise-'))
 const loadStart = loadavg()
-console.log(`bench:noise ${new Date().toISOString()}; ${fmtNum(BYTES / 1024 / 1024)} MB of plaintext per case`)
+console.log(
+  `bench:noise ${new Date().toISOString()}; ${fmtNum(BYTES / 1024 / 1024)} MB of plaintext per case`,
+)
 try {
   if (ONLY !== 'chromium') await benchNode()
   if (ONLY !== 'node') await benchChromium(tmp)
