@@ -72,14 +72,15 @@ export async function loadWasmNoiseCrypto(): Promise<ICryptoInterface> {
 
 /**
  * The browser's noise crypto: WASM ChaCha20-Poly1305 where the page allows WebAssembly, else noise's
- * JS crypto. `load` is for tests (a loader that fails stands for a CSP that forbids WebAssembly).
+ * JS crypto, with why WASM failed. `load` is for tests (a loader that fails stands for a CSP that forbids
+ * WebAssembly).
  */
 export async function browserNoiseCrypto(
   load: () => Promise<ICryptoInterface> = loadWasmNoiseCrypto,
-): Promise<{ crypto: ICryptoInterface; name: NoiseCryptoName }> {
+): Promise<{ crypto: ICryptoInterface; name: NoiseCryptoName; fallbackReason?: string }> {
   try {
     return { crypto: await load(), name: 'wasm' }
-  } catch {
-    return { crypto: pureJsCrypto, name: 'js' }
+  } catch (err) {
+    return { crypto: pureJsCrypto, name: 'js', fallbackReason: String(err) }
   }
 }

@@ -162,8 +162,9 @@ describe('browserNoiseCrypto', () => {
     const cspRefusal = async (): Promise<never> => {
       throw new WebAssembly.CompileError('WebAssembly.Module(): violates the Content Security Policy')
     }
-    const { name, crypto } = await browserNoiseCrypto(cspRefusal)
+    const { name, crypto, fallbackReason } = await browserNoiseCrypto(cspRefusal)
     expect(name).toBe('js')
     expect(crypto).toBe(pureJsCrypto)
+    expect(fallbackReason).toContain('Content Security Policy')
   })
 })
