@@ -23,7 +23,7 @@ export { PeerClient } from '../net/client.ts'
 
 // Started when this chunk loads (the WASM is a chunk of its own, imported in a try), so it is ready
 // by the time the page's configuration arrives and the worker dials. The choice is a performance mark
-// of the worker (tests check it), and a fallback says why: it is slower, so it should not go unseen.
+// of the worker (DevTools shows it), and a fallback says why: it is slower, so it should not go unseen.
 const noiseCrypto = browserNoiseCrypto().then((chosen) => {
   performance.mark('rootsync:noise-crypto', { detail: chosen.name })
   if (chosen.fallbackReason !== undefined)
