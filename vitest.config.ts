@@ -12,6 +12,7 @@ const PURE = [
   'test/worker/**/*.test.ts',
   'test/client/**/*.test.ts',
   'test/ui/**/*.test.ts',
+  'test/net/noise-crypto.test.ts',
 ]
 
 export default defineConfig({
