@@ -1,10 +1,13 @@
 /**
- * A serving node's data directory for the benchmarks: a devnet genesis (the accounts, 100 contracts
- * with 100 slots each, as bench:sync and bench:serve use) built into LevelDB the way
- * `rootsync serve --genesis` builds it, and its genesis file next to it.
+ * Serving nodes for the benchmarks: a data directory with a devnet genesis (the accounts, 100
+ * contracts with 100 slots each, as bench:sync and bench:serve use) built into LevelDB the way
+ * `rootsync serve --genesis` builds it, and a real `rootsync serve` process started on one and
+ * stopped.
  */
+import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { toHex } from '../src/core/bytes.ts'
 import { ChainDB } from '../src/core/chain/chain-db.ts'
 import { generateDevnet } from '../src/core/chain/devnet.ts'
@@ -30,4 +33,44 @@ export async function buildDevnetState(dir: string, accounts: number, seed: stri
   const root = toHex((await chain.head()).header.stateRoot)
   await store.close()
   return { dataDir, genesisFile, root }
+}
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'rootsync.js')
+
+export interface ServeProcess {
+  proc: ChildProcess
+  /** Its WebSocket listen address (from the `ready` event). */
+  ws: string
+}
+
+/**
+ * `rootsync serve --data dataDir` as a child process, once it is ready. `nodeFlags` go to node
+ * (`--cpu-prof`, …); `stdio` beyond fd 1 (the events, always a pipe) as `spawn` takes it.
+ */
+export async function startServe(
+  dataDir: string,
+  nodeFlags: string[] = [],
+  stdio: StdioOptions = ['ignore', 'pipe', 'ignore'],
+): Promise<ServeProcess> {
+  const proc = spawn(process.execPath, [...nodeFlags, BIN, 'serve', '--data', dataDir], { stdio })
+  const ws = await new Promise<string>((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`rootsync serve exited with ${code}`)))
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      try {
+        const e = JSON.parse(l)
+        if (e.event === 'ready') resolve(e.addrs.find((x: string) => x.includes('/ws/')))
+      } catch {}
+    })
+  })
+  return { proc, ws }
+}
+
+/** SIGTERM (a clean stop: profiles get written), SIGKILL after 15 s. */
+export async function stopServe(s: ServeProcess): Promise<void> {
+  if (s.proc.exitCode !== null || s.proc.signalCode !== null) return
+  const exited = new Promise<void>((r) => s.proc.once('exit', () => r()))
+  s.proc.kill('SIGTERM')
+  const t = setTimeout(() => s.proc.kill('SIGKILL'), 15_000)
+  await exited
+  clearTimeout(t)
 }

@@ -39,13 +39,12 @@ import { PeerClient } from '../src/net/client.ts'
 import { syncPeerOf } from '../src/net/sync-peer.ts'
 import { createClientLibp2p } from '../src/node/libp2p.ts'
 import { realClock } from '../src/platform/clock.ts'
-import { buildDevnetState } from './devnet-state.ts'
+import { buildDevnetState, type ServeProcess, startServe, stopServe } from './devnet-state.ts'
 import { ExternalNodeStore, fmtMs, fmtNum, fmtRatio, MB, note, printTable } from './lib.ts'
 import { type CpuProfile, profileRows, shortUrl } from './profile.ts'
 import { type OverLimitCheck, overLimitPhase } from './serve-limits.ts'
 
 const SELF = fileURLToPath(import.meta.url)
-const BIN = join(import.meta.dirname, '..', 'bin', 'rootsync.js')
 const FAIRNESS_GOAL = 0.5
 const FLAT_MB = 16
 
@@ -154,63 +153,40 @@ interface Sample {
   cpuUs: number
 }
 
-interface Server {
-  proc: ChildProcess
-  ws: string
+interface Server extends ServeProcess {
   samples: Sample[]
   /** Asks the probe for a sample after a full GC. */
   live(): Promise<Sample>
-  /** The latest sample (CPU time included). */
+  /** The next sample (CPU time included). */
   now(): Promise<Sample>
 }
 
 async function startServer(dataDir: string, profDir?: string): Promise<Server> {
   const flags = ['--expose-gc', '--import', `data:text/javascript,${encodeURIComponent(PROBE)}`]
   if (profDir) flags.push('--cpu-prof', '--cpu-prof-dir', profDir)
-  const proc = spawn(process.execPath, [...flags, BIN, 'serve', '--data', dataDir], {
-    stdio: ['ignore', 'pipe', 'ignore', 'pipe'],
-  })
+  const s = await startServe(dataDir, flags, ['ignore', 'pipe', 'ignore', 'pipe'])
   const samples: Sample[] = []
-  const waiters: ((s: Sample) => void)[] = []
-  createInterface({ input: proc.stdio[3] as NodeJS.ReadableStream }).on('line', (l) => {
-    const s = JSON.parse(l) as Sample
-    samples.push(s)
-    for (const w of waiters.splice(0)) w(s)
+  const waiters: ((x: Sample) => void)[] = []
+  createInterface({ input: s.proc.stdio[3] as NodeJS.ReadableStream }).on('line', (l) => {
+    const x = JSON.parse(l) as Sample
+    samples.push(x)
+    for (const w of waiters.splice(0)) w(x)
   })
   const next = (tag?: Sample['tag']): Promise<Sample> =>
     new Promise((resolve) => {
-      const w = (s: Sample) => (tag && s.tag !== tag ? waiters.push(w) : resolve(s))
+      const w = (x: Sample) => (tag && x.tag !== tag ? waiters.push(w) : resolve(x))
       waiters.push(w)
     })
-  const ws = await new Promise<string>((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`rootsync serve exited with ${code}`)))
-    createInterface({ input: proc.stdout! }).on('line', (l) => {
-      try {
-        const e = JSON.parse(l)
-        if (e.event === 'ready') resolve(e.addrs.find((x: string) => x.includes('/ws/')))
-      } catch {}
-    })
-  })
   return {
-    proc,
-    ws,
+    ...s,
     samples,
     live: () => {
-      const s = next('live')
-      proc.kill('SIGUSR2')
-      return s
+      const x = next('live')
+      s.proc.kill('SIGUSR2')
+      return x
     },
     now: () => next(),
   }
-}
-
-async function stopServer(s: Server): Promise<void> {
-  if (s.proc.exitCode !== null || s.proc.signalCode !== null) return
-  const exited = new Promise<void>((r) => s.proc.once('exit', () => r()))
-  s.proc.kill('SIGTERM')
-  const t = setTimeout(() => s.proc.kill('SIGKILL'), 15_000)
-  await exited
-  clearTimeout(t)
 }
 
 // ---- the clients' processes ---------------------------------------------------------------------------
@@ -426,11 +402,11 @@ async function main(): Promise<void> {
       })}`,
     )
     if (!allVerified) process.exitCode = 1
-    await stopServer(server)
+    await stopServe(server)
     if (profDir) printServerProfile(profDir)
   } finally {
     for (const p of procs) if (p.proc.exitCode === null) p.proc.kill('SIGKILL')
-    if (server) await stopServer(server)
+    if (server) await stopServe(server)
     rmSync(dir, { recursive: true, force: true })
   }
 }
