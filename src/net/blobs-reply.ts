@@ -6,7 +6,9 @@
  * Why: the generic encoder copies every node into its own item, then all items into the list, then
  * the list into the reply — three copies and 1,024 small allocations for a full reply, on the one
  * thread that serves every client. Here each blob is copied once, straight from what LevelDB returned.
- * Measured on bench:serve-load (docs/benchmarks.md, "Serving node capacity").
+ * Measured (1,024 blobs of 32–231 bytes, CPU time, 5 alternating rounds on a loaded 2-core machine):
+ * 0.28–0.91 µs per node against 0.85–2.15 µs for the generic encoder — small next to the ~20–35 µs
+ * of server CPU per node bench:serve-load measures, but it is per node on the serving thread.
  *
  * Security considerations: none beyond the generic encoder's; the output is the same bytes (unit
  * test against it), and the blobs are only copied, never interpreted.
