@@ -58,9 +58,10 @@ export interface ServeOptions {
   /**
    * Requests served at once across all peers; more wait their peer's turn (round robin, fair-queue.ts).
    * 64: above what 16 honest sync clients keep in flight (3 each), so it engages only under a flood.
-   * At 8, bench:serve-load (8 clients, 10k accounts, load avg 21–37) measured fairness 0.84–0.91
-   * against 0.52–0.58 without the queue, but aggregate 1.1–1.8k nodes/s against 2.6–6.5k and more
-   * CPU per node on both sides (smaller requests): fairer but slower, so not the default.
+   * At 8, bench:serve-load (8 clients, 10k accounts, 3 runs each, load avg 12–37) measured fairness
+   * 0.73–0.91 against 0.52–0.58 without the queue, but aggregate 1.1–3.3k nodes/s against 2.6–6.5k
+   * and server CPU 26–53 µs/node against 21–26: fairer, maybe slower (noise too high to tell), so
+   * not the default until measured on a quiet machine.
    */
   maxActiveRequests: number
   /** Called after every request (metrics, logs). */
