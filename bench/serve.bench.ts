@@ -6,11 +6,9 @@
  * Env: BENCH_ACCOUNTS (default 100000), BENCH_BATCH (hashes per request, default 1024).
  */
 import '../src/node/polyfills.ts'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { multiaddr } from '@multiformats/multiaddr'
 import { accountRefs } from '../src/core/account.ts'
 import { toHex } from '../src/core/bytes.ts'
@@ -22,11 +20,11 @@ import { childRefs, decodeNode, type RefKind } from '../src/core/trie/node.ts'
 import { PeerClient } from '../src/net/client.ts'
 import { createClientLibp2p } from '../src/node/libp2p.ts'
 import { LevelNodeStore } from '../src/store/level-store.ts'
+import { startServe, stopServe } from './devnet-state.ts'
 import { fmtNum, fmtRatio, printTable } from './lib.ts'
 
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 100_000)
 const BATCH = Number(process.env.BENCH_BATCH ?? 1024)
-const BIN = join(import.meta.dirname, '..', 'bin', 'rootsync.js')
 
 await useWasmKeccak()
 const dir = mkdtempSync(join(tmpdir(), 'rootsync-bench-serve-'))
@@ -71,15 +69,8 @@ const floor = Math.max(await rawRead(), await rawRead())
 await store.close()
 
 // 3. The server, as its own process.
-const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--genesis', genesisFile], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-})
-const ws = await new Promise<string>((resolve) => {
-  createInterface({ input: child.stdout! }).on('line', (l) => {
-    const e = JSON.parse(l)
-    if (e.event === 'ready') resolve(e.addrs.find((a: string) => a.includes('/ws/')))
-  })
-})
+const server = await startServe(dataDir)
+const ws = server.ws
 
 async function serveRate(clients: number): Promise<{ rate: number; mbps: number }> {
   const nodes = await Promise.all(Array.from({ length: clients }, () => createClientLibp2p()))
@@ -118,7 +109,7 @@ async function serveRate(clients: number): Promise<{ rate: number; mbps: number 
 
 const one = await serveRate(1)
 const three = await serveRate(3)
-child.kill('SIGTERM')
+await stopServe(server)
 
 printTable(
   `bench:serve — ${fmtNum(hashes.length)} nodes, batches of ${BATCH}, loopback WebSockets`,

@@ -20,7 +20,7 @@
  * the profile, BENCH_PROFILE_SIZE (default: the smallest size), BENCH_KEEP=1 keeps the temp dir.
  */
 import '../src/node/polyfills.ts'
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -43,11 +43,11 @@ import { syncPeerOf } from '../src/net/sync-peer.ts'
 import { createClientLibp2p } from '../src/node/libp2p.ts'
 import { realClock } from '../src/platform/clock.ts'
 import { LevelNodeStore } from '../src/store/level-store.ts'
+import { type ServeProcess, startServe, stopServe } from './devnet-state.ts'
 import { fmtMs, fmtNum, fmtRatio, gc, MB, note, printTable } from './lib.ts'
 import { type CpuProfile, type ProfileRow, profileRows, shortUrl } from './profile.ts'
 
 const SELF = fileURLToPath(import.meta.url)
-const BIN = join(import.meta.dirname, '..', 'bin', 'rootsync.js')
 const GOAL_RATE = 200_000
 const GOAL_FLOOR = 0.5
 const HEAP_GOAL_MB = 256
@@ -228,35 +228,9 @@ function machineCpu(): { busy: number; total: number } {
 
 const cores = (): number => readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? 1
 
-interface Server {
-  proc: ChildProcess
-  ws: string
-}
-
-async function startServer(dataDir: string, extra: string[] = []): Promise<Server> {
-  const proc = spawn(process.execPath, [...extra, BIN, 'serve', '--data', dataDir], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  })
-  const ws = await new Promise<string>((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`rootsync serve exited with ${code}`)))
-    createInterface({ input: proc.stdout! }).on('line', (l) => {
-      try {
-        const e = JSON.parse(l)
-        if (e.event === 'ready') resolve(e.addrs.find((x: string) => x.includes('/ws/')))
-      } catch {}
-    })
-  })
-  return { proc, ws }
-}
-
-async function stopServer(s: Server): Promise<void> {
-  if (s.proc.exitCode !== null || s.proc.signalCode !== null) return
-  const exited = new Promise<void>((r) => s.proc.once('exit', () => r()))
-  s.proc.kill('SIGTERM')
-  const t = setTimeout(() => s.proc.kill('SIGKILL'), 15_000)
-  await exited
-  clearTimeout(t)
-}
+type Server = ServeProcess
+const startServer = startServe
+const stopServer = stopServe
 
 interface RunResult extends ChildResult {
   /** CLOCK_MONOTONIC µs (the CPU profiles' clock) when the sync started and ended. */
