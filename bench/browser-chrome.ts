@@ -75,10 +75,26 @@ export class Cdp {
       ws.once('error', reject)
     })
   }
-  send(method: string, params: object = {}, sessionId?: string): Promise<Json> {
+  /** `timeoutMs`: a target that never answers (a worker gone without a detach event) fails the call. */
+  send(method: string, params: object = {}, sessionId?: string, timeoutMs = 0): Promise<Json> {
     const id = ++this.id
     return new Promise((res, rej) => {
-      this.pending.set(id, { res, rej })
+      const t = timeoutMs
+        ? setTimeout(() => {
+            this.pending.delete(id)
+            rej(new Error(`CDP ${method} not answered in ${timeoutMs} ms`))
+          }, timeoutMs)
+        : undefined
+      this.pending.set(id, {
+        res: (v) => {
+          clearTimeout(t)
+          res(v)
+        },
+        rej: (e) => {
+          clearTimeout(t)
+          rej(e)
+        },
+      })
       this.ws.send(JSON.stringify({ id, method, params, sessionId }))
     })
   }

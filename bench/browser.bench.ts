@@ -888,9 +888,9 @@ async function profileSync(
   try {
     const page = await firstPage(c)
     const start = async (sid: string): Promise<void> => {
-      await c.cdp.send('Profiler.enable', {}, sid)
-      await c.cdp.send('Profiler.setSamplingInterval', { interval: 500 }, sid)
-      await c.cdp.send('Profiler.start', {}, sid)
+      await c.cdp.send('Profiler.enable', {}, sid, 10_000)
+      await c.cdp.send('Profiler.setSamplingInterval', { interval: 500 }, sid, 10_000)
+      await c.cdp.send('Profiler.start', {}, sid, 10_000)
     }
     const profiling = new Set<WorkerTarget>()
     const lost: string[] = []
@@ -910,9 +910,12 @@ async function profileSync(
         profiling.delete(w)
         const p = w.ended
           ? null
-          : await c.cdp.send('Profiler.stop', {}, w.sid).then(
+          : await c.cdp.send('Profiler.stop', {}, w.sid, 60_000).then(
               (r) => r.profile as CpuProfile,
-              () => null,
+              (e) => {
+                note(`  ${workerName(w)}: ${e.message}`)
+                return null
+              },
             )
         if (p) out.push({ name: workerName(w), summary: summarizeProfile(p, mods) })
         else lost.push(workerName(w))
@@ -924,13 +927,16 @@ async function profileSync(
       await start(pageSid)
       await page.goto(url)
       const syn = await waitSynced(page, SYNC_TIMEOUT_MS)
+      note(`  synced under the profiler; stopping the profiles of ${profiling.size} workers and the page…`)
       const workers = await stopAll()
       const coldLost = [...lost]
-      const pp = (await c.cdp.send('Profiler.stop', {}, pageSid)).profile as CpuProfile
-      for (const w of watch.workers.filter((x) => !x.ended)) {
-        await start(w.sid)
-        profiling.add(w)
-      }
+      const pp = (await c.cdp.send('Profiler.stop', {}, pageSid, 60_000)).profile as CpuProfile
+      for (const w of watch.workers.filter((x) => !x.ended))
+        await start(w.sid).then(
+          () => profiling.add(w),
+          (e) => note(`  ${workerName(w)}: ${e.message}`),
+        )
+      note('  reload, every worker profiled until the first verified balance…')
       await page.reload()
       await waitBalance(page, LOOKUP_TIMEOUT_MS)
       const warm = await stopAll()
