@@ -6,26 +6,40 @@
  * Per size (BENCH_SIZES, default "100000,1000000" accounts; contracts 100 × 100 slots, the
  * bench:sync state):
  *
- * 1. The genesis state is built as `rootsync serve` builds it (ChainDB into LevelDB), walked to list
- *    its distinct nodes (the raw bytes a sync must store; written to nodes.bin for the baseline), and
- *    copied to three serving nodes. bootstrap.json lists the three peers, as test/helpers/app.ts
- *    writes it; the app (vite build) is served by src/node/static-server.ts.
- * 2. Baseline, same Chromium binary, fresh profile, in a dedicated worker
+ * 1. The genesis state is built as `rootsync serve` builds it (ChainDB into LevelDB; the genesis is
+ *    dated now, or the app refuses its checkpoint), walked to list its distinct nodes (the raw bytes
+ *    a sync must store; written to nodes.bin for the worker pages), and copied to three serving
+ *    nodes. bootstrap.json lists the three peers, bootstrap-1.json the first only, as
+ *    test/helpers/app.ts writes them; the app (vite build) is served by src/node/static-server.ts,
+ *    once per bootstrap file.
+ * 2. Write floors, same Chromium binary, fresh profile, in a dedicated worker
  *    (bench/browser-baseline.page.ts, bundled with esbuild): the same nodes written one IndexedDB
- *    record per node with `idb`, one transaction per batch of the sync's flush size; and the packed
- *    store's raw write rate (IdbNodeStore.write per batch) for context.
- * 3. Cold: a fresh profile opens `/?address=0x…` (an account of the genesis). The app's marks give
+ *    record per node with `idb`, one transaction per batch of the sync's flush size (the baseline);
+ *    and the packed store's raw write rate (IdbNodeStore.write per batch): the packed-write floor.
+ * 3. Network and hashing floors, fresh profile, in a dedicated worker (bench/browser-floors.page.ts):
+ *    every node asked of the three serving nodes by hash over the app's libp2p stack and PeerClient
+ *    with the sync's request size and in-flight limit, nothing verified or stored; keccak of every
+ *    node with the app's WASM keccak. BENCH_FLOOR_RUNS (default 3) passes; a floor is the best.
+ * 4. Cold: a fresh profile opens `/?address=0x…` (an account of the genesis). The app's marks give
  *    the first verified balance (`rootsync:first-verified-balance`, ms since navigation start) and
- *    the sync (`rootsync:synced`: nodes, seconds). Worker heap: `Runtime.getHeapUsage` every 100 ms
- *    on a CDP session attached to the worker target (Target.setAutoAttach, flatten). Long tasks: a
- *    PerformanceObserver('longtask') installed before any page script. Storage: navigator.storage
- *    .estimate() (usageDetails.indexedDB), the sum of the IndexedDB record sizes read back in the page,
- *    and the profile's IndexedDB directory on disk, each against the raw node bytes.
- * 4. Warm: reloads of the same page (same profile) after the completed sync.
- * 5. More cold lookups (BENCH_COLD_RUNS, default 3 in all) in fresh profiles, closed after the mark.
- * 6. If a sync goal is missed (or BENCH_PROFILE=1; BENCH_PROFILE=0 never): one more cold sync with
- *    an unminified build under the CDP Profiler on the worker and on the page's main thread; top
- *    self-time functions and self time per bundled module.
+ *    the sync (`rootsync:synced`: nodes, seconds). Heap: `Runtime.getHeapUsage` every 100 ms on
+ *    every worker of the app (dedicated, shared and service workers, nested ones too: browser-level
+ *    Target.setAutoAttach, repeated on each page and worker session; bench/browser-chrome.ts),
+ *    summed. Long tasks: a PerformanceObserver('longtask') installed before any page script.
+ *    Storage: navigator.storage.estimate() (usageDetails.indexedDB), the sum of the IndexedDB record
+ *    sizes read back in the page, and the profile's IndexedDB directory on disk, each against the
+ *    raw node bytes.
+ * 5. Warm: reloads of the same page (same profile) after the completed sync.
+ * 6. 1 peer vs 3: BENCH_PEER_RUNS (default 1) full syncs with one peer, each in a fresh profile,
+ *    alternating with more 3-peer syncs (the cold sync is the first), with heap and long tasks.
+ * 7. More cold lookups (BENCH_COLD_RUNS, default 3 in all) in fresh profiles, closed after the mark.
+ * 8. If a goal is missed (or BENCH_PROFILE=1; BENCH_PROFILE=0 never): one more cold sync with an
+ *    unminified build under the CDP Profiler on every worker (each from its first line) and on the
+ *    page's main thread, then a reload with every live worker profiled to the first verified
+ *    balance; top self-time functions and self time per bundled module, per thread.
+ *
+ * The report ends with the goals table (bench/browser-goals.ts): each browser goal of issue 14, its
+ * figure, its floor or target from the same run, the ratio and whether it is met.
  *
  * Initial JS: every JS file of the build, gzip -9; "initial" = the page entry, the worker (the page
  * starts it at load) and what they import statically; dynamic imports are listed as lazy.
