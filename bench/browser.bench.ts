@@ -212,7 +212,8 @@ function bundleSizes(dist: string): JsFile[] {
             ? 'lazy'
             : 'static import'
         const had = out.get(g)
-        add(g, role, f)
+        // What a lazily loaded chunk imports loads lazily too.
+        add(g, out.get(f)?.role === 'lazy' ? 'lazy' : role, f)
         if (!had || (had.role === 'lazy' && role !== 'lazy')) queue.push(g)
       }
     }
@@ -913,12 +914,12 @@ async function profileSync(
       async (w) => {
         await start(w.sid).then(
           () => profiling.add(w),
-          () => lost.push(workerName(w)),
+          () => lost.push(`${workerName(w)} (profiler did not start)`),
         )
       },
       true,
     )
-    const stopAll = async (): Promise<{ name: string; summary: ProfileSummary }[]> => {
+    const stopAll = async (phase: string): Promise<{ name: string; summary: ProfileSummary }[]> => {
       const out: { name: string; summary: ProfileSummary }[] = []
       for (const w of [...profiling]) {
         profiling.delete(w)
@@ -932,7 +933,7 @@ async function profileSync(
               },
             )
         if (p) out.push({ name: workerName(w), summary: summarizeProfile(p, mods) })
-        else lost.push(workerName(w))
+        else lost.push(`${workerName(w)} (${phase})`)
       }
       return out
     }
@@ -942,8 +943,7 @@ async function profileSync(
       await page.goto(url)
       const syn = await waitSynced(page, SYNC_TIMEOUT_MS)
       note(`  synced under the profiler; stopping the profiles of ${profiling.size} workers and the page…`)
-      const workers = await stopAll()
-      const coldLost = [...lost]
+      const workers = await stopAll('cold')
       const pp = (await c.cdp.send('Profiler.stop', {}, pageSid, 60_000)).profile as CpuProfile
       for (const w of watch.workers.filter((x) => !x.ended))
         await start(w.sid).then(
@@ -953,12 +953,12 @@ async function profileSync(
       note('  reload, every worker profiled until the first verified balance…')
       await page.reload()
       await waitBalance(page, LOOKUP_TIMEOUT_MS)
-      const warm = await stopAll()
+      const warm = await stopAll('warm')
       return {
         workers,
         page: summarizeProfile(pp, mods),
         warm,
-        lost: coldLost,
+        lost,
         rate: syn.mark.detail.nodes / syn.mark.detail.seconds,
       }
     } finally {
