@@ -950,9 +950,14 @@ async function profileSync(
           () => profiling.add(w),
           (e) => note(`  ${workerName(w)}: ${e.message}`),
         )
-      note('  reload, every worker profiled until the first verified balance…')
+      note(
+        `  reload, every worker profiled until the first verified balance (workers so far: ${watch.workers.map((w) => `${workerName(w)}${w.ended ? ' ended' : ''}`).join(', ')})…`,
+      )
       await page.reload()
       await waitBalance(page, LOOKUP_TIMEOUT_MS)
+      note(
+        `  warm balance; workers: ${watch.workers.map((w) => `${workerName(w)}${w.ended ? ' ended' : ''}${profiling.has(w) ? ' profiled' : ''}`).join(', ')}`,
+      )
       const warm = await stopAll('warm')
       return {
         workers,
