@@ -216,7 +216,10 @@ export async function watchWorkers(
     const info = p.targetInfo as { targetId: string; type: string; url: string }
     const resume = (): Promise<unknown> =>
       p.waitingForDebugger ? cdp.send('Runtime.runIfWaitingForDebugger', {}, sid) : Promise.resolve()
-    if (WORKER_TYPES.has(info.type)) {
+    // One target can be attached along several paths (a service worker from the browser and from
+    // its page): counted once, by target id, or its heap would be summed twice.
+    const known = workers.some((w) => w.targetId === info.targetId && !w.ended)
+    if (WORKER_TYPES.has(info.type) && !known) {
       const w: WorkerTarget = {
         sid,
         targetId: info.targetId,
