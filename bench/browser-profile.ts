@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { type CpuProfile, type ProfileRow, profileRows } from './profile.ts'
+import { type CpuProfile, type ProfileRow, profileRows, shortUrl } from './profile.ts'
 
 export interface ProfileSummary {
   top: ProfileRow[]
@@ -29,14 +29,12 @@ export function moduleMap(dist: string): Map<string, { line: number; mod: string
   return out
 }
 
+/** A bundled module's path as a group: its package (node_modules), else its path from src/. */
 function shortMod(p: string): string {
-  const nm = p.lastIndexOf('node_modules/')
-  if (nm >= 0) {
-    const parts = p.slice(nm + 'node_modules/'.length).split('/')
-    return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!
-  }
-  const src = p.lastIndexOf('/src/')
-  return src >= 0 ? p.slice(src + 1) : p
+  const s = shortUrl(p)
+  if (!p.includes('node_modules/')) return s
+  const [scope, name] = s.split('/')
+  return scope!.startsWith('@') ? `${scope}/${name}` : scope!
 }
 
 export function summarizeProfile(
