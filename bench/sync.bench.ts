@@ -56,13 +56,13 @@ const CLK_TCK = 100 // Linux USER_HZ (getconf CLK_TCK)
 
 // ---- child: one sync ----------------------------------------------------------------------------
 
-interface ChildArgs {
+export interface ChildArgs {
   addrs: string[]
   root: string
   dbPath: string
 }
 
-interface ChildResult {
+export interface ChildResult {
   nodes: number
   skipped: number
   bytes: number
@@ -85,7 +85,7 @@ interface ChildResult {
   }[]
 }
 
-interface StoreOps {
+export interface StoreOps {
   batches: number
   nodePuts: number
   metaPuts: number
@@ -95,7 +95,7 @@ interface StoreOps {
 }
 
 /** Counts the store traffic of a sync (the floor writes each node once, in batches of flushOps). */
-function countingStore(inner: NodeStore): { store: NodeStore; ops: StoreOps } {
+export function countingStore(inner: NodeStore): { store: NodeStore; ops: StoreOps } {
   const ops: StoreOps = { batches: 0, nodePuts: 0, metaPuts: 0, metaDels: 0, hasQueries: 0, hasKeys: 0 }
   const store: NodeStore = {
     getNode: (h) => inner.getNode(h),
@@ -228,12 +228,12 @@ function machineCpu(): { busy: number; total: number } {
 
 const cores = (): number => readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? 1
 
-interface Server {
+export interface Server {
   proc: ChildProcess
   ws: string
 }
 
-async function startServer(dataDir: string, extra: string[] = []): Promise<Server> {
+export async function startServer(dataDir: string, extra: string[] = []): Promise<Server> {
   const proc = spawn(process.execPath, [...extra, BIN, 'serve', '--data', dataDir], {
     stdio: ['ignore', 'pipe', 'ignore'],
   })
@@ -249,7 +249,7 @@ async function startServer(dataDir: string, extra: string[] = []): Promise<Serve
   return { proc, ws }
 }
 
-async function stopServer(s: Server): Promise<void> {
+export async function stopServer(s: Server): Promise<void> {
   if (s.proc.exitCode !== null || s.proc.signalCode !== null) return
   const exited = new Promise<void>((r) => s.proc.once('exit', () => r()))
   s.proc.kill('SIGTERM')
@@ -258,7 +258,7 @@ async function stopServer(s: Server): Promise<void> {
   clearTimeout(t)
 }
 
-interface RunResult extends ChildResult {
+export interface RunResult extends ChildResult {
   /** CLOCK_MONOTONIC µs (the CPU profiles' clock) when the sync started and ended. */
   windowUs: [number, number]
   serverCpuMs: number[]
@@ -266,15 +266,16 @@ interface RunResult extends ChildResult {
   wallMs: number
 }
 
-/** One sync in a fresh child process into a fresh LevelDB. */
-async function runSync(
+/** One sync in a fresh child process into a fresh LevelDB (`script`: another child, e.g. bench:first-sync's). */
+export async function runSync(
   servers: Server[],
   root: string,
   dbPath: string,
   nodeFlags: string[] = [],
+  script: string = SELF,
 ): Promise<RunResult> {
   const args: ChildArgs = { addrs: servers.map((s) => s.ws), root, dbPath }
-  const proc = spawn(process.execPath, [...nodeFlags, '--expose-gc', '--import', 'tsx', SELF], {
+  const proc = spawn(process.execPath, [...nodeFlags, '--expose-gc', '--import', 'tsx', script], {
     env: { ...process.env, BENCH_SYNC_CHILD: JSON.stringify(args) },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -313,7 +314,7 @@ async function runSync(
   }
 }
 
-interface ProfileSummary {
+export interface ProfileSummary {
   top: ProfileRow[]
   groups: ProfileRow[]
   /** Sampled time in the window, and the part of it the thread was idle (waiting on I/O), ms. */
@@ -374,7 +375,7 @@ function groupOf(url: string): string {
  * The main thread's profile among those `--cpu-prof` wrote to `dir` (tsx's loader hooks run in a
  * worker thread, which gets its own file): the one busiest during `window`.
  */
-function mainProfile(dir: string, window: [number, number]): ProfileSummary {
+export function mainProfile(dir: string, window: [number, number]): ProfileSummary {
   const all = readdirSync(dir)
     .filter((x) => x.endsWith('.cpuprofile'))
     .map((f) => readProfile(join(dir, f), window))
@@ -382,7 +383,7 @@ function mainProfile(dir: string, window: [number, number]): ProfileSummary {
   return all.reduce((a, b) => (b.totalMs - b.idleMs > a.totalMs - a.idleMs ? b : a))
 }
 
-function printProfile(title: string, s: ProfileSummary): ProfileSummary {
+export function printProfile(title: string, s: ProfileSummary): ProfileSummary {
   const { top, groups, totalMs, idleMs } = s
   printTable(
     `${title} — top ${top.length} by self time; during the sync: ${fmtMs(totalMs)} sampled, ${fmtMs(totalMs - idleMs)} busy (${((1 - idleMs / Math.max(totalMs, 1e-9)) * 100).toFixed(0)}%)`,
@@ -410,7 +411,7 @@ interface SizeReport {
   capped?: { ok: boolean; rate?: number; r?: RunResult; error?: string }
 }
 
-async function buildState(
+export async function buildState(
   dir: string,
   accounts: number,
 ): Promise<{
@@ -587,7 +588,7 @@ async function benchSize(
   }
 }
 
-function reportCpu(r: RunResult): void {
+export function reportCpu(r: RunResult): void {
   const wall = r.wallMs / 1000
   const client = (r.cpuMs.user + r.cpuMs.system) / 1000
   const servers = r.serverCpuMs.map((x) => x / 1000)
@@ -748,4 +749,5 @@ async function main(): Promise<void> {
 
 const childArgs = process.env.BENCH_SYNC_CHILD
 if (childArgs) await child(JSON.parse(childArgs) as ChildArgs)
-else await main()
+// Imported by bench:first-sync for its setup: run only as the entry point.
+else if (process.argv[1] === SELF) await main()
