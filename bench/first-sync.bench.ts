@@ -129,13 +129,14 @@ async function main(): Promise<void> {
     const cpu = (rs: RunResult[]) => rs.map((r) => (cpuSec(r) * 1e6) / nodes)
     const srv = (rs: RunResult[]) => rs.map((r) => (serverSec(r) * 1e6) / nodes)
     const us = (x: number) => x.toFixed(1)
+    const wins = b.filter((r, i) => r.wallMs < a[i]!.wallMs).length
     console.log(
       `\nmedian (min–max) of ${runs}:\n` +
         `  (a) node by node:    wall ${spread(wall(a), fmtMs)}, client ${spread(cpu(a), us)} µs CPU/node, servers ${spread(srv(a), us)} µs/node, ${(median(a.map((r) => r.bytes)) / 1e6).toFixed(2)} MB\n` +
         `  (b) verified ranges: wall ${spread(wall(b), fmtMs)}, client ${spread(cpu(b), us)} µs CPU/node, servers ${spread(srv(b), us)} µs/node, ${(median(b.map((r) => r.bytes)) / 1e6).toFixed(2)} MB\n` +
         `  b ÷ a: wall ${fmtRatio(median(wall(b)) / median(wall(a)))}, client CPU ${fmtRatio(median(cpu(b)) / median(cpu(a)))}, ` +
         `servers CPU ${fmtRatio(median(srv(b)) / median(srv(a)))}, bytes ${fmtRatio(median(b.map((r) => r.bytes)) / median(a.map((r) => r.bytes)))}` +
-        ` — (b) is ${median(wall(b)) < median(wall(a)) ? 'FASTER' : 'NOT faster'} end to end`,
+        `; (b) faster in ${wins}/${runs} pairs (run i of each) — ${wins === runs ? 'FASTER in every pair' : 'NOT consistently faster'} end to end`,
     )
     console.log(
       `BENCH_JSON ${JSON.stringify({
