@@ -56,13 +56,13 @@ const CLK_TCK = 100 // Linux USER_HZ (getconf CLK_TCK)
 
 // ---- child: one sync ----------------------------------------------------------------------------
 
-interface ChildArgs {
+export interface ChildArgs {
   addrs: string[]
   root: string
   dbPath: string
 }
 
-interface ChildResult {
+export interface ChildResult {
   nodes: number
   skipped: number
   bytes: number
@@ -85,7 +85,7 @@ interface ChildResult {
   }[]
 }
 
-interface StoreOps {
+export interface StoreOps {
   batches: number
   nodePuts: number
   metaPuts: number
@@ -95,7 +95,7 @@ interface StoreOps {
 }
 
 /** Counts the store traffic of a sync (the floor writes each node once, in batches of flushOps). */
-function countingStore(inner: NodeStore): { store: NodeStore; ops: StoreOps } {
+export function countingStore(inner: NodeStore): { store: NodeStore; ops: StoreOps } {
   const ops: StoreOps = { batches: 0, nodePuts: 0, metaPuts: 0, metaDels: 0, hasQueries: 0, hasKeys: 0 }
   const store: NodeStore = {
     getNode: (h) => inner.getNode(h),
@@ -232,7 +232,7 @@ type Server = ServeProcess
 const startServer = startServe
 const stopServer = stopServe
 
-interface RunResult extends ChildResult {
+export interface RunResult extends ChildResult {
   /** CLOCK_MONOTONIC µs (the CPU profiles' clock) when the sync started and ended. */
   windowUs: [number, number]
   serverCpuMs: number[]
@@ -240,15 +240,16 @@ interface RunResult extends ChildResult {
   wallMs: number
 }
 
-/** One sync in a fresh child process into a fresh LevelDB. */
-async function runSync(
+/** One sync in a fresh child process into a fresh LevelDB (`script`: another child, e.g. bench:first-sync's). */
+export async function runSync(
   servers: Server[],
   root: string,
   dbPath: string,
   nodeFlags: string[] = [],
+  script: string = SELF,
 ): Promise<RunResult> {
   const args: ChildArgs = { addrs: servers.map((s) => s.ws), root, dbPath }
-  const proc = spawn(process.execPath, [...nodeFlags, '--expose-gc', '--import', 'tsx', SELF], {
+  const proc = spawn(process.execPath, [...nodeFlags, '--expose-gc', '--import', 'tsx', script], {
     env: { ...process.env, BENCH_SYNC_CHILD: JSON.stringify(args) },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -287,7 +288,7 @@ async function runSync(
   }
 }
 
-interface ProfileSummary {
+export interface ProfileSummary {
   top: ProfileRow[]
   groups: ProfileRow[]
   /** Sampled time in the window, and the part of it the thread was idle (waiting on I/O), ms. */
@@ -348,7 +349,7 @@ function groupOf(url: string): string {
  * The main thread's profile among those `--cpu-prof` wrote to `dir` (tsx's loader hooks run in a
  * worker thread, which gets its own file): the one busiest during `window`.
  */
-function mainProfile(dir: string, window: [number, number]): ProfileSummary {
+export function mainProfile(dir: string, window: [number, number]): ProfileSummary {
   const all = readdirSync(dir)
     .filter((x) => x.endsWith('.cpuprofile'))
     .map((f) => readProfile(join(dir, f), window))
@@ -356,7 +357,7 @@ function mainProfile(dir: string, window: [number, number]): ProfileSummary {
   return all.reduce((a, b) => (b.totalMs - b.idleMs > a.totalMs - a.idleMs ? b : a))
 }
 
-function printProfile(title: string, s: ProfileSummary): ProfileSummary {
+export function printProfile(title: string, s: ProfileSummary): ProfileSummary {
   const { top, groups, totalMs, idleMs } = s
   printTable(
     `${title} — top ${top.length} by self time; during the sync: ${fmtMs(totalMs)} sampled, ${fmtMs(totalMs - idleMs)} busy (${((1 - idleMs / Math.max(totalMs, 1e-9)) * 100).toFixed(0)}%)`,
@@ -384,7 +385,7 @@ interface SizeReport {
   capped?: { ok: boolean; rate?: number; r?: RunResult; error?: string }
 }
 
-async function buildState(
+export async function buildState(
   dir: string,
   accounts: number,
 ): Promise<{
@@ -561,7 +562,7 @@ async function benchSize(
   }
 }
 
-function reportCpu(r: RunResult): void {
+export function reportCpu(r: RunResult): void {
   const wall = r.wallMs / 1000
   const client = (r.cpuMs.user + r.cpuMs.system) / 1000
   const servers = r.serverCpuMs.map((x) => x / 1000)
@@ -722,4 +723,5 @@ async function main(): Promise<void> {
 
 const childArgs = process.env.BENCH_SYNC_CHILD
 if (childArgs) await child(JSON.parse(childArgs) as ChildArgs)
-else await main()
+// Imported by bench:first-sync for its setup: run only as the entry point.
+else if (process.argv[1] === SELF) await main()

@@ -346,6 +346,34 @@ describe('network snapshot sync', () => {
     }
   })
 
+  it('drops resumed progress whose builder state does not lead to the root, blaming no peer, and completes next time', async () => {
+    const { chain, target } = await fresh()
+    // A record that hashes right but pairs the builder of an earlier stop with a later origin: the
+    // accounts in between are missing from it, as if the record had been written wrong.
+    const early = new MemoryNodeStore()
+    await stoppedRun(early, chain.store, target, 3, 'account')
+    const store = new MemoryNodeStore()
+    await stoppedRun(store, chain.store, target, 6, 'account')
+    const later = decodeSnapshotProgress(store.meta.get(META.snapshotProgress)!)!
+    const earlier = decodeSnapshotProgress(early.meta.get(META.snapshotProgress)!)!
+    expect(compare(earlier.next, later.next)).toBeLessThan(0)
+    await store.write({
+      meta: [[META.snapshotProgress, encodeSnapshotProgress({ ...later, builder: earlier.builder })]],
+    })
+
+    const peer = rangePeer('a', chain.store)
+    const run = context(store, target, [peer])
+    const e = await snapshotSync(run.ctx, SMALL).catch((x) => x)
+    expect(e).toBeInstanceOf(RootsyncError)
+    expect(e.code).toBe('SNAPSHOT_ROOT_MISMATCH')
+    expect(run.charges).toEqual([])
+    expect(peer.requests.length).toBe(1) // found at the first range, not at the end of the trie
+    expect(store.meta.has(META.snapshotProgress)).toBe(false)
+
+    await snapshotSync(context(store, target, [rangePeer('a', chain.store)]).ctx, SMALL)
+    await expectComplete(store, chain.store, target.header.stateRoot)
+  })
+
   it('keeps "stored account-trie node ⇒ complete subtree" at every write', async () => {
     const small = await makeDevnetChain(
       { seed: 'snapshot-invariant', accounts: 30, contracts: 4, slots: 12 },

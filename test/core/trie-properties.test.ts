@@ -10,8 +10,8 @@ import { ProofError } from '../../src/core/errors.ts'
 import { keccak256 } from '../../src/core/hash.ts'
 import { MemoryNodeStore } from '../../src/core/store.ts'
 import { verifyProof } from '../../src/core/trie/proof.ts'
-import { verifyRangeProof } from '../../src/core/trie/range-proof.ts'
-import { buildRoot } from '../../src/core/trie/root-builder.ts'
+import { proveChained, verifyRangeProof } from '../../src/core/trie/range-proof.ts'
+import { buildRoot, createRootBuilder, type RootBuilder } from '../../src/core/trie/root-builder.ts'
 import { Trie } from '../../src/core/trie/trie.ts'
 
 const NUM_RUNS = 60
@@ -239,6 +239,115 @@ describe('range proofs', () => {
         expect(() => verifyRangeProof(t.root(), last, [], [], lastProof)).toThrow(ProofError)
       }),
       { numRuns: NUM_RUNS, seed: 17 },
+    )
+  })
+})
+
+describe('chained range proofs', () => {
+  // Keys sharing long prefixes and short values: deep branches, extensions and inline nodes on the edges.
+  const dense = fc
+    .uniqueArray(
+      fc.tuple(
+        fc.uint8Array({ minLength: 3, maxLength: 3 }).map((t) => {
+          const k = new Uint8Array(32)
+          k[0] = t[0]! % 2
+          k[30] = t[1]! % 5
+          k[31] = t[2]! % 7
+          return k
+        }),
+        fc.uint8Array({ minLength: 1, maxLength: 3 }),
+      ),
+      { minLength: 1, maxLength: 60, selector: ([k]) => toHex(k) },
+    )
+    .map((es) => es.sort((x, y) => compare(x[0], y[0])))
+  const split = fc
+    .oneof(entries, dense)
+    .chain((es) =>
+      fc.record({ es: fc.constant(es), cuts: fc.uniqueArray(fc.nat(es.length - 1), { maxLength: 6 }) }),
+    )
+
+  /** The trie of `es` read in ranges ending before each cut, each with its edge proofs. */
+  async function ranges(es: [Uint8Array, Uint8Array][], cuts: number[]) {
+    const t = await trieOf(es)
+    const ends = [...new Set([...cuts, es.length - 1])].sort((a, b) => a - b)
+    const out: { origin: Uint8Array; keys: Uint8Array[]; values: Uint8Array[]; proof: Uint8Array[] }[] = []
+    let from = 0
+    for (const end of ends) {
+      const slice = es.slice(from, end + 1)
+      const origin = from === 0 ? new Uint8Array(32) : es[from]![0]
+      const proof = [...(await t.prove(origin)), ...(await t.prove(slice[slice.length - 1]![0]))]
+      out.push({ origin, keys: slice.map(([k]) => k), values: slice.map(([, v]) => v), proof })
+      from = end + 1
+    }
+    return { t, out }
+  }
+
+  it('proves a whole trie range by range, emitting exactly its nodes, each range only on its fork', async () => {
+    await fc.assert(
+      fc.asyncProperty(split, async ({ es, cuts }) => {
+        const { t, out } = await ranges(es, cuts)
+        const emitted = new Map<string, Uint8Array>()
+        let b: RootBuilder = createRootBuilder()
+        out.forEach((r, i) => {
+          const fork = b.fork((h, enc) => emitted.set(toHex(h), enc))
+          expect(proveChained(t.root(), r.origin, r.keys, r.values, r.proof, fork)).toEqual({
+            hasMore: i < out.length - 1,
+          })
+          b = fork
+        })
+        expect(toHex(b.finish())).toBe(toHex(t.root()))
+        expect(new Set(emitted.keys())).toEqual(new Set(t.pendingNodes().nodes.map(([h]) => toHex(h))))
+      }),
+      { numRuns: NUM_RUNS, seed: 19 },
+    )
+  })
+
+  it('does not prove a lying range (its proof alone does not either), nor a true one onto a wrong builder', async () => {
+    await fc.assert(
+      fc.asyncProperty(split, fc.nat(), async ({ es, cuts }, pick) => {
+        const { t, out } = await ranges(es, cuts)
+        const at = pick % out.length
+        let b: RootBuilder = createRootBuilder()
+        for (const r of out.slice(0, at)) {
+          const fork = b.fork()
+          proveChained(t.root(), r.origin, r.keys, r.values, r.proof, fork)
+          b = fork
+        }
+        const r = out[at]!
+        const lie = (keys: Uint8Array[], values: Uint8Array[], proof = r.proof) => {
+          let chained: unknown
+          try {
+            chained = proveChained(t.root(), r.origin, keys, values, proof, b.fork())
+          } catch (e) {
+            chained = e
+          }
+          expect(chained === null || chained instanceof ProofError).toBe(true)
+          expect(() => verifyRangeProof(t.root(), r.origin, keys, values, proof)).toThrow(ProofError)
+        }
+        const n = r.keys.length
+        const altered = r.values.map((v) => v.slice())
+        altered[n - 1]![0]! ^= 1
+        lie(r.keys, altered)
+        if (n >= 3) lie([r.keys[0]!, ...r.keys.slice(2)], [r.values[0]!, ...r.values.slice(2)])
+        const next = out[at + 1]
+        if (next)
+          lie(
+            r.keys,
+            r.values,
+            r.proof.map((p) => p.slice(0, -1)),
+          ) // edge nodes mangled
+        // A true range onto a builder missing a leaf before it: the range alone still proves.
+        if (at > 0) {
+          const prev = out[at - 1]!
+          const wrong = createRootBuilder()
+          for (const q of out.slice(0, at - 1))
+            for (let j = 0; j < q.keys.length; j++) wrong.add(q.keys[j]!, q.values[j]!)
+          for (let j = 0; j < prev.keys.length - 1; j++) wrong.add(prev.keys[j]!, prev.values[j]!)
+          expect(proveChained(t.root(), r.origin, r.keys, r.values, r.proof, wrong)).toBeNull()
+          expect(verifyRangeProof(t.root(), r.origin, r.keys, r.values, r.proof).hasMore).toBe(!!next)
+        }
+      }),
+      { numRuns: NUM_RUNS, seed: 23 },
     )
   })
 })

@@ -17,6 +17,12 @@
  * range per trie chunk), so per-peer rate estimation and request sizing buy nothing; the peer
  * accounting the scheduler does for liars and stallers is kept.
  *
+ * A range asked with `chain` (the builder of the ranges before it) is proven chained onto that
+ * builder (range-proof.ts `proveChained`): each interior node hashed once, by the builder whose nodes
+ * are stored. When the chained root does not come out, the range is checked alone: if it does not
+ * prove, the peer is charged as above; if it does, the builder's state is wrong (resumed progress),
+ * and `SnapshotStateMismatch` ends the request without blaming anyone.
+ *
  * Security considerations: nothing a peer sends leaves this module unverified; every request is
  * bounded by the clock (`timed`), so a silent peer never holds the recovery.
  */
@@ -26,7 +32,8 @@ import { MissingNodeError, ProofError, RootsyncError } from '../errors.ts'
 import { keccak256 } from '../hash.ts'
 import { isProvablyBad, type LightPeer, timed } from '../light/peers.ts'
 import { ProtocolError, Status } from '../protocol/messages.ts'
-import { verifyRangeProof } from '../trie/range-proof.ts'
+import { proveChained, verifyRangeProof } from '../trie/range-proof.ts'
+import type { RootBuilder } from '../trie/root-builder.ts'
 
 /** Why a peer is no longer asked: provably wrong, lacks the state, or stopped answering. */
 export type PeerVerdict = 'bad' | 'unavailable' | 'unresponsive'
@@ -51,6 +58,11 @@ export interface RangeAsk {
   trieRoot: Uint8Array
   origin: Uint8Array
   maxBytes: number
+  /**
+   * A stack builder holding every leaf of the trie before `origin` (proven): the range is then proven
+   * chained onto a fork of it (`proveChained`), which comes back as `VerifiedRange.built`.
+   */
+  chain?: RootBuilder
 }
 
 export interface VerifiedRange {
@@ -58,6 +70,22 @@ export interface VerifiedRange {
   values: Uint8Array[]
   /** The trie has leaves after the last one. */
   hasMore: boolean
+  /** With `RangeAsk.chain`: its fork holding this range's leaves too, and the nodes it emitted (complete subtrees). */
+  built?: { builder: RootBuilder; nodes: [Uint8Array, Uint8Array][] }
+}
+
+/**
+ * A chained range did not rebuild the root although the range alone proves: the builder's state
+ * (resumed progress) is not what it claimed. No peer is to blame; the caller starts over.
+ */
+export class SnapshotStateMismatch extends RootsyncError {
+  constructor(what: string) {
+    super(
+      'SNAPSHOT_ROOT_MISMATCH',
+      `the saved build state does not lead to the root (${what}): starting over`,
+    )
+    this.name = 'SnapshotStateMismatch'
+  }
 }
 
 export interface SnapshotSourceConfig {
@@ -187,6 +215,7 @@ export function createSnapshotSource(cfg: SnapshotSourceConfig): SnapshotSource 
         }
       } catch (e) {
         if (signal.aborted) throw signal.reason
+        if (e instanceof SnapshotStateMismatch) throw e
         failed(s, e, what)
       } finally {
         s.inFlight--
@@ -218,8 +247,16 @@ export function createSnapshotSource(cfg: SnapshotSourceConfig): SnapshotSource 
           for (const v of reply.values) bytes += v.length
           for (const p of reply.proof) bytes += p.length
           cfg.onBytes(bytes)
-          const { hasMore } = verifyRangeProof(a.trieRoot, a.origin, reply.keys, reply.values, reply.proof)
-          return { keys: reply.keys, values: reply.values, hasMore }
+          const { keys, values, proof } = reply
+          if (!a.chain)
+            return { keys, values, ...verifyRangeProof(a.trieRoot, a.origin, keys, values, proof) }
+          const nodes: [Uint8Array, Uint8Array][] = []
+          const builder = a.chain.fork((h, enc) => void nodes.push([h, enc]))
+          const chained = proveChained(a.trieRoot, a.origin, keys, values, proof, builder)
+          if (chained) return { keys, values, hasMore: chained.hasMore, built: { builder, nodes } }
+          // The reply or our state is wrong: the range alone tells which (a ProofError charges the peer).
+          verifyRangeProof(a.trieRoot, a.origin, keys, values, proof)
+          throw new SnapshotStateMismatch(what)
         },
       )
     },

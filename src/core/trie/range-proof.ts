@@ -12,15 +12,28 @@
  *
  * Keys are fixed-length (32 bytes, as in secure tries).
  *
+ * Chained proving (`proveChained`), for a client that reads a whole trie range after range from key
+ * zero with the stack builder (root-builder.ts): the builder already holds every leaf before the
+ * range, proven by the ranges before it. The range's leaves are added to (a fork of) it, and the root
+ * is computed as if the subtrees right of the last key — taken from the right edge of the proof —
+ * followed. Equal to the trusted root, it proves the leaves from key zero through the last key are
+ * exactly the trie's (keccak collision resistance, as above), so the range is proven with the nodes
+ * the builder hashes anyway: each interior node once instead of twice (verify, then build). A
+ * mismatch means the reply or the builder's state is wrong: `verifyRangeProof` on the range alone
+ * tells which (the caller's job).
+ *
  * Security considerations: every proof node is used only via its hash. A subtree that straddles a
- * boundary but is not in the proof is an `INCOMPLETE` error, never assumed empty.
+ * boundary but is not in the proof is an `INCOMPLETE` error, never assumed empty. The right edge's
+ * items are taken from the proof unverified, and are only ever inputs to the root comparison: one
+ * that is not the trie's cannot give the trusted root.
  */
-import { compare, toHex } from '../bytes.ts'
-import { ProofError } from '../errors.ts'
-import { bytesToNibbles, concatNibbles, type Nibbles } from './nibbles.ts'
+import { compare, equals, toHex } from '../bytes.ts'
+import { NodeDecodeError, ProofError } from '../errors.ts'
+import { readRlpItem, rlpAt } from '../rlp-decode.ts'
+import { bytesToNibbles, concatNibbles, hexPrefixDecode, type Nibbles } from './nibbles.ts'
 import { decodeNode, nodeHash, type TrieNode } from './node.ts'
 import { proofMap } from './proof.ts'
-import { buildRoot } from './root-builder.ts'
+import { buildRoot, type EdgeItem, type RootBuilder } from './root-builder.ts'
 import { isEmptyRoot, trieInsert } from './trie.ts'
 
 const KEY_BYTES = 32
@@ -41,15 +54,7 @@ export function verifyRangeProof(
   values: Uint8Array[],
   proof: Uint8Array[],
 ): RangeProofResult {
-  if (keys.length !== values.length) throw new ProofError('MALFORMED', 'keys and values differ in number')
-  if (origin.length !== KEY_BYTES) throw new ProofError('MALFORMED', `origin must be ${KEY_BYTES} bytes`)
-  for (let i = 0; i < keys.length; i++) {
-    if (keys[i]!.length !== KEY_BYTES) throw new ProofError('MALFORMED', `key ${i} is not ${KEY_BYTES} bytes`)
-    if (values[i]!.length === 0) throw new ProofError('MALFORMED', `value ${i} is empty`)
-    const prev = i === 0 ? null : keys[i - 1]!
-    if (prev ? compare(prev, keys[i]!) >= 0 : compare(origin, keys[i]!) > 0)
-      throw new ProofError('ORDER', `key ${i} is out of order (keys must increase strictly from the origin)`)
-  }
+  checkLeaves(origin, keys, values)
 
   // No proof: the leaves must be the whole trie.
   if (proof.length === 0) {
@@ -99,6 +104,114 @@ export function verifyRangeProof(
   const got = trie ? nodeHash(trie) : new Uint8Array(32)
   if (compare(got, root) !== 0) throw rootMismatch(root, got)
   return state
+}
+
+/** The shape every range must have: 32-byte keys, strictly increasing from the origin, values not empty. */
+function checkLeaves(origin: Uint8Array, keys: Uint8Array[], values: Uint8Array[]): void {
+  if (keys.length !== values.length) throw new ProofError('MALFORMED', 'keys and values differ in number')
+  if (origin.length !== KEY_BYTES) throw new ProofError('MALFORMED', `origin must be ${KEY_BYTES} bytes`)
+  for (let i = 0; i < keys.length; i++) {
+    if (keys[i]!.length !== KEY_BYTES) throw new ProofError('MALFORMED', `key ${i} is not ${KEY_BYTES} bytes`)
+    if (values[i]!.length === 0) throw new ProofError('MALFORMED', `value ${i} is empty`)
+    const prev = i === 0 ? null : keys[i - 1]!
+    if (prev ? compare(prev, keys[i]!) >= 0 : compare(origin, keys[i]!) > 0)
+      throw new ProofError('ORDER', `key ${i} is out of order (keys must increase strictly from the origin)`)
+  }
+}
+
+/**
+ * Proves a range chained onto `builder`, which holds every leaf of the trie `root` before `origin`
+ * (see the module comment): adds the leaves to it and returns whether the trie has leaves after the
+ * last one — or null if the root does not come out (the reply or the builder's state is wrong; the
+ * builder is then in no useful state). Throws `ProofError` for a reply that is malformed on its face
+ * (leaf shapes and order, a right edge the proof does not give).
+ */
+export function proveChained(
+  root: Uint8Array,
+  origin: Uint8Array,
+  keys: Uint8Array[],
+  values: Uint8Array[],
+  proof: Uint8Array[],
+  builder: RootBuilder,
+): { hasMore: boolean } | null {
+  checkLeaves(origin, keys, values)
+  const right = keys.length && proof.length ? rightEdge(root, keys[keys.length - 1]!, proof) : []
+  try {
+    for (let i = 0; i < keys.length; i++) builder.add(keys[i]!, values[i]!)
+  } catch {
+    return null // keys not after the builder's: its state is not the one before `origin`
+  }
+  return equals(builder.rootWith(right), root) ? { hasMore: right.length > 0 } : null
+}
+
+/**
+ * The subtrees of the trie `root` right of `last`, in key order (deepest first, then by nibble), as
+ * the items their branches embed, read from the proof of `last`'s path. Throws `ProofError` when the
+ * proof does not lead from the root to `last`'s leaf.
+ */
+export function rightEdge(root: Uint8Array, last: Uint8Array, proof: Uint8Array[]): EdgeItem[] {
+  const nodes = proofMap(proof)
+  const key = bytesToNibbles(last)
+  const levels: EdgeItem[][] = []
+  const lacks = (what: string) => new ProofError('INCOMPLETE', `proof of the last key's path ${what}`)
+  let node = nodes.get(toHex(root))
+  if (!node) throw new ProofError('MISSING_NODE', `no proof node hashes to the root ${toHex(root)}`)
+  let d = 0
+  for (;;) {
+    const items = listItems(node)
+    let child: Uint8Array
+    if (items?.length === 17) {
+      if (d >= key.length) throw lacks('runs past the key')
+      const level: EdgeItem[] = []
+      for (let i = key[d]! + 1; i < 16; i++)
+        if (!isEmptyItem(items[i]!)) level.push({ depth: d, nibble: i, item: items[i]! })
+      levels.push(level)
+      child = items[key[d]!]!
+      d++
+    } else if (items?.length === 2) {
+      let path: Nibbles
+      let leaf: boolean
+      try {
+        ;({ path, leaf } = hexPrefixDecode(payload(items[0]!)))
+      } catch (e) {
+        throw new ProofError('MALFORMED_NODE', `proof node on the right edge: ${(e as Error).message}`)
+      }
+      if (!equals(path, key.subarray(d, d + path.length)) || (leaf && d + path.length !== key.length))
+        throw lacks('leaves the key')
+      if (leaf) break
+      child = items[1]!
+      d += path.length
+    } else throw new ProofError('MALFORMED_NODE', 'proof node on the right edge is not a trie node')
+    if (isEmptyItem(child)) throw lacks('ends before its leaf')
+    if (child[0]! >= 0xc0)
+      node = child // an inline node
+    else {
+      const next = child.length === 33 && child[0] === 0xa0 ? nodes.get(toHex(child.subarray(1))) : undefined
+      if (!next) throw lacks('lacks a node')
+      node = next
+    }
+  }
+  return levels.reverse().flat()
+}
+
+const isEmptyItem = (item: Uint8Array): boolean => item.length === 1 && item[0] === 0x80
+
+/** The items (headers included) of the RLP list `b`, or null if `b` is not exactly one list. */
+function listItems(b: Uint8Array): Uint8Array[] | null {
+  if (!readRlpItem(b, 0, b.length) || !rlpAt.list || rlpAt.end !== b.length) return null
+  const end = rlpAt.end
+  const out: Uint8Array[] = []
+  for (let pos = rlpAt.start; pos < end; pos = rlpAt.end) {
+    if (!readRlpItem(b, pos, end)) return null
+    out.push(b.subarray(pos, rlpAt.end))
+  }
+  return out
+}
+
+/** A string item's payload. */
+function payload(item: Uint8Array): Uint8Array {
+  if (!readRlpItem(item, 0, item.length) || rlpAt.list) throw new NodeDecodeError('path is not a byte string')
+  return item.subarray(rlpAt.start, rlpAt.end)
 }
 
 function rootMismatch(want: Uint8Array, got: Uint8Array): ProofError {

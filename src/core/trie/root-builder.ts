@@ -14,6 +14,13 @@
  * stored. Saved state is read back with the same shape checks as any RLP (a damaged record is an
  * `InputError`, never a silently different trie — and a different trie could not reach the expected
  * root anyway).
+ *
+ * Chained range proofs (range-proof.ts `proveChained`): `fork()` copies the builder (a few dozen open
+ * branches at most) so a range's leaves can be tried without touching the proven state, and
+ * `rootWith(right)` gives the root the trie would have if the given subtrees — the ones right of the
+ * last key, as a range proof's right edge names them — followed the leaves added so far. Nothing is
+ * emitted for those edge nodes, and the builder is left as it was: only O(depth) extra hashes per
+ * range, so every interior node is hashed once, by the builder that also stores it.
  */
 import { InputError, RlpError } from '../errors.ts'
 import { keccak256 } from '../hash.ts'
@@ -27,10 +34,22 @@ interface Frame {
   children: (Uint8Array | null)[] // encoded child items (inline encoding or 0xa0 ‖ hash)
 }
 
-/** A subtree waiting to be placed: a leaf with its full key, or a finished branch at `depth`. */
+/**
+ * A subtree waiting to be placed: a leaf with its full key, a finished branch at `depth`, or (only
+ * in `rootWith`) a subtree known by the item its parent embeds, in the slot `key[depth - 1]` of a
+ * branch at `depth - 1`.
+ */
 type Pending =
   | { kind: 'leaf'; key: Nibbles; value: Uint8Array }
   | { kind: 'branch'; key: Nibbles; depth: number; enc: Uint8Array }
+  | { kind: 'item'; key: Nibbles; depth: number; item: Uint8Array }
+
+/** A subtree right of a range's last key: the item at child `nibble` of the branch at `depth`. */
+export interface EdgeItem {
+  depth: number
+  nibble: number
+  item: Uint8Array
+}
 
 const EMPTY = Uint8Array.of(0x80)
 
@@ -40,6 +59,13 @@ export interface RootBuilder {
   finish(): Uint8Array
   /** The state so far, as bytes for `restoreRootBuilder` (nodes emitted so far are not in it). */
   save(): Uint8Array
+  /** An independent copy of this builder, emitting to `onNode` from now on. */
+  fork(onNode?: OnNode): RootBuilder
+  /**
+   * The root if the subtrees `right` (in key order: deepest first, then by nibble; each right of
+   * every key added) followed the keys added so far. Emits nothing; this builder is unchanged.
+   */
+  rootWith(right: readonly EdgeItem[]): Uint8Array
 }
 
 type OnNode = (hash: Uint8Array, enc: Uint8Array) => void
@@ -65,14 +91,25 @@ export function restoreRootBuilder(saved: Uint8Array, onNode?: OnNode): RootBuil
   return builderFrom(state, onNode)
 }
 
-function builderFrom(init: BuilderState, onNode?: OnNode): RootBuilder {
+function builderFrom(
+  init: BuilderState,
+  onNode?: OnNode,
+): RootBuilder & { placeItem(c: number, p: Pending): void } {
   const stack = init.stack
   let pending = init.pending
   let prevKey = init.prevKey
   let done = false
 
+  /** What the parent embeds for `p` when its slot ends at nibble `start`. */
+  function slot(p: Pending, start: number): Uint8Array {
+    if (p.kind !== 'item') return ref(encodeAt(p, start))
+    if (p.depth !== start) throw new InputError('edge subtree placed off its slot')
+    return p.item
+  }
+
   /** The node `p` would be when its parent slot ends at nibble `start`, as an encoding. */
   function encodeAt(p: Pending, start: number): Uint8Array {
+    if (p.kind === 'item') throw new InputError('an edge subtree cannot be the root')
     if (p.kind === 'leaf') {
       return encodeListOfItems([
         encodeBytesItem(hexPrefixEncode(p.key.subarray(start), true)),
@@ -109,7 +146,7 @@ function builderFrom(init: BuilderState, onNode?: OnNode): RootBuilder {
     let p = pending!
     while (stack.length && stack[stack.length - 1]!.depth > c) {
       const f = stack.pop()!
-      f.children[p.key[f.depth]!] = ref(encodeAt(p, f.depth + 1))
+      f.children[p.key[f.depth]!] = slot(p, f.depth + 1)
       p = finishFrame(f, p.key)
     }
     if (c < 0) {
@@ -121,7 +158,7 @@ function builderFrom(init: BuilderState, onNode?: OnNode): RootBuilder {
       top = { depth: c, children: new Array(16).fill(null) }
       stack.push(top)
     }
-    top.children[p.key[c]!] = ref(encodeAt(p, c + 1))
+    top.children[p.key[c]!] = slot(p, c + 1)
     pending = null
   }
 
@@ -158,6 +195,42 @@ function builderFrom(init: BuilderState, onNode?: OnNode): RootBuilder {
       if (done) throw new InputError('root builder already finished')
       return encodeState({ stack, pending, prevKey })
     },
+    fork(emit) {
+      if (done) throw new InputError('root builder already finished')
+      return builderFrom(copyState({ stack, pending, prevKey }), emit)
+    },
+    rootWith(right) {
+      if (done) throw new InputError('root builder already finished')
+      if (!right.length) return builderFrom(copyState({ stack, pending, prevKey })).finish()
+      if (!prevKey || !pending) throw new InputError('edge subtrees with no key before them')
+      const b = builderFrom(copyState({ stack, pending, prevKey }))
+      const last = bytesToNibbles(prevKey)
+      let before = { depth: last.length, nibble: 16 }
+      for (const r of right) {
+        // Each subtree lies right of the previous one: shallower, or at the same branch further right.
+        const inOrder = r.depth < before.depth || (r.depth === before.depth && r.nibble > before.nibble)
+        if (!inOrder || r.nibble <= last[r.depth]! || r.nibble > 15 || r.depth < 0)
+          throw new InputError('edge subtrees out of order')
+        before = r
+        const key = last.slice()
+        key[r.depth] = r.nibble
+        b.placeItem(r.depth, { kind: 'item', key, depth: r.depth + 1, item: r.item })
+      }
+      return b.finish()
+    },
+    placeItem(c: number, p: Pending) {
+      place(c)
+      pending = p
+    },
+  } as RootBuilder & { placeItem(c: number, p: Pending): void }
+}
+
+/** A copy whose frames the copy may change without touching the original's. */
+function copyState(s: BuilderState): BuilderState {
+  return {
+    stack: s.stack.map((f) => ({ depth: f.depth, children: f.children.slice() })),
+    pending: s.pending,
+    prevKey: s.prevKey,
   }
 }
 
@@ -168,6 +241,7 @@ const BRANCH = 2
 
 function encodeState(s: BuilderState): Uint8Array {
   const p = s.pending
+  if (p?.kind === 'item') throw new InputError('an edge subtree is never saved')
   const pending: RlpInput[] =
     p === null ? [] : p.kind === 'leaf' ? [LEAF, p.key, p.value] : [BRANCH, p.key, p.depth, p.enc]
   const frames = s.stack.map((f) => [f.depth, f.children.map((c) => c ?? new Uint8Array(0))])
