@@ -62,6 +62,8 @@ const GOAL_FLOOR = 0.5
 const HEAP_GOAL_MB = 256
 const FLUSH = DEFAULT_SYNC_CONFIG.flushOps
 const CLK_TCK = 100 // Linux USER_HZ (getconf CLK_TCK)
+/** How long the idle serving processes are watched before the syncs. */
+const IDLE_MS = 3000
 
 // ---- child: one sync ----------------------------------------------------------------------------
 
@@ -425,6 +427,8 @@ interface SizeReport {
   setup: Record<string, number>
   floor: { rate: number; mbps: number; runs: number[] }
   runs: SyncRun[]
+  /** Each serving process's CPU while idle, ms per second. */
+  idleCpu: number[]
   /** The 3-peer sync again with V8's old space capped at HEAP_GOAL_MB: does it complete? */
   capped?: { ok: boolean; rate?: number; r?: RunResult; error?: string }
 }
@@ -527,6 +531,14 @@ async function benchSize(
   let servers = await Promise.all([0, 1, 2].map((i) => startServer(join(dir, `node-${i}`))))
   setup.startMs = performance.now() - t
   note(`3 servers up in ${fmtMs(setup.startMs)} (copy ${fmtMs(setup.copyMs)})`)
+  // What a serving process costs doing nothing (timers, libp2p housekeeping): CPU per second of wall
+  // time, so a slower sync's longer window is not mistaken for more work per node.
+  const idle0 = servers.map((x) => procCpuMs(x.proc.pid!))
+  const idleT = performance.now()
+  await new Promise((r) => setTimeout(r, IDLE_MS))
+  const idleSecs = (performance.now() - idleT) / 1000
+  const idleCpu = servers.map((x, i) => (procCpuMs(x.proc.pid!) - idle0[i]!) / idleSecs)
+  note(`servers idle: ${idleCpu.map((c) => c.toFixed(1)).join(', ')} ms CPU per second`)
 
   const runs: SizeReport['runs'] = []
   let capped: SizeReport['capped']
@@ -605,6 +617,7 @@ async function benchSize(
     setup,
     floor: { rate: floor, mbps: (bytes / 1e6) * (floor / nodes), runs: floorRuns },
     runs,
+    idleCpu,
     capped,
   }
 }
@@ -799,6 +812,14 @@ async function main(): Promise<void> {
         `${fmtNum(s.accounts)} acc, ${peers} peer${peers > 1 ? 's' : ''}`,
         spread(xs, (x) => cpuPerNode(x.r).client, 1),
         spread(xs, (x) => cpuPerNode(x.r).servers, 1),
+        // Net of what the same processes burn idle over the sync's window.
+        spread(
+          xs,
+          (x) =>
+            cpuPerNode(x.r).servers -
+            (s.idleCpu.slice(0, peers).reduce((a, b) => a + b, 0) * x.r.wallMs) / x.r.nodes,
+          1,
+        ),
         spread(xs, (x) => cpuPerNode(x.r).client + cpuPerNode(x.r).servers, 1),
         spread(xs, reqs),
         spread(xs, (x) => x.r.nodes / reqs(x)),
@@ -807,12 +828,17 @@ async function main(): Promise<void> {
         spread(xs, (x) => x.r.machineBusyCores, 2),
       ])
     }
+  for (const s of reports)
+    console.log(
+      `${fmtNum(s.accounts)} acc: serving processes idle: ${s.idleCpu.map((c) => c.toFixed(1)).join(', ')} ms CPU per second each`,
+    )
   printTable(
     'CPU per verified node (µs) and per request (ms): client, and all serving processes together — medians (min–max)',
     [
       'run',
       'client µs/node',
       'servers µs/node',
+      'servers net of idle',
       'together',
       'requests',
       'nodes/request',
@@ -840,6 +866,7 @@ async function main(): Promise<void> {
         bytes: s.bytes,
         setupMs: s.setup,
         floor: s.floor,
+        serverIdleCpuMsPerSec: s.idleCpu,
         runs: s.runs.map((x) => ({
           peers: x.peers,
           nodesPerSec: x.rate,
