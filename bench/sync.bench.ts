@@ -83,6 +83,8 @@ interface ChildResult {
   heap: { baseMB: number; peakMB: number; peakExtMB: number; livePeakMB: number; endLiveMB: number }
   rssPeakMB: number
   cpuMs: { user: number; system: number }
+  /** The client's CPU while idle just before the sync (sampling, connections), ms per second. */
+  idleCpuMsPerSec: number
   /** What the sync asked of LevelDB: batches, node puts, metadata puts/deletes, presence queries. */
   store: StoreOps
   peers: {
@@ -166,6 +168,14 @@ async function child(a: ChildArgs): Promise<void> {
   obs.observe({ entryTypes: ['gc'] })
   const timer = setInterval(sample, 100)
 
+  // The client's CPU doing nothing but this sampling and its connections' housekeeping, per second:
+  // the part of its CPU that grows with the sync's wall time rather than with its work.
+  const idle0 = process.cpuUsage()
+  const idleT = performance.now()
+  await new Promise((r) => setTimeout(r, IDLE_MS))
+  const idle = process.cpuUsage(idle0)
+  const idleCpuMsPerSec = (idle.user + idle.system) / (performance.now() - idleT)
+
   process.stdout.write('SYNC_START\n')
   const cpu0 = process.cpuUsage()
   const result = await syncToState(root, 0, {
@@ -199,6 +209,7 @@ async function child(a: ChildArgs): Promise<void> {
     },
     rssPeakMB: rssPeak / MB,
     cpuMs: { user: cpu.user / 1000, system: cpu.system / 1000 },
+    idleCpuMsPerSec,
     store: { ...ops },
     peers: result.peers.map((p) => ({
       id: p.id,
@@ -811,6 +822,7 @@ async function main(): Promise<void> {
       cpuRows.push([
         `${fmtNum(s.accounts)} acc, ${peers} peer${peers > 1 ? 's' : ''}`,
         spread(xs, (x) => cpuPerNode(x.r).client, 1),
+        spread(xs, (x) => cpuPerNode(x.r).client - (x.r.idleCpuMsPerSec * x.r.wallMs) / x.r.nodes, 1),
         spread(xs, (x) => cpuPerNode(x.r).servers, 1),
         // Net of what the same processes burn idle over the sync's window.
         spread(
@@ -837,6 +849,7 @@ async function main(): Promise<void> {
     [
       'run',
       'client µs/node',
+      'client net of idle',
       'servers µs/node',
       'servers net of idle',
       'together',
