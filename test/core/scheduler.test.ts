@@ -58,19 +58,21 @@ describe('peer scheduler', () => {
     const clock = manualClock()
     const s = createScheduler(clock, cfg)
     s.join(peer('a'))
-    /** `req` answered after `ms` with `items` useful items: the request size that follows. */
-    const answer = (req: ReturnType<typeof s.begin>, ms: number, items: number) => {
-      clock.advance(ms)
-      s.settle(req, [{ kind: 'useful', items, bytes: items }])
-      return s.stats()[0]!.batch
-    }
-    expect(answer(s.begin('a'), 100, 128)).toBe(384) // 1280 items/s × 300 ms
+    const full = s.begin('a')
+    clock.advance(100)
+    s.settle(full, [{ kind: 'useful', items: 128, bytes: 128 }])
+    expect(s.stats()[0]!.batch).toBe(384) // 1280 items/s × 300 ms
     // Little was queued: 10 items in 100 ms says only "at least 100 items/s".
     const few = s.begin('a', 10)
     expect(few).toMatchObject({ size: 384, items: 10 })
-    expect(answer(few, 100, 10)).toBe(384)
+    clock.advance(100)
+    s.settle(few, [{ kind: 'useful', items: 10, bytes: 10 }])
+    expect(s.stats()[0]!.batch).toBe(384)
     // A full request that slow is a slower peer: 0.7 × 1280 + 0.3 × 384 items/s.
-    expect(answer(s.begin('a'), 1000, 384)).toBe(303)
+    const slow = s.begin('a')
+    clock.advance(1000)
+    s.settle(slow, [{ kind: 'useful', items: 384, bytes: 384 }])
+    expect(s.stats()[0]!.batch).toBe(303)
   })
 
   it('the round trip ends when the reply arrived, not when the caller got to it', () => {
