@@ -54,42 +54,6 @@ describe('peer scheduler', () => {
     expect(s.stats()[0]!.delivered).toBe(64)
   })
 
-  it('a request carrying fewer items than its size never lowers the rate; a full one does', () => {
-    const clock = manualClock()
-    const s = createScheduler(clock, cfg)
-    s.join(peer('a'))
-    const full = s.begin('a')
-    clock.advance(100)
-    s.settle(full, [{ kind: 'useful', items: 128, bytes: 128 }])
-    expect(s.stats()[0]!.batch).toBe(384) // 1280 items/s × 300 ms
-    // Little was queued: 10 items in 100 ms says only "at least 100 items/s".
-    const few = s.begin('a', 10)
-    expect(few).toMatchObject({ size: 384, items: 10 })
-    clock.advance(100)
-    s.settle(few, [{ kind: 'useful', items: 10, bytes: 10 }])
-    expect(s.stats()[0]!.batch).toBe(384)
-    // A full request that slow is a slower peer: 0.7 × 1280 + 0.3 × 384 items/s.
-    const slow = s.begin('a')
-    clock.advance(1000)
-    s.settle(slow, [{ kind: 'useful', items: 384, bytes: 384 }])
-    expect(s.stats()[0]!.batch).toBe(303)
-  })
-
-  it('the round trip ends when the reply arrived, not when the caller got to it', () => {
-    const clock = manualClock()
-    const s = createScheduler(clock, cfg)
-    s.join(peer('a'))
-    const r = s.begin('a')
-    clock.advance(50)
-    const arrived = clock.now()
-    clock.advance(450) // queued behind other replies
-    s.settle(r, [{ kind: 'useful', items: 128, bytes: 128 }], arrived)
-    expect(s.stats()[0]!.rttMs).toBe(50)
-    expect(s.stats()[0]!.batch).toBe(768) // 2560 items/s × 300 ms
-    const next = s.begin('a')
-    expect(next.hedgeAt - next.startedAt).toBe(300) // max(4 × 50 ms, the 300 ms floor)
-  })
-
   it('backs off after a failure: no request before the backoff ends, one after', () => {
     const clock = manualClock()
     const s = createScheduler(clock, cfg)

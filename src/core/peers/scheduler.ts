@@ -62,14 +62,10 @@ export interface PeerScheduler<P extends { id: string }> {
   standing(id: string): PeerStanding | null
   /** The earliest time a backed-off active peer becomes ready, or null if none is backing off. */
   nextReadyAt(): number | null
-  /** A request to `id` starts now, carrying `items` (default: the size the scheduler would give it). */
-  begin(id: string, items?: number): PeerRequest<P>
-  /**
-   * The request ended with these outcomes; returns a change in the peer's standing, if any.
-   * `arrivedAt`: when its reply arrived, if the caller handles it later (default: now) — the round
-   * trip is the peer's, not the time the reply then waited in the caller's queue.
-   */
-  settle(req: PeerRequest<P>, outcomes: readonly Outcome[], arrivedAt?: number): PeerChange | null
+  /** A request to `id` starts now. */
+  begin(id: string): PeerRequest<P>
+  /** The request ended with these outcomes; returns a change in the peer's standing, if any. */
+  settle(req: PeerRequest<P>, outcomes: readonly Outcome[]): PeerChange | null
   /** Stats of every peer that joined (copies). */
   stats(): PeerStats[]
   /** Every peer seen, with its outcome. */
@@ -154,13 +150,7 @@ export function createScheduler<P extends { id: string }>(
     // Rate of useful items only: a peer that answers fast with nothing gets smaller requests.
     const ms = Math.max(now - req.startedAt, 1)
     const sample = (useful / ms) * 1000
-    // A request that carried fewer items than its size (little was queued, or it was one of several
-    // peers' shares) says only that the peer can do at least this much: it may raise the rate, never
-    // lower it. Otherwise a round trip that is mostly fixed cost makes small requests look slow, the
-    // size shrinks, and requests stay small (bench:sync, 3 peers: 440 nodes per request against 933
-    // with 1 peer, and sizes 333–1024 at the end).
-    if (s.rate === 0) s.rate = sample
-    else if (req.items >= req.size || sample > s.rate) s.rate = 0.7 * s.rate + 0.3 * sample
+    s.rate = s.rate === 0 ? sample : 0.7 * s.rate + 0.3 * sample
     s.rttMs = r.replies++ === 0 ? ms : 0.7 * s.rttMs + 0.3 * ms
     s.batch = clamp(Math.round((s.rate * cfg.targetRttMs) / 1000), cfg.minBatch, cfg.maxBatch)
     if (bad) {
@@ -245,7 +235,7 @@ export function createScheduler<P extends { id: string }>(
           at = r.backoffUntil
       return at
     },
-    begin(id, items) {
+    begin(id) {
       const r = get(id)
       if (r.status !== 'active' || !r.peer) throw new Error(`scheduler: peer ${id} is not active`)
       r.stats.inFlight++
@@ -255,14 +245,13 @@ export function createScheduler<P extends { id: string }>(
       // about a full request): the floor stands in for it.
       const rtt = r.replies > 0 ? r.stats.rttMs : cfg.hedgeFloorMs
       const hedge = Math.max(cfg.hedgeFactor * rtt, cfg.hedgeFloorMs)
-      const size = r.stats.batch
-      return { peer: r.peer, id, size, items: items ?? size, startedAt: now, hedgeAt: now + hedge }
+      return { peer: r.peer, id, size: r.stats.batch, startedAt: now, hedgeAt: now + hedge }
     },
-    settle(req, outcomes, arrivedAt) {
+    settle(req, outcomes) {
       const r = get(req.id)
       const s = r.stats
       s.inFlight--
-      const now = arrivedAt ?? clock.now()
+      const now = clock.now()
       const first = outcomes[0]
       if (first?.kind === 'timeout') {
         s.timeouts++

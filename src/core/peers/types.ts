@@ -92,11 +92,6 @@ export interface PeerRequest<P> {
   readonly id: string
   /** Items the scheduler would have this request carry. */
   readonly size: number
-  /**
-   * Items it carries (`begin`'s `items`; `size` when not given). Fewer than `size` (the caller had
-   * less to ask, or gave each peer a share) means its rate sample is only a lower bound.
-   */
-  readonly items: number
   readonly startedAt: number
   /** When the request is overdue: ask another peer too. */
   readonly hedgeAt: number

@@ -45,8 +45,6 @@ interface Reply {
   r: Request
   items: Uint8Array[] | undefined
   error: unknown
-  /** When it arrived (the round trip ends here, not when the loop gets to it). */
-  at: number
 }
 
 const BAD_HASH = 'do not match the requested hash'
@@ -93,16 +91,14 @@ export class NodeFetcher {
     const max = this.cfg.maxInFlightPerPeer
     // Past the frontier cap, expansion slows to one small request at a time so deep nodes drain.
     const overCap = frontier.size >= this.cfg.frontierCap
-    // Round-robin, one request per peer per pass, each at most a fair share of what was queued when
-    // the pass began, so one fast peer does not take everything while others idle. The share is
-    // fixed for the pass: recomputed per request, each peer got less than the one before (F/3,
-    // 2F/9, 4F/27 with 3 peers), more requests for the same nodes, each with its fixed cost.
+    // Round-robin, one request per peer per pass, each at most a fair share of what is queued, so
+    // one fast peer does not take everything while others idle.
     for (let progress = true; progress && frontier.size > 0; ) {
       progress = false
-      const share = Math.ceil(frontier.size / ready.length)
       for (const p of ready) {
         if (p.stats.inFlight >= max || frontier.size === 0) continue
         if (overCap && this.inFlight > 0) return
+        const share = Math.ceil(frontier.size / ready.length)
         const n = overCap ? this.cfg.minBatch : Math.min(p.stats.batch, share)
         const id = p.id
         const wants = frontier.take(n, (e) => !e.done && e.lackedBy !== undefined && e.lackedBy.has(id))
@@ -145,7 +141,7 @@ export class NodeFetcher {
   }
 
   private send(id: string, wants: Entry[]): void {
-    const req = this.sched.begin(id, wants.length)
+    const req = this.sched.begin(id)
     for (const e of wants) e.asked++
     this.inFlight++
     const cfg = this.cfg
@@ -157,7 +153,7 @@ export class NodeFetcher {
       r.cancel()
       signal.removeEventListener('abort', onAbort)
       this.open.delete(r)
-      this.replies.push({ r, items, error, at: this.clock.now() })
+      this.replies.push({ r, items, error })
       this.poke()
     }
     // Timed out (or cancelled) means settled now, whether or not the peer honours the abort: a deaf
@@ -186,14 +182,14 @@ export class NodeFetcher {
     while (this.replies.length && !this.fatal && !this.walk.fatal) await this.handle(this.replies.shift()!)
   }
 
-  private async handle({ r, items, error, at }: Reply): Promise<void> {
+  private async handle({ r, items, error }: Reply): Promise<void> {
     const { req, wants } = r
     this.inFlight--
     for (const e of wants) e.asked--
     if (items === undefined) {
       // Cancelled on our side (the run is stopping): no one's fault.
       const stopping = this.runSignal.aborted || this.requests.signal.aborted
-      this.sched.settle(req, [failedOutcome(error, stopping)], at)
+      this.sched.settle(req, [failedOutcome(error, stopping)])
       if (stopping) return
       for (const e of wants) {
         if (e.done || e.bytes) continue
@@ -241,7 +237,7 @@ export class NodeFetcher {
     if (useful) outcomes.push({ kind: 'useful', items: useful, bytes: usefulBytes })
     if (lacking) outcomes.push({ kind: 'lacking', items: lacking })
     if (bad) outcomes.push({ kind: 'bad', items: bad, reason: BAD_HASH })
-    const change = this.sched.settle(req, outcomes, at)
+    const change = this.sched.settle(req, outcomes)
     if (change) this.onChange(change)
     if (fresh.length) {
       this.meter.received(fresh.length, freshBytes)
