@@ -7,25 +7,32 @@
  * wall time. The machine is shared, so CPU time is the figure to compare; each run is repeated and the
  * median is printed.
  *
- * BENCH_STORE=memory (default: `MemoryNodeStore`, hex-string keys) or `null` (a store that keeps
- * nothing and answers "absent": the engine alone). BENCH_PEERS (default 1) in-process peers.
+ * BENCH_STORE=memory (default: `MemoryNodeStore`, hex-string keys), `null` (a store that keeps
+ * nothing and answers "absent": the engine alone) or `level` (each engine's own `LevelNodeStore` in a
+ * fresh temp directory: the CLI's store, staging included). BENCH_WIRE=1: the peers answer with an
+ * encoded nodes response and each engine decodes it with its own tree's `decodeNodesResponse` (the
+ * wire client's work per reply; the peers' encoding is the same for both engines).
+ * BENCH_PEERS (default 1) in-process peers.
  * BENCH_RUNS (default 5) measured runs after one warm-up run. BENCH_PROFILE=1 (default) adds one run
  * under the V8 sampling profiler (node:inspector) and prints the top self-time functions.
  * BENCH_BASE=<dir>: another checkout (e.g. `git archive HEAD src | tar -x -C /tmp/base`, with a
  * node_modules symlink) whose engine runs alternately with this one, for a same-machine A/B.
  * BENCH_PROFILE_FILE=<prefix> also writes each profile to <prefix>.<engine>.cpuprofile.
  */
-import { writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
-import { resolve } from 'node:path'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { generateDevnet } from '../src/core/chain/devnet.ts'
 import { genesisStateRoot } from '../src/core/chain/genesis.ts'
 import * as hashMod from '../src/core/hash.ts'
+import * as wireMod from '../src/core/protocol/messages.ts'
 import { MemoryNodeStore, type NodeStore, type WriteBatch } from '../src/core/store.ts'
 import * as syncMod from '../src/core/sync/state-sync.ts'
 import type { SyncPeer } from '../src/core/sync/types.ts'
 import { realClock } from '../src/platform/clock.ts'
+import * as levelMod from '../src/store/level-store.ts'
 import { fmtNum, gc, note, printTable } from './lib.ts'
 import { type CpuProfile, shortUrl } from './profile.ts'
 
@@ -35,12 +42,15 @@ const PEERS = Number(process.env.BENCH_PEERS ?? 1)
 const STORE = process.env.BENCH_STORE ?? 'memory'
 const PROFILE = process.env.BENCH_PROFILE !== '0'
 const BASE = process.env.BENCH_BASE
+const WIRE = process.env.BENCH_WIRE === '1'
 
 type SyncFn = typeof syncMod.syncToState
 
 interface Engine {
   name: string
   sync: SyncFn
+  level: typeof levelMod.LevelNodeStore
+  decode: typeof wireMod.decodeNodesResponse
 }
 
 /**
@@ -51,11 +61,15 @@ function srcKey(h: Uint8Array): number {
   return h[0]! * 2 ** 40 + h[1]! * 2 ** 32 + ((h[2]! << 24) >>> 0) + (h[3]! << 16) + (h[4]! << 8) + h[5]!
 }
 
-function makePeers(src: Map<number, Uint8Array>, n: number): SyncPeer[] {
+function makePeers(src: Map<number, Uint8Array>, n: number, engine: Engine): SyncPeer[] {
   const empty = new Uint8Array(0)
+  const answer = (hashes: Uint8Array[]) => hashes.map((h) => src.get(srcKey(h)) ?? empty)
   return Array.from({ length: n }, (_, i) => ({
     id: `p${i}`,
-    getNodes: async (hashes: Uint8Array[]) => hashes.map((h) => src.get(srcKey(h)) ?? empty),
+    getNodes: WIRE
+      ? async (hashes: Uint8Array[]) =>
+          engine.decode(wireMod.encodeNodesResponse(answer(hashes)), hashes.length)
+      : async (hashes: Uint8Array[]) => answer(hashes),
   }))
 }
 
@@ -92,14 +106,29 @@ interface RunResult {
 
 async function runOnce(engine: Engine, root: Uint8Array, src: Map<number, Uint8Array>, expect: number) {
   gc()
-  const store = STORE === 'null' ? new NullStore() : new MemoryNodeStore()
-  const peers = makePeers(src, PEERS)
+  const dir = STORE === 'level' ? mkdtempSync(join(tmpdir(), 'rootsync-bench-engine-')) : ''
+  const store =
+    STORE === 'null'
+      ? new NullStore()
+      : STORE === 'level'
+        ? await engine.level.open(join(dir, 'db'))
+        : new MemoryNodeStore()
+  const peers = makePeers(src, PEERS, engine)
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   const r = await engine.sync(root, 0, { clock: realClock, store, peers })
   const wallMs = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
-  const stored = store instanceof NullStore ? store.nodes : store.nodes.size
+  const stored =
+    store instanceof NullStore
+      ? store.nodes
+      : store instanceof MemoryNodeStore
+        ? store.nodes.size
+        : store.stats().nodes
+  if (dir) {
+    await (store as levelMod.LevelNodeStore).close()
+    rmSync(dir, { recursive: true, force: true })
+  }
   if (r.nodes !== expect || stored !== expect)
     throw new Error(`${engine.name}: synced ${r.nodes} nodes, stored ${stored}, expected ${expect}`)
   return { nodes: r.nodes, cpuUs: cpu.user + cpu.system, wallMs } satisfies RunResult
@@ -145,13 +174,27 @@ function printProfile(title: string, p: CpuProfile): void {
 
 async function loadEngines(): Promise<Engine[]> {
   await hashMod.useWasmKeccak()
-  const engines: Engine[] = [{ name: 'this tree', sync: syncMod.syncToState }]
+  const engines: Engine[] = [
+    {
+      name: 'this tree',
+      sync: syncMod.syncToState,
+      level: levelMod.LevelNodeStore,
+      decode: wireMod.decodeNodesResponse,
+    },
+  ]
   if (BASE) {
     const dir = resolve(BASE)
     const h = (await import(pathToFileURL(`${dir}/src/core/hash.ts`).href)) as typeof hashMod
     await h.useWasmKeccak()
     const s = (await import(pathToFileURL(`${dir}/src/core/sync/state-sync.ts`).href)) as typeof syncMod
-    engines.unshift({ name: `base (${BASE})`, sync: s.syncToState })
+    const l = (await import(pathToFileURL(`${dir}/src/store/level-store.ts`).href)) as typeof levelMod
+    const w = (await import(pathToFileURL(`${dir}/src/core/protocol/messages.ts`).href)) as typeof wireMod
+    engines.unshift({
+      name: `base (${BASE})`,
+      sync: s.syncToState,
+      level: l.LevelNodeStore,
+      decode: w.decodeNodesResponse,
+    })
   }
   return engines
 }
@@ -177,7 +220,7 @@ async function main(): Promise<void> {
     }
   }
   printTable(
-    `bench:engine — ${fmtNum(ACCOUNTS)} accounts (${fmtNum(expect)} nodes), wasm keccak, store ${STORE}, ${PEERS} in-process peer(s); median of ${RUNS} runs (min–max)`,
+    `bench:engine — ${fmtNum(ACCOUNTS)} accounts (${fmtNum(expect)} nodes), wasm keccak, store ${STORE}${WIRE ? ', replies encoded and decoded' : ''}, ${PEERS} in-process peer(s); median of ${RUNS} runs (min–max)`,
     ['engine', 'µs CPU / node', 'nodes/s per CPU-second', 'nodes/s (wall)'],
     engines.map((e) => {
       const rs = results.get(e.name)!

@@ -26,7 +26,7 @@ import { PeerClient } from '../src/net/client.ts'
 import { createClientLibp2p } from '../src/node/libp2p.ts'
 import { realClock } from '../src/platform/clock.ts'
 import { LevelNodeStore } from '../src/store/level-store.ts'
-import { gc, MB } from './lib.ts'
+import { gc, idleCpu, MB } from './lib.ts'
 import type { ChildArgs, ChildResult } from './sync.bench.ts'
 
 const a = JSON.parse(process.env.BENCH_SYNC_CHILD!) as ChildArgs
@@ -62,6 +62,7 @@ const timer = setInterval(() => {
   if (m.heapUsed > peak) peak = m.heapUsed
   if (m.rss > rssPeak) rssPeak = m.rss
 }, 100)
+const idleCpuMsPerSec = await idleCpu(3000)
 process.stdout.write('SYNC_START\n')
 const cpu0 = process.cpuUsage()
 const t0 = performance.now()
@@ -97,6 +98,7 @@ const out: ChildResult & { stored: number; finalCheckMs: number | null } = {
   peers: [],
   stored,
   finalCheckMs,
+  idleCpuMsPerSec,
 }
 for (const c of clients) c.close()
 await node.stop()

@@ -349,3 +349,12 @@ export class ExternalNodeStore implements NodeStore {
     return stagedHashesFromMeta(this)
   }
 }
+
+/** This process's CPU while it only waits (timers, connections' housekeeping), in ms per second. */
+export async function idleCpu(ms: number): Promise<number> {
+  const idle0 = process.cpuUsage()
+  const idleT = performance.now()
+  await new Promise((r) => setTimeout(r, ms))
+  const idle = process.cpuUsage(idle0)
+  return (idle.user + idle.system) / (performance.now() - idleT)
+}

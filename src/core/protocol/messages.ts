@@ -18,6 +18,7 @@ import { MAX_VALIDATORS, type SignedHeader, signedHeaderFromItem, signedHeaderIt
 import type { LightBlockReply } from '../chain/validators.ts'
 import { RlpError, RootsyncError } from '../errors.ts'
 import { asBytes, asList, asSafeInt, asUint, type RlpItem, rlpDecode, rlpEncode } from '../rlp.ts'
+import { readRlpItem, rlpAt } from '../rlp-decode.ts'
 
 export const PROTOCOLS = {
   status: '/rootsync/status/1',
@@ -238,10 +239,39 @@ export function decodeHeadersResponse(bytes: Uint8Array, max: number = LIMITS.ma
  */
 export const encodeNodesResponse = (nodes: Uint8Array[]): Uint8Array => ok(nodes)
 export function decodeNodesResponse(bytes: Uint8Array, requested: number): Uint8Array[] {
+  const fast = scanNodesResponse(bytes, requested)
+  if (fast) return fast
+  // Anything else — an error status, malformed input — goes through the full decoders, which throw
+  // the proper error (or, for an unusual but valid encoding, decode it).
   const l = asList(payloadOf(bytes), 'nodes')
   if (l.length > requested) throw new RlpError(`${l.length} nodes in reply to ${requested} hashes`)
   // Copied (a Node Buffer's slice() is only a view): each node outlives the reply buffer.
   return l.map((x, i) => new Uint8Array(asBytes(x, `node ${i}`)))
+}
+
+/**
+ * The common nodes reply, `[0, [node, …]]` within the limits, read with the allocation-free header
+ * reader: one copy per node and nothing else (no RLP views or tuples: 2.3% self time of the sync
+ * client plus their GC in bench:sync's profile). Null for anything else, which the full decoder then
+ * handles; where this accepts, the full decoder returns the same nodes (test/core/protocol.test.ts).
+ */
+export function scanNodesResponse(bytes: Uint8Array, requested: number): Uint8Array[] | null {
+  if (bytes.length > LIMITS.maxResponseBytes) return null
+  // A Node Buffer's slice() is a view; a plain Uint8Array's is a copy.
+  const b =
+    bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length)
+  if (!readRlpItem(b, 0, b.length) || !rlpAt.list || rlpAt.end !== b.length) return null
+  const end = rlpAt.end
+  // Status OK: the integer 0, canonically the empty string.
+  if (rlpAt.start >= end || b[rlpAt.start] !== 0x80) return null
+  if (!readRlpItem(b, rlpAt.start + 1, end) || !rlpAt.list || rlpAt.end !== end) return null
+  const out: Uint8Array[] = []
+  for (let at = rlpAt.start; at < end; ) {
+    if (out.length >= requested || !readRlpItem(b, at, end) || rlpAt.list) return null
+    out.push(b.slice(rlpAt.start, rlpAt.end))
+    at = rlpAt.end
+  }
+  return out.length > requested ? null : out
 }
 
 export function encodeProofResponse(p: AccountProof): Uint8Array {
