@@ -72,7 +72,6 @@ import { basename, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { pathToFileURL } from 'node:url'
 import { gzipSync } from 'node:zlib'
-import { build as esbuild } from 'esbuild'
 import type { Page } from 'playwright-core'
 import { build as viteBuild } from 'vite'
 import { accountRefs } from '../src/core/account.ts'
@@ -113,7 +112,7 @@ import {
   type SyncRun,
 } from './browser-goals.ts'
 import { moduleMap, type ProfileSummary, summarizeProfile } from './browser-profile.ts'
-import { fmtMs, fmtNum, fmtRatio, gc, note, printTable } from './lib.ts'
+import { bundleForBrowser, fmtMs, fmtNum, fmtRatio, gc, note, printTable } from './lib.ts'
 import type { CpuProfile } from './profile.ts'
 
 const ROOT = join(import.meta.dirname, '..')
@@ -1215,18 +1214,8 @@ async function main(): Promise<void> {
     const dist = join(tmp, 'dist')
     await buildApp(tree, dist, true)
     const js = bundleSizes(dist)
-    const bundled = async (name: (typeof PAGES)[number]): Promise<string> =>
-      (
-        await esbuild({
-          entryPoints: [join(tree.dir, 'bench', `browser-${name}.page.ts`)],
-          bundle: true,
-          format: 'esm',
-          platform: 'browser',
-          minify: true,
-          write: false,
-          logLevel: 'error',
-        })
-      ).outputFiles[0]!.text
+    const bundled = (name: (typeof PAGES)[number]): Promise<string> =>
+      bundleForBrowser(join(tree.dir, 'bench', `browser-${name}.page.ts`))
     const pages = { baseline: await bundled('baseline'), floors: await bundled('floors') }
     let chromiumVersion = ''
     const reports: SizeReport[] = []

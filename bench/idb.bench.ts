@@ -24,11 +24,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { build } from 'esbuild'
 import { DEFAULT_SYNC_CONFIG } from '../src/core/sync/types.ts'
 import { launchBrowser } from '../test/helpers/browser.ts'
 import type { IdbBenchMessage, IdbBenchRequest } from './idb.worker.ts'
-import { fmtNum, note, printTable } from './lib.ts'
+import { bundleForBrowser, fmtNum, note, printTable } from './lib.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const SIZES = (process.env.BENCH_NODES ?? '100000,1400000').split(',').map(Number)
@@ -50,17 +49,7 @@ async function bundle(tree: string): Promise<Bundle> {
     mkdirSync(join(tree, 'bench'), { recursive: true })
     copyFileSync(join(ROOT, 'bench', 'idb.worker.ts'), entry)
   }
-  const one = async (file: string) =>
-    (
-      await build({
-        entryPoints: [file],
-        bundle: true,
-        format: 'esm',
-        platform: 'browser',
-        write: false,
-        logLevel: 'error',
-      })
-    ).outputFiles[0]!.text
+  const one = (file: string) => bundleForBrowser(file, { minify: false })
   const writer = existsSync(join(tree, WRITER_ENTRY)) ? await one(join(tree, WRITER_ENTRY)) : null
   return { worker: await one(entry), writer }
 }

@@ -358,3 +358,21 @@ export async function idleCpu(ms: number): Promise<number> {
   const idle = process.cpuUsage(idle0)
   return (idle.user + idle.system) / (performance.now() - idleT)
 }
+
+/**
+ * A bench page or worker (TypeScript) bundled into one ES module for the browser, as text to serve.
+ * `minify: false` keeps function names readable in CPU profiles.
+ */
+export async function bundleForBrowser(entry: string, opts: { minify?: boolean } = {}): Promise<string> {
+  const { build } = await import('esbuild')
+  const out = await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    minify: opts.minify ?? true,
+    write: false,
+    logLevel: 'error',
+  })
+  return out.outputFiles[0]!.text
+}

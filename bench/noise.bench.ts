@@ -20,10 +20,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { build as esbuild } from 'esbuild'
 import type { Page } from 'playwright-core'
 import { launchBrowser } from '../test/helpers/browser.ts'
-import { fmtNum, fmtRatio, note, printTable } from './lib.ts'
+import { bundleForBrowser, fmtNum, fmtRatio, note, printTable } from './lib.ts'
 import { type FromNoiseWorker, type ImplName, impls, runFrames, type ToNoiseWorker } from './noise.worker.ts'
 
 const SIZES = [32, 256, 1200, 4096, 16384, 65519]
@@ -177,16 +176,8 @@ function findWorkerThread(profileDir: string): { pid: number; tid: number } {
 }
 
 async function benchChromium(tmp: string): Promise<void> {
-  const bundle = await esbuild({
-    entryPoints: [join(import.meta.dirname, 'noise.worker.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    minify: true,
-    write: false,
-    logLevel: 'error',
-  })
-  const server = await serve(bundle.outputFiles[0]!.text)
+  const bundle = await bundleForBrowser(join(import.meta.dirname, 'noise.worker.ts'))
+  const server = await serve(bundle)
   const profileDir = mkdtempSync(join(tmp, 'chromium-'))
   const context = await launchBrowser({ userDataDir: profileDir })
   try {
