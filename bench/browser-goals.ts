@@ -7,9 +7,11 @@
  * A goal that does not apply at this size (the 1M navigation goal at 100k) has `met: null` and is
  * shown as n/a, never as met.
  */
+
 import type { BaselineResult } from './browser-baseline.page.ts'
 import type { HeapFigures } from './browser-chrome.ts'
 import type { FloorRun, FloorsResult } from './browser-floors.page.ts'
+import type { CpuWindow } from './lib.ts'
 import { fmtMs, fmtNum, fmtRatio } from './lib.ts'
 
 export const GOALS = {
@@ -50,6 +52,8 @@ export interface SyncRun {
   heap: HeapFigures
   longTasks: LongTasks
   load: string
+  /** Cores used from navigation to synced: the machine, the serving nodes, Chromium. */
+  cpu?: CpuWindow
 }
 
 export interface GoalInput {

@@ -112,7 +112,19 @@ import {
   type SyncRun,
 } from './browser-goals.ts'
 import { moduleMap, type ProfileSummary, summarizeProfile } from './browser-profile.ts'
-import { bundleForBrowser, fmtMs, fmtNum, fmtRatio, gc, note, printTable } from './lib.ts'
+import {
+  bundleForBrowser,
+  type CpuWindow,
+  cpuWindow,
+  fmtCpuWindow,
+  fmtMs,
+  fmtNum,
+  fmtRatio,
+  gc,
+  note,
+  pidsMatching,
+  printTable,
+} from './lib.ts'
 import type { CpuProfile } from './profile.ts'
 
 const ROOT = join(import.meta.dirname, '..')
@@ -581,7 +593,13 @@ const portOf = (s: Server): number => (s.address() as { port: number }).port
  * One of the bench's worker pages (bundled with esbuild) in a dedicated worker of a fresh profile:
  * `message` is posted to the worker, whose reply is the result (or `{ error }`).
  */
-async function runWorkerPage<T>(tmp: string, state: State, js: string, message: object): Promise<T> {
+async function runWorkerPage<T>(
+  tmp: string,
+  state: State,
+  js: string,
+  message: object,
+  beforeClose?: () => void,
+): Promise<T> {
   const html = `<!doctype html><script type="module">
 const w = new Worker('/page.js', { type: 'module' })
 w.onmessage = (e) => { window.__result = e.data }
@@ -604,6 +622,7 @@ w.postMessage(${JSON.stringify(message)})
       | T
       | { error: string }
     if (r && typeof r === 'object' && 'error' in r) throw new Error(`worker page: ${r.error}`)
+    beforeClose?.()
     return r as T
   } finally {
     await c.close()
@@ -681,13 +700,23 @@ async function finishSync(page: Page, heap: HeapWatch, peers: number): Promise<S
   return run
 }
 
+/**
+ * The processes whose CPU each sync and the floors are charged with: the serving nodes and every
+ * process of the bench's Chromium (set once the servers are up).
+ */
+let cpuGroups: Record<string, () => number[]> = {}
+
 /** One app sync in a fresh profile, closed at the synced mark. */
 async function syncRun(tmp: string, url: string, peers: number): Promise<SyncRun> {
   const c = await launchChrome(tmp)
   try {
+    const end = cpuWindow(cpuGroups)
     const { page, heap, stop } = await openApp(c, url)
     try {
-      return await finishSync(page, heap, peers)
+      const run = await finishSync(page, heap, peers)
+      run.cpu = end()
+      note(`  CPU from navigation to synced: ${fmtCpuWindow(run.cpu)}`)
+      return run
     } finally {
       stop()
     }
@@ -758,17 +787,31 @@ async function benchSize(
   const server1 = await appServer(tree, dist, bootstrap1, [])
   const url = (s = server): string => `http://127.0.0.1:${portOf(s)}/?address=${state.address}`
   note(`3 servers up; app at ${url()} (1-peer app at ${url(server1)})`)
+  cpuGroups = {
+    servers: () => servers.map((x) => x.proc.pid!),
+    chromium: () => pidsMatching(`--user-data-dir=${join(tmp, 'chromium-')}`),
+  }
 
   try {
     note('floors: network (3 peers, no verification, no storage) and keccak, in a worker of a fresh profile…')
-    const floors = await runWorkerPage<FloorsResult>(tmp, state, pages.floors, {
-      addrs: servers.map(wsAddr),
-      runs: Number(process.env.BENCH_FLOOR_RUNS ?? 3),
-    })
+    // The floors' CPU, from Chromium's start to the result: the network passes are most of the
+    // window (hashing takes under a second of it; start-up and the dial a few).
+    const endFloors = cpuWindow(cpuGroups)
+    let floorsCpu: CpuWindow | null = null
+    const floors = await runWorkerPage<FloorsResult>(
+      tmp,
+      state,
+      pages.floors,
+      { addrs: servers.map(wsAddr), runs: Number(process.env.BENCH_FLOOR_RUNS ?? 3) },
+      () => {
+        floorsCpu = endFloors()
+      },
+    )
     for (const r of floors.runs)
       note(
         `  ${r.stage}: ${fmtNum(r.nodes / (r.ms / 1000))} nodes/s, ${(r.bytes / 1e6 / (r.ms / 1000)).toFixed(1)} MB/s (${fmtMs(r.ms)}${r.missed ? `, ${fmtNum(r.missed)} MISSED` : ''})`,
       )
+    if (floorsCpu) note(`  CPU during the floors: ${fmtCpuWindow(floorsCpu)}`)
 
     // ---- cold sync, then warm reloads, in one fresh profile
     const c = await launchChrome(tmp)
@@ -780,10 +823,13 @@ async function benchSize(
     }
     try {
       note('cold: fresh profile, full sync, 3 peers…')
+      const endCold = cpuWindow(cpuGroups)
       const { page, heap, stop } = await openApp(c, url())
       const balance = await waitBalance(page, LOOKUP_TIMEOUT_MS)
       const coldTimeline = await timeline(page)
       const synced = await finishSync(page, heap, 3)
+      synced.cpu = endCold()
+      note(`  CPU from navigation to synced: ${fmtCpuWindow(synced.cpu)}`)
       stop()
       const atSync = await storageFigures(page)
       note(

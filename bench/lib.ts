@@ -6,6 +6,7 @@
  * takes a `process.memoryUsage()` sample at most every `intervalMs`. `settle()` forces a full GC
  * (needs `node --expose-gc`) and samples the live heap.
  */
+import { readdirSync, readFileSync } from 'node:fs'
 import {
   type NodeStore,
   stagedHashesFromMeta,
@@ -376,3 +377,86 @@ export async function bundleForBrowser(entry: string, opts: { minify?: boolean }
   })
   return out.outputFiles[0]!.text
 }
+
+// ---- CPU accounting from Linux /proc ------------------------------------------------------------
+
+const CLK_TCK = 100 // Linux USER_HZ (getconf CLK_TCK)
+
+/** utime + stime of a process, ms (NaN once it has exited). */
+export function procCpuMs(pid: number): number {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** Machine-wide CPU: busy and total jiffies (all cores). */
+export function machineCpu(): { busy: number; total: number } {
+  const l = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const total = l.reduce((a, b) => a + b, 0)
+  const idle = (l[3] ?? 0) + (l[4] ?? 0)
+  return { busy: total - idle, total }
+}
+
+export const cores = (): number => readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? 1
+
+/** /proc/loadavg: the 1, 5 and 15 minute load averages. */
+export const loadAvg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+
+/** Processes whose command line contains `needle` (e.g. a Chromium profile directory). */
+export function pidsMatching(needle: string): number[] {
+  const out: number[] = []
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(needle)) out.push(Number(d))
+    } catch {}
+  }
+  return out
+}
+
+/** Cores each group of processes used over a window, and the whole machine's busy cores. */
+export interface CpuWindow {
+  wallMs: number
+  machineBusyCores: number
+  cores: Record<string, number>
+}
+
+/**
+ * Starts a CPU window over named groups of processes; the returned function ends it. A process that
+ * starts inside the window counts from zero; its CPU is read at the end, so it must still be running
+ * (read before closing it).
+ */
+export function cpuWindow(groups: Record<string, () => number[]>): () => CpuWindow {
+  const t0 = performance.now()
+  const m0 = machineCpu()
+  const at0 = new Map<number, number>()
+  for (const pids of Object.values(groups)) for (const pid of pids()) at0.set(pid, procCpuMs(pid))
+  return () => {
+    const wallMs = performance.now() - t0
+    const m1 = machineCpu()
+    const out: Record<string, number> = {}
+    for (const [name, pids] of Object.entries(groups)) {
+      let ms = 0
+      for (const pid of pids()) {
+        const now = procCpuMs(pid)
+        if (Number.isFinite(now)) ms += now - (at0.get(pid) ?? 0)
+      }
+      out[name] = ms / wallMs
+    }
+    return {
+      wallMs,
+      machineBusyCores: ((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * cores(),
+      cores: out,
+    }
+  }
+}
+
+/** "machine 1.9 of 2 cores busy; servers 0.6, chromium 1.2". */
+export const fmtCpuWindow = (w: CpuWindow): string =>
+  `machine ${w.machineBusyCores.toFixed(2)} of ${cores()} cores busy; ${Object.entries(w.cores)
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ')}`

@@ -53,7 +53,20 @@ import { createClientLibp2p } from '../src/node/libp2p.ts'
 import { realClock } from '../src/platform/clock.ts'
 import { LevelNodeStore } from '../src/store/level-store.ts'
 import { type ServeProcess, startServe, stopServe } from './devnet-state.ts'
-import { fmtMs, fmtNum, fmtRatio, gc, idleCpu, MB, note, printTable } from './lib.ts'
+import {
+  cores,
+  fmtMs,
+  fmtNum,
+  fmtRatio,
+  gc,
+  idleCpu,
+  loadAvg,
+  MB,
+  machineCpu,
+  note,
+  printTable,
+  procCpuMs,
+} from './lib.ts'
 import { type CpuProfile, type ProfileRow, profileRows, shortUrl } from './profile.ts'
 
 const SELF = fileURLToPath(import.meta.url)
@@ -61,7 +74,6 @@ const GOAL_RATE = 150_000
 const GOAL_FLOOR = 0.5
 const HEAP_GOAL_MB = 256
 const FLUSH = DEFAULT_SYNC_CONFIG.flushOps
-const CLK_TCK = 100 // Linux USER_HZ (getconf CLK_TCK)
 /** How long the idle serving processes are watched before the syncs. */
 const IDLE_MS = 3000
 
@@ -224,27 +236,6 @@ async function child(a: ChildArgs): Promise<void> {
 }
 
 // ---- parent helpers -------------------------------------------------------------------------------
-
-/** utime + stime of a process, ms (Linux /proc). */
-function procCpuMs(pid: number): number {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
-    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK
-  } catch {
-    return Number.NaN
-  }
-}
-
-/** Machine-wide CPU: busy and total jiffies (all cores). */
-function machineCpu(): { busy: number; total: number } {
-  const l = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
-  const total = l.reduce((a, b) => a + b, 0)
-  const idle = (l[3] ?? 0) + (l[4] ?? 0)
-  return { busy: total - idle, total }
-}
-
-const cores = (): number => readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? 1
 
 type Server = ServeProcess
 const startServer = startServe
@@ -610,8 +601,6 @@ function cpuPerNode(r: RunResult): { client: number; servers: number } {
   const servers = r.serverCpuMs.reduce((a, b) => a + b, 0)
   return { client: (client * 1000) / r.nodes, servers: (servers * 1000) / r.nodes }
 }
-
-const loadAvg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
