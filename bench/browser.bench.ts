@@ -115,6 +115,7 @@ import { moduleMap, type ProfileSummary, summarizeProfile } from './browser-prof
 import {
   bundleForBrowser,
   type CpuWindow,
+  chromiumGroups,
   cpuWindow,
   fmtCpuWindow,
   fmtMs,
@@ -122,7 +123,6 @@ import {
   fmtRatio,
   gc,
   note,
-  pidsMatching,
   printTable,
 } from './lib.ts'
 import type { CpuProfile } from './profile.ts'
@@ -789,7 +789,7 @@ async function benchSize(
   note(`3 servers up; app at ${url()} (1-peer app at ${url(server1)})`)
   cpuGroups = {
     servers: () => servers.map((x) => x.proc.pid!),
-    chromium: () => pidsMatching(`--user-data-dir=${join(tmp, 'chromium-')}`),
+    ...chromiumGroups(`--user-data-dir=${join(tmp, 'chromium-')}`),
   }
 
   try {

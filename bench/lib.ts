@@ -406,16 +406,36 @@ export const cores = (): number => readFileSync('/proc/cpuinfo', 'utf8').match(/
 /** /proc/loadavg: the 1, 5 and 15 minute load averages. */
 export const loadAvg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 
-/** Processes whose command line contains `needle` (e.g. a Chromium profile directory). */
-export function pidsMatching(needle: string): number[] {
+/**
+ * Processes whose command line contains every one of `needles` and none of `not` (e.g. a Chromium
+ * profile directory and `--type=renderer`).
+ */
+export function pidsMatching(needles: string[], not: string[] = []): number[] {
   const out: number[] = []
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue
     try {
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(needle)) out.push(Number(d))
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8')
+      if (needles.every((n) => cmd.includes(n)) && !not.some((n) => cmd.includes(n))) out.push(Number(d))
     } catch {}
   }
   return out
+}
+
+/**
+ * A Chromium's processes by role, for `cpuWindow`: renderers (pages and their workers), the network
+ * service (sockets, WebSocket framing), the storage service (IndexedDB's backend), and the rest
+ * (browser process, GPU, zygotes).
+ */
+export function chromiumGroups(profileNeedle: string): Record<string, () => number[]> {
+  const net = '--utility-sub-type=network.mojom.NetworkService'
+  const storage = '--utility-sub-type=storage.mojom.StorageService'
+  return {
+    'chromium renderers': () => pidsMatching([profileNeedle, '--type=renderer']),
+    'chromium network': () => pidsMatching([profileNeedle, net]),
+    'chromium storage': () => pidsMatching([profileNeedle, storage]),
+    'chromium other': () => pidsMatching([profileNeedle], ['--type=renderer', net, storage]),
+  }
 }
 
 /** Cores each group of processes used over a window, and the whole machine's busy cores. */
