@@ -69,7 +69,7 @@ async function packed(pairs: Pair[], batch: number, bytes: number): Promise<Base
   return { kind: 'packed', nodes: pairs.length, bytes, ms, idbUsage: usage }
 }
 
-async function main(batch: number, runs: number): Promise<BaselineResult> {
+async function main(batch: number, runs: number, onePer: boolean): Promise<BaselineResult> {
   const t = performance.now()
   const buf = new Uint8Array(await (await fetch('/nodes.bin')).arrayBuffer())
   const dv = new DataView(buf.buffer)
@@ -85,14 +85,15 @@ async function main(batch: number, runs: number): Promise<BaselineResult> {
   const fetchMs = performance.now() - t
   const out: BaselineRun[] = []
   for (let r = 0; r < runs; r++) {
-    out.push(await onePerNode(pairs, batch, bytes))
+    // One record per node takes minutes at 1M accounts; BENCH_ONE_PER_NODE=0 skips it.
+    if (onePer) out.push(await onePerNode(pairs, batch, bytes))
     out.push(await packed(pairs, batch, bytes))
   }
   return { nodes: pairs.length, bytes, batch, fetchMs, runs: out }
 }
 
-self.onmessage = (ev: MessageEvent<{ batch: number; runs: number }>) => {
-  main(ev.data.batch, ev.data.runs).then(
+self.onmessage = (ev: MessageEvent<{ batch: number; runs: number; onePerNode?: boolean }>) => {
+  main(ev.data.batch, ev.data.runs, ev.data.onePerNode !== false).then(
     (r) => self.postMessage(r),
     (e: Error) => self.postMessage({ error: String(e?.stack ?? e) }),
   )

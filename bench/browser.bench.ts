@@ -12,11 +12,12 @@
  *    nodes. bootstrap.json lists the three peers, bootstrap-1.json the first only, as
  *    test/helpers/app.ts writes them; the app (vite build) is served by src/node/static-server.ts,
  *    once per bootstrap file.
- * 2. Write floors, same Chromium binary, fresh profile, in a dedicated worker
- *    (bench/browser-baseline.page.ts, bundled with esbuild): the same nodes written one IndexedDB
- *    record per node with `idb`, one transaction per batch of the sync's flush size (the baseline);
- *    and the packed store's raw write rate (IdbNodeStore.write per batch): the packed-write floor.
- * 3. Network and hashing floors, fresh profile, in a dedicated worker (bench/browser-floors.page.ts):
+ * 2. Write floors, same Chromium binary, fresh profile, in a SharedWorker (as the app's sync runs;
+ *    see runWorkerPage) (bench/browser-baseline.page.ts, bundled with esbuild): the same nodes
+ *    written one IndexedDB record per node with `idb`, one transaction per batch of the sync's flush
+ *    size (the baseline; BENCH_ONE_PER_NODE=0 skips it, it takes minutes at 1M); and the packed
+ *    store's raw write rate (IdbNodeStore.write per batch): the packed-write floor.
+ * 3. Network and hashing floors, fresh profile, in a SharedWorker (bench/browser-floors.page.ts):
  *    every node asked of the three serving nodes by hash over the app's libp2p stack and PeerClient
  *    with the sync's request size and in-flight limit, nothing verified or stored; keccak of every
  *    node with the app's WASM keccak. BENCH_FLOOR_RUNS (default 3) passes; a floor is the best.
@@ -789,6 +790,7 @@ async function benchSize(
   const baseline = await runWorkerPage<BaselineResult>(tmp, state, pages.baseline, {
     batch: FLUSH,
     runs: Number(process.env.BENCH_BASELINE_RUNS ?? 1),
+    onePerNode: process.env.BENCH_ONE_PER_NODE !== '0',
   })
   for (const r of baseline.runs)
     note(`  ${r.kind}: ${fmtNum(r.nodes / (r.ms / 1000))} nodes/s (${fmtMs(r.ms)})`)
