@@ -1263,7 +1263,9 @@ async function main(): Promise<void> {
   const loadStart = loadavg()
   const cleanup = async (): Promise<void> => {
     await Promise.all([...started].map((p) => stopProc(p, p.spawnargs[0] !== process.execPath)))
-    if (process.env.BENCH_KEEP !== '1') rmSync(tmp, { recursive: true, force: true })
+    // Chromium's processes may still be writing into a profile as they exit: retry the removal.
+    if (process.env.BENCH_KEEP !== '1')
+      rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 })
   }
   const onSig = (): void => {
     void cleanup().finally(() => process.exit(130))
