@@ -302,6 +302,28 @@ describe('chained range proofs', () => {
     )
   })
 
+  it('a proof with any one node forged, on either edge, is a ProofError (the peer is charged), never proven', async () => {
+    await fc.assert(
+      fc.asyncProperty(split, fc.nat(), fc.nat(), async ({ es, cuts }, pick, which) => {
+        const { t, out } = await ranges(es, cuts)
+        const at = pick % out.length
+        let b: RootBuilder = createRootBuilder()
+        for (const r of out.slice(0, at)) {
+          const fork = b.fork()
+          proveChained(t.root(), r.origin, r.keys, r.values, r.proof, fork)
+          b = fork
+        }
+        const r = out[at]!
+        if (r.proof.length === 0) return
+        const forged = r.proof.map((p) => p.slice())
+        const n = forged[which % forged.length]!
+        n[n.length - 1]! ^= 1
+        expect(() => proveChained(t.root(), r.origin, r.keys, r.values, forged, b.fork())).toThrow(ProofError)
+      }),
+      { numRuns: NUM_RUNS, seed: 29 },
+    )
+  })
+
   it('does not prove a lying range (its proof alone does not either), nor a true one onto a wrong builder', async () => {
     await fc.assert(
       fc.asyncProperty(split, fc.nat(), async ({ es, cuts }, pick) => {

@@ -136,12 +136,45 @@ export function proveChained(
 ): { hasMore: boolean } | null {
   checkLeaves(origin, keys, values)
   const right = keys.length && proof.length ? rightEdge(root, keys[keys.length - 1]!, proof) : []
+  if (proof.length) rejectStrayNodes(root, proof)
   try {
     for (let i = 0; i < keys.length; i++) builder.add(keys[i]!, values[i]!)
   } catch {
     return null // keys not after the builder's: its state is not the one before `origin`
   }
   return equals(builder.rootWith(right), root) ? { hasMore: right.length > 0 } : null
+}
+
+/**
+ * Throws `ProofError` unless every proof node is reachable from `root` through the proof's own
+ * references. Chained proving reads only the right edge, so without this a forged node on the left
+ * edge (the origin's path) would go unnoticed: harmless to what is stored (the root still decides),
+ * but a lying peer must be caught lying, as `verifyRangeProof` catches it (it needs both edges).
+ * An honest proof holds only the two edge paths, so each of its nodes is referenced from the root.
+ */
+function rejectStrayNodes(root: Uint8Array, proof: Uint8Array[]): void {
+  const nodes = proofMap(proof)
+  const seen = new Set<string>()
+  const stack = [toHex(root)]
+  while (stack.length) {
+    const h = stack.pop()!
+    const node = nodes.get(h)
+    if (!node || seen.has(h)) continue
+    seen.add(h)
+    const items = listItems(node)
+    let children: Uint8Array[] = []
+    if (items?.length === 17) children = items.slice(0, 16)
+    else if (items?.length === 2) {
+      try {
+        if (!hexPrefixDecode(payload(items[0]!)).leaf) children = [items[1]!]
+      } catch {
+        // A malformed path: its node is still reached; the root comparison rejects the proof.
+      }
+    }
+    for (const c of children) if (c.length === 33 && c[0] === 0xa0) stack.push(toHex(c.subarray(1)))
+  }
+  for (const h of nodes.keys())
+    if (!seen.has(h)) throw new ProofError('STRAY_NODE', `proof node ${h} is on no path from the root`)
 }
 
 /**
