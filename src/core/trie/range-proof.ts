@@ -25,7 +25,9 @@
  * Security considerations: every proof node is used only via its hash. A subtree that straddles a
  * boundary but is not in the proof is an `INCOMPLETE` error, never assumed empty. The right edge's
  * items are taken from the proof unverified, and are only ever inputs to the root comparison: one
- * that is not the trie's cannot give the trusted root.
+ * that is not the trie's cannot give the trusted root. A chained proof reads only the right edge, so
+ * it also requires every proof node to be reachable from the root (`rejectStrayNodes`): a forged node
+ * on the origin's edge is then a `ProofError` that charges the peer, as with `verifyRangeProof`.
  */
 import { compare, equals, toHex } from '../bytes.ts'
 import { NodeDecodeError, ProofError } from '../errors.ts'
