@@ -123,6 +123,7 @@ import {
   fmtNum,
   fmtRatio,
   gc,
+  loadAvg,
   note,
   printTable,
 } from './lib.ts'
@@ -574,8 +575,6 @@ interface SizeReport {
   load: { start: string; end: string }
 }
 
-const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
-
 function staticServer(
   files: Record<string, { type: string; body?: string; file?: string }>,
 ): Promise<Server> {
@@ -703,7 +702,7 @@ async function finishSync(page: Page, heap: HeapWatch, peers: number): Promise<S
     root: d.root ?? null,
     heap: heap.figures(),
     longTasks: longTasksOf(lt ?? null, syn.mark.startTime),
-    load: loadavg(),
+    load: loadAvg(),
   }
   note(
     `  synced, ${peers} peer${peers > 1 ? 's' : ''} (${syn.via}): ${fmtNum(d.nodes)} nodes in ${d.seconds?.toFixed?.(2)} s = ${fmtNum(run.rate)} nodes/s; navigation → synced ${fmtMs(run.navToSyncedMs)}; heap of all workers peak ${run.heap.peakUsedMB.toFixed(0)} MB (${Object.entries(
@@ -778,7 +777,7 @@ async function benchSize(
 ): Promise<SizeReport> {
   const dir = join(tmp, String(accounts))
   mkdirSync(dir)
-  const load = { start: loadavg(), end: '' }
+  const load = { start: loadAvg(), end: '' }
   note(`${fmtNum(accounts)} accounts: generating the devnet genesis, building and walking the state`)
   const state = await buildState(dir, accounts)
   gc()
@@ -939,7 +938,7 @@ async function benchSize(
         server = await appServer(tree, dist, bootstrapFile, [])
       }
     }
-    load.end = loadavg()
+    load.end = loadAvg()
     return { accounts, state, baseline, floors, ...report, syncs, requestedJs, profile: prof, load }
   } finally {
     server.close()
@@ -1260,7 +1259,7 @@ async function main(): Promise<void> {
     process.env.BENCH_PROFILE === '1' ? 'always' : process.env.BENCH_PROFILE === '0' ? 'never' : 'auto'
   await useWasmKeccak()
   const tmp = mkdtempSync(join(tmpdir(), 'rootsync-bench-browser-'))
-  const loadStart = loadavg()
+  const loadStart = loadAvg()
   const cleanup = async (): Promise<void> => {
     await Promise.all([...started].map((p) => stopProc(p, p.spawnargs[0] !== process.execPath)))
     // Chromium's processes may still be writing into a profile as they exit: retry the removal.

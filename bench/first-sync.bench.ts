@@ -15,12 +15,12 @@
  * --cpu-prof, top functions printed), BENCH_SNAPSHOT_OPTIONS (JSON, for (b)), BENCH_KEEP=1.
  */
 import '../src/node/polyfills.ts'
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { useWasmKeccak } from '../src/core/hash.ts'
 import { type ServeProcess, startServe, stopServe } from './devnet-state.ts'
-import { fmtMs, fmtNum, fmtRatio, gc, note, printTable } from './lib.ts'
+import { fmtMs, fmtNum, fmtRatio, gc, loadAvg, note, printTable } from './lib.ts'
 import { buildState, mainProfile, printProfile, type RunResult, runSync } from './sync.bench.ts'
 
 const CHILD_B = join(import.meta.dirname, 'first-sync.child.ts')
@@ -31,7 +31,6 @@ interface Run {
   r: RunResult & { stored?: number; finalCheckMs?: number | null }
 }
 
-const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 const cpuSec = (r: RunResult): number => (r.cpuMs.user + r.cpuMs.system) / 1000
 const serverSec = (r: RunResult): number => r.serverCpuMs.reduce((x, y) => x + y, 0) / 1000
 const median = (xs: number[]): number => {
@@ -47,7 +46,7 @@ async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 3)
   await useWasmKeccak()
   const dir = mkdtempSync(join(tmpdir(), 'rootsync-bench-first-sync-'))
-  const loadStart = load()
+  const loadStart = loadAvg()
   const onSig = () => {
     rmSync(dir, { recursive: true, force: true })
     process.exit(130)
@@ -74,7 +73,7 @@ async function main(): Promise<void> {
       if (!r.verified) throw new Error(`(${way}) did not end at the target root`)
       if (count !== nodes) throw new Error(`(${way}) stored ${count} nodes, the state has ${nodes}`)
       note(
-        `  ${fmtNum(count)} nodes in ${fmtMs(r.wallMs)}, client ${((cpuSec(r) * 1e6) / nodes).toFixed(1)} µs CPU/node, load ${load()}`,
+        `  ${fmtNum(count)} nodes in ${fmtMs(r.wallMs)}, client ${((cpuSec(r) * 1e6) / nodes).toFixed(1)} µs CPU/node, load ${loadAvg()}`,
       )
       return { way, r }
     }
@@ -102,7 +101,7 @@ async function main(): Promise<void> {
       r.finalCheckMs == null ? '' : fmtMs(r.finalCheckMs),
     ])
     printTable(
-      `bench:first-sync — ${fmtNum(accounts)} accounts (${fmtNum(nodes)} nodes, ${(bytes / 1e6).toFixed(1)} MB), 3 peers → LevelDB; load avg at start ${loadStart}, at end ${load()}`,
+      `bench:first-sync — ${fmtNum(accounts)} accounts (${fmtNum(nodes)} nodes, ${(bytes / 1e6).toFixed(1)} MB), 3 peers → LevelDB; load avg at start ${loadStart}, at end ${loadAvg()}`,
       [
         'run',
         'wall',
@@ -137,7 +136,7 @@ async function main(): Promise<void> {
         nodes,
         bytes,
         loadAvgAtStart: loadStart,
-        loadAvgAtEnd: load(),
+        loadAvgAtEnd: loadAvg(),
         runs: done.map(({ way, r }) => ({
           way,
           wallMs: r.wallMs,

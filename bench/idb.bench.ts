@@ -27,7 +27,7 @@ import { join } from 'node:path'
 import { DEFAULT_SYNC_CONFIG } from '../src/core/sync/types.ts'
 import { launchBrowser } from '../test/helpers/browser.ts'
 import type { IdbBenchMessage, IdbBenchRequest } from './idb.worker.ts'
-import { bundleForBrowser, fmtNum, note, printTable } from './lib.ts'
+import { bundleForBrowser, fmtNum, loadAvg, note, printTable } from './lib.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const SIZES = (process.env.BENCH_NODES ?? '100000,1400000').split(',').map(Number)
@@ -202,8 +202,6 @@ async function runOnce(mode: string, b: Bundle, nodes: number): Promise<Run> {
 
 // ---- main ----------------------------------------------------------------------------------------
 
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
-
 async function main() {
   const work = await bundle(ROOT)
   const base = process.env.BENCH_BASE ? await bundle(process.env.BENCH_BASE) : null
@@ -214,12 +212,12 @@ async function main() {
   ]
   const want = process.env.BENCH_MODES?.split(',')
   const modes = all.filter(([m]) => !want || want.includes(m))
-  const loadStart = loadavg()
+  const loadStart = loadAvg()
   const results: Run[] = []
   for (const nodes of SIZES)
     for (let r = 0; r < RUNS; r++)
       for (const [mode, b] of modes) {
-        note(`${mode}: ${fmtNum(nodes)} nodes (run ${r + 1}/${RUNS}), load ${loadavg()}`)
+        note(`${mode}: ${fmtNum(nodes)} nodes (run ${r + 1}/${RUNS}), load ${loadAvg()}`)
         const run = await runOnce(mode, b, nodes)
         results.push(run)
         note(
@@ -228,7 +226,7 @@ async function main() {
       }
   const us = (x: number) => x.toFixed(2)
   printTable(
-    `bench:idb — IdbNodeStore.write in a Chromium worker, batch ${BATCH}, ${STAGE * 100}% staged then promoted (load ${loadStart} → ${loadavg()})`,
+    `bench:idb — IdbNodeStore.write in a Chromium worker, batch ${BATCH}, ${STAGE * 100}% staged then promoted (load ${loadStart} → ${loadAvg()})`,
     ['mode', 'nodes', 'nodes/s', 'sync worker µs/node', 'writer µs/node', 'all Chromium µs/node'],
     results.map((r) => [
       r.mode,

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { launchBrowser } from '../test/helpers/browser.ts'
-import { bundleForBrowser, fmtNum, fmtRatio, note, printTable } from './lib.ts'
+import { bundleForBrowser, fmtNum, fmtRatio, loadAvg, note, printTable } from './lib.ts'
 import { type FromNoiseWorker, type ImplName, impls, runFrames, type ToNoiseWorker } from './noise.worker.ts'
 
 const SIZES = [32, 256, 1200, 4096, 16384, 65519]
@@ -34,8 +34,6 @@ const TICK_MS = 1000 / 100 // CLK_TCK is 100 on Linux
 
 /** Frames per case: ~BYTES of plaintext, with a per-frame overhead so small frames stay bounded. */
 const framesFor = (size: number): number => Math.ceil(BYTES / (size + 512))
-
-const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 
 /** CPU ms (user + system) a thread has used so far, from /proc/<pid>/task/<tid>/stat. */
 function threadCpuMs(pid: number, tid: number): number {
@@ -58,7 +56,7 @@ async function measureAll(
   // Warm-up: JIT and WASM tier-up, one small pass of everything.
   for (const size of SIZES) for (const impl of IMPLS) await run(impl, size, Math.ceil(framesFor(size) / 20))
   for (let r = 0; r < RUNS; r++) {
-    note(`${label}: run ${r + 1}/${RUNS} (load ${loadavg()})`)
+    note(`${label}: run ${r + 1}/${RUNS} (load ${loadAvg()})`)
     for (const size of SIZES) {
       const frames = framesFor(size)
       // Alternate which implementation goes first, so a load change favours neither.
@@ -212,7 +210,7 @@ async function benchChromium(tmp: string): Promise<void> {
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'rootsync-noise-'))
-const loadStart = loadavg()
+const loadStart = loadAvg()
 console.log(
   `bench:noise ${new Date().toISOString()}; ${fmtNum(BYTES / 1024 / 1024)} MB of plaintext per case`,
 )
@@ -222,4 +220,4 @@ try {
 } finally {
   rmSync(tmp, { recursive: true, force: true })
 }
-console.log(`\nload average (1, 5, 15 min): start ${loadStart}, end ${loadavg()}`)
+console.log(`\nload average (1, 5, 15 min): start ${loadStart}, end ${loadAvg()}`)

@@ -40,7 +40,7 @@ import { syncPeerOf } from '../src/net/sync-peer.ts'
 import { createClientLibp2p } from '../src/node/libp2p.ts'
 import { realClock } from '../src/platform/clock.ts'
 import { buildDevnetState, type ServeProcess, startServe, stopServe } from './devnet-state.ts'
-import { ExternalNodeStore, fmtMs, fmtNum, fmtRatio, MB, note, printTable } from './lib.ts'
+import { ExternalNodeStore, fmtMs, fmtNum, fmtRatio, loadAvg, MB, note, printTable } from './lib.ts'
 import { type CpuProfile, profileRows, shortUrl } from './profile.ts'
 import { type OverLimitCheck, overLimitPhase } from './serve-limits.ts'
 
@@ -265,7 +265,6 @@ async function main(): Promise<void> {
   const perProc = Number(process.env.BENCH_PER_PROC ?? 4)
   const abuse = process.env.BENCH_ABUSE !== '0'
   const profile = process.env.BENCH_PROFILE === '1'
-  const loadAvg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
   const loadStart = loadAvg()
   await useWasmKeccak()
   const dir = mkdtempSync(join(tmpdir(), 'rootsync-bench-serve-load-'))

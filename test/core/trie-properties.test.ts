@@ -282,6 +282,21 @@ describe('chained range proofs', () => {
     return { t, out }
   }
 
+  /** A builder holding the ranges before `at`, each proven chained onto the one before. */
+  function provenUpTo(
+    root: Uint8Array,
+    out: Awaited<ReturnType<typeof ranges>>['out'],
+    at: number,
+  ): RootBuilder {
+    let b: RootBuilder = createRootBuilder()
+    for (const r of out.slice(0, at)) {
+      const fork = b.fork()
+      proveChained(root, r.origin, r.keys, r.values, r.proof, fork)
+      b = fork
+    }
+    return b
+  }
+
   it('proves a whole trie range by range, emitting exactly its nodes, each range only on its fork', async () => {
     await fc.assert(
       fc.asyncProperty(split, async ({ es, cuts }) => {
@@ -307,12 +322,7 @@ describe('chained range proofs', () => {
       fc.asyncProperty(split, fc.nat(), fc.nat(), async ({ es, cuts }, pick, which) => {
         const { t, out } = await ranges(es, cuts)
         const at = pick % out.length
-        let b: RootBuilder = createRootBuilder()
-        for (const r of out.slice(0, at)) {
-          const fork = b.fork()
-          proveChained(t.root(), r.origin, r.keys, r.values, r.proof, fork)
-          b = fork
-        }
+        const b = provenUpTo(t.root(), out, at)
         const r = out[at]!
         if (r.proof.length === 0) return
         const forged = r.proof.map((p) => p.slice())
@@ -329,12 +339,7 @@ describe('chained range proofs', () => {
       fc.asyncProperty(split, fc.nat(), async ({ es, cuts }, pick) => {
         const { t, out } = await ranges(es, cuts)
         const at = pick % out.length
-        let b: RootBuilder = createRootBuilder()
-        for (const r of out.slice(0, at)) {
-          const fork = b.fork()
-          proveChained(t.root(), r.origin, r.keys, r.values, r.proof, fork)
-          b = fork
-        }
+        const b = provenUpTo(t.root(), out, at)
         const r = out[at]!
         const lie = (keys: Uint8Array[], values: Uint8Array[], proof = r.proof) => {
           let chained: unknown
